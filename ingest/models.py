@@ -1,0 +1,121 @@
+"""Typed records passed between modules. No I/O lives here."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+
+@dataclass
+class Person:
+    """A `podcast:person`: host, guest or other credit."""
+
+    name: str
+    role: str = "host"
+    group: str = "cast"
+    img: str | None = None
+    href: str | None = None
+
+
+@dataclass
+class TranscriptLink:
+    """A `podcast:transcript` the publisher offers for an episode."""
+
+    url: str
+    type: str
+    language: str | None = None
+    rel: str | None = None
+
+
+@dataclass
+class Show:
+    """A podcast channel as read from its feed."""
+
+    feed_url: str
+    title: str = ""
+    description: str = ""
+    link: str | None = None
+    image_url: str | None = None
+    author: str | None = None
+    owner_name: str | None = None
+    owner_email: str | None = None
+    language: str | None = None
+    categories: list[str] = field(default_factory=list)
+    explicit: bool | None = None
+    podcast_guid: str | None = None
+    new_feed_url: str | None = None
+    people: list[Person] = field(default_factory=list)
+
+
+@dataclass
+class Episode:
+    """One feed item. `guid` falls back to the enclosure URL when the feed has none."""
+
+    guid: str
+    title: str = ""
+    published: datetime | None = None
+    description_html: str = ""
+    description_text: str = ""
+    link: str | None = None
+    enclosure_url: str | None = None
+    enclosure_type: str | None = None
+    enclosure_length: int | None = None
+    duration: int | None = None  # seconds
+    season: int | None = None
+    episode_number: int | None = None
+    episode_type: str | None = None  # full, trailer, bonus
+    image_url: str | None = None
+    explicit: bool | None = None
+    keywords: list[str] = field(default_factory=list)
+    transcripts: list[TranscriptLink] = field(default_factory=list)
+    chapters_url: str | None = None
+    chapters_type: str | None = None
+    people: list[Person] = field(default_factory=list)
+
+
+@dataclass
+class Word:
+    start: float
+    end: float
+    word: str
+    probability: float | None = None
+
+
+@dataclass
+class Segment:
+    """A timed stretch of transcript text; times are seconds from the start of the audio."""
+
+    start: float
+    end: float
+    text: str
+    speaker: str | None = None
+    avg_logprob: float | None = None
+    no_speech_prob: float | None = None
+    words: list[Word] = field(default_factory=list)
+
+
+@dataclass
+class Transcript:
+    """A whole episode's transcript and how it was made."""
+
+    segments: list[Segment]
+    language: str | None = None
+    source: str = "asr"  # "asr" (we transcribed it) or "publisher" (the feed offered it)
+    engine: str | None = None
+    model: str | None = None
+    settings: dict = field(default_factory=dict)
+    duration: float | None = None  # seconds of audio
+
+    @property
+    def text(self) -> str:
+        return " ".join(s.text.strip() for s in self.segments if s.text.strip())
+
+
+@dataclass
+class Tag:
+    """A topic from the taxonomy."""
+
+    slug: str
+    name: str
+    description: str = ""
+    phrases: list[str] = field(default_factory=list)

@@ -1,0 +1,235 @@
+"""Schema as code: numbered migrations, each applied once and recorded in `_migrations`.
+
+Add a migration by writing `mNNN_what(db)` and appending it to MIGRATIONS. Never edit one
+that has shipped: archives in the wild have already run it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+import sqlite_utils
+
+
+def m001_shows_and_episodes(db: sqlite_utils.Database) -> None:
+    db.executescript(
+        """
+        CREATE TABLE shows (
+            id TEXT PRIMARY KEY,            -- folder-safe slug chosen once, never raw feed text
+            feed_url TEXT NOT NULL UNIQUE,
+            title TEXT NOT NULL DEFAULT '',
+            description TEXT NOT NULL DEFAULT '',
+            link TEXT,
+            image_url TEXT,
+            author TEXT,
+            owner_name TEXT,
+            owner_email TEXT,
+            language TEXT,
+            categories TEXT NOT NULL DEFAULT '[]',   -- JSON array
+            explicit INTEGER,
+            podcast_guid TEXT,
+            etag TEXT,
+            last_modified TEXT,
+            fetched_at TEXT,                -- last successful fetch (200 or 304)
+            fetch_error TEXT,
+            added_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        );
+
+        CREATE TABLE episodes (
+            id TEXT PRIMARY KEY,            -- stable: hash of show id + guid
+            show_id TEXT NOT NULL REFERENCES shows(id),
+            guid TEXT NOT NULL,
+            slug TEXT NOT NULL,             -- URL-safe, chosen once so page URLs never move
+            title TEXT NOT NULL DEFAULT '',
+            published TEXT,                 -- ISO 8601, UTC
+            description_html TEXT NOT NULL DEFAULT '',   -- sanitised
+            description_text TEXT NOT NULL DEFAULT '',
+            link TEXT,
+            enclosure_url TEXT,
+            enclosure_type TEXT,
+            enclosure_length INTEGER,
+            duration INTEGER,               -- seconds
+            season INTEGER,
+            episode_number INTEGER,
+            episode_type TEXT,
+            image_url TEXT,
+            explicit INTEGER,
+            keywords TEXT NOT NULL DEFAULT '[]',     -- JSON array
+            chapters_url TEXT,
+            chapters_type TEXT,
+            in_feed INTEGER NOT NULL DEFAULT 1,      -- 0 once the feed stops listing it
+            first_seen TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            -- download step
+            audio_path TEXT,                -- relative to the archive folder
+            audio_bytes INTEGER,
+            audio_sha256 TEXT,
+            audio_at TEXT,
+            audio_error TEXT,
+            -- transcription step
+            transcript_status TEXT,         -- NULL (not yet), 'done', 'failed'
+            transcript_source TEXT,         -- 'asr' or 'publisher'
+            transcript_engine TEXT,
+            transcript_model TEXT,
+            transcript_language TEXT,
+            transcript_at TEXT,
+            transcript_error TEXT,
+            -- tagging step
+            tagged_at TEXT,
+            tag_error TEXT,
+            UNIQUE (show_id, guid),
+            UNIQUE (show_id, slug)
+        );
+        CREATE INDEX episodes_show_published ON episodes(show_id, published);
+
+        CREATE TABLE episode_changes (
+            id INTEGER PRIMARY KEY,
+            episode_id TEXT NOT NULL REFERENCES episodes(id),
+            at TEXT NOT NULL,
+            changes TEXT NOT NULL           -- JSON: {field: [old, new]}
+        );
+
+        CREATE TABLE episode_transcript_links (
+            episode_id TEXT NOT NULL REFERENCES episodes(id),
+            url TEXT NOT NULL,
+            type TEXT NOT NULL,
+            language TEXT,
+            rel TEXT,
+            PRIMARY KEY (episode_id, url)
+        );
+
+        CREATE TABLE people (
+            id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL UNIQUE,
+            href TEXT,
+            img TEXT
+        );
+
+        CREATE TABLE episode_people (
+            episode_id TEXT NOT NULL REFERENCES episodes(id),
+            person_id INTEGER NOT NULL REFERENCES people(id),
+            role TEXT NOT NULL DEFAULT 'guest',
+            group_name TEXT NOT NULL DEFAULT 'cast',
+            PRIMARY KEY (episode_id, person_id, role)
+        );
+
+        CREATE TABLE show_people (
+            show_id TEXT NOT NULL REFERENCES shows(id),
+            person_id INTEGER NOT NULL REFERENCES people(id),
+            role TEXT NOT NULL DEFAULT 'host',
+            group_name TEXT NOT NULL DEFAULT 'cast',
+            PRIMARY KEY (show_id, person_id, role)
+        );
+
+        CREATE TABLE chapters (
+            episode_id TEXT NOT NULL REFERENCES episodes(id),
+            start REAL NOT NULL,
+            end REAL,
+            title TEXT NOT NULL DEFAULT '',
+            url TEXT,
+            image_url TEXT,
+            PRIMARY KEY (episode_id, start)
+        );
+
+        CREATE TABLE runs (
+            id INTEGER PRIMARY KEY,
+            command TEXT NOT NULL,
+            started_at TEXT NOT NULL,
+            finished_at TEXT,
+            status TEXT,                    -- 'ok', 'partial', 'failed'
+            summary TEXT                    -- JSON
+        );
+        """
+    )
+
+
+def m002_segments(db: sqlite_utils.Database) -> None:
+    db.executescript(
+        """
+        CREATE TABLE segments (
+            id INTEGER PRIMARY KEY,
+            episode_id TEXT NOT NULL REFERENCES episodes(id),
+            idx INTEGER NOT NULL,           -- position within the episode
+            start REAL NOT NULL,            -- seconds
+            end REAL NOT NULL,
+            speaker TEXT,
+            text TEXT NOT NULL,
+            avg_logprob REAL,
+            no_speech_prob REAL,
+            UNIQUE (episode_id, idx)
+        );
+        """
+    )
+    # Porter stemming so "interviews" finds "interview"; triggers keep the index in step.
+    db["segments"].enable_fts(["text"], tokenize="porter", create_triggers=True)
+
+
+def m003_tags(db: sqlite_utils.Database) -> None:
+    db.executescript(
+        """
+        CREATE TABLE tags (
+            slug TEXT PRIMARY KEY,
+            name TEXT NOT NULL,
+            description TEXT NOT NULL DEFAULT '',
+            kind TEXT NOT NULL DEFAULT 'topic'   -- 'topic' (taxonomy) or 'keyphrase' (suggested)
+        );
+
+        CREATE TABLE episode_tags (
+            episode_id TEXT NOT NULL REFERENCES episodes(id),
+            tag_slug TEXT NOT NULL REFERENCES tags(slug),
+            score REAL NOT NULL,
+            source TEXT NOT NULL,           -- scorer name, 'keyphrase' or 'manual'
+            PRIMARY KEY (episode_id, tag_slug)
+        );
+
+        CREATE TABLE topic_moments (
+            id INTEGER PRIMARY KEY,
+            episode_id TEXT NOT NULL REFERENCES episodes(id),
+            tag_slug TEXT NOT NULL REFERENCES tags(slug),
+            start REAL NOT NULL,            -- seconds: where the passage begins
+            end REAL NOT NULL,
+            score REAL NOT NULL
+        );
+        CREATE INDEX topic_moments_tag ON topic_moments(tag_slug, score);
+        CREATE INDEX topic_moments_episode ON topic_moments(episode_id, start);
+
+        CREATE TABLE tag_overrides (
+            episode_id TEXT NOT NULL REFERENCES episodes(id),
+            tag_slug TEXT NOT NULL,
+            action TEXT NOT NULL CHECK (action IN ('add', 'remove')),
+            PRIMARY KEY (episode_id, tag_slug)
+        );
+        """
+    )
+
+
+Migration = Callable[[sqlite_utils.Database], None]
+
+MIGRATIONS: list[Migration] = [
+    m001_shows_and_episodes,
+    m002_segments,
+    m003_tags,
+]
+
+
+def migrate(db: sqlite_utils.Database) -> list[str]:
+    """Apply every migration not yet recorded; return the names applied."""
+    db.execute(
+        "CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)"
+    )
+    done = {row[0] for row in db.execute("SELECT name FROM _migrations").fetchall()}
+    applied = []
+    for migration in MIGRATIONS:
+        name = migration.__name__
+        if name in done:
+            continue
+        with db.conn:  # one transaction per migration: all of it or none
+            migration(db)
+            db.execute(
+                "INSERT INTO _migrations (name, applied_at) VALUES (?, ?)",
+                [name, datetime.now(UTC).isoformat(timespec="seconds")],
+            )
+        applied.append(name)
+    return applied

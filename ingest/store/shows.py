@@ -1,0 +1,286 @@
+"""Shows and episodes: upserts that never duplicate and never overwrite data with blanks."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+import sqlite_utils
+
+from ingest.ids import episode_id_for, episode_slug_for, show_id_for
+from ingest.models import Episode, Person, Show
+from ingest.store import now
+
+# Episode columns that come from the feed (the rest belong to later steps).
+_EPISODE_FEED_FIELDS = (
+    "guid",
+    "title",
+    "published",
+    "description_html",
+    "description_text",
+    "link",
+    "enclosure_url",
+    "enclosure_type",
+    "enclosure_length",
+    "duration",
+    "season",
+    "episode_number",
+    "episode_type",
+    "image_url",
+    "explicit",
+    "keywords",
+    "chapters_url",
+    "chapters_type",
+)
+
+_SHOW_FEED_FIELDS = (
+    "title",
+    "description",
+    "link",
+    "image_url",
+    "author",
+    "owner_name",
+    "owner_email",
+    "language",
+    "categories",
+    "explicit",
+    "podcast_guid",
+)
+
+
+@dataclass
+class EpisodeUpsertResult:
+    """What one feed refresh did to the stored episodes."""
+
+    added: list[str] = field(default_factory=list)
+    changed: dict[str, dict] = field(default_factory=dict)  # episode id -> {field: [old, new]}
+    unchanged: int = 0
+
+
+def _is_blank(value) -> bool:
+    return value is None or value == "" or value == "[]"
+
+
+def _show_row(show: Show) -> dict:
+    return {
+        "title": show.title,
+        "description": show.description,
+        "link": show.link,
+        "image_url": show.image_url,
+        "author": show.author,
+        "owner_name": show.owner_name,
+        "owner_email": show.owner_email,
+        "language": show.language,
+        "categories": json.dumps(show.categories),
+        "explicit": None if show.explicit is None else int(show.explicit),
+        "podcast_guid": show.podcast_guid,
+    }
+
+
+def _episode_row(episode: Episode) -> dict:
+    return {
+        "guid": episode.guid,
+        "title": episode.title,
+        "published": episode.published.isoformat() if episode.published else None,
+        "description_html": episode.description_html,
+        "description_text": episode.description_text,
+        "link": episode.link,
+        "enclosure_url": episode.enclosure_url,
+        "enclosure_type": episode.enclosure_type,
+        "enclosure_length": episode.enclosure_length,
+        "duration": episode.duration,
+        "season": episode.season,
+        "episode_number": episode.episode_number,
+        "episode_type": episode.episode_type,
+        "image_url": episode.image_url,
+        "explicit": None if episode.explicit is None else int(episode.explicit),
+        "keywords": json.dumps(episode.keywords),
+        "chapters_url": episode.chapters_url,
+        "chapters_type": episode.chapters_type,
+    }
+
+
+def _merge(old: dict, new: dict, fields) -> dict:
+    """Fields of `new` that differ from `old`, skipping blanks so a thin feed never erases data."""
+    return {
+        name: [old.get(name), new[name]]
+        for name in fields
+        if not _is_blank(new.get(name)) and new[name] != old.get(name)
+    }
+
+
+def get_show(db: sqlite_utils.Database, show_id: str) -> dict | None:
+    rows = list(db.query("SELECT * FROM shows WHERE id = ?", [show_id]))
+    return rows[0] if rows else None
+
+
+def find_show(db: sqlite_utils.Database, key: str) -> dict | None:
+    """A show by id, feed URL, or (case-insensitive) exact title."""
+    rows = list(
+        db.query(
+            "SELECT * FROM shows WHERE id = ? OR feed_url = ? OR lower(title) = lower(?)",
+            [key, key, key],
+        )
+    )
+    return rows[0] if rows else None
+
+
+def add_show(db: sqlite_utils.Database, feed_url: str, title: str = "") -> dict:
+    """Register a feed URL (idempotent); the show id is chosen here, once."""
+    existing = list(db.query("SELECT * FROM shows WHERE feed_url = ?", [feed_url]))
+    if existing:
+        return existing[0]
+    base = show_id_for(title, feed_url)
+    show_id, n = base, 2
+    while get_show(db, show_id) is not None:
+        show_id, n = f"{base}-{n}", n + 1
+    stamp = now()
+    with db.conn:
+        db["shows"].insert(
+            {
+                "id": show_id,
+                "feed_url": feed_url,
+                "title": title,
+                "added_at": stamp,
+                "updated_at": stamp,
+            }
+        )
+    return get_show(db, show_id)
+
+
+def list_shows(db: sqlite_utils.Database) -> list[dict]:
+    return list(db.query("SELECT * FROM shows ORDER BY title"))
+
+
+def save_show(db: sqlite_utils.Database, show_id: str, show: Show) -> dict:
+    """Update a show's channel fields from a parsed feed; return {field: [old, new]}."""
+    old = get_show(db, show_id) or {}
+    changes = _merge(old, _show_row(show), _SHOW_FEED_FIELDS)
+    with db.conn:
+        if changes:
+            db["shows"].update(
+                show_id, {name: new for name, (_, new) in changes.items()} | {"updated_at": now()}
+            )
+        _save_people(db, "show_people", "show_id", show_id, show.people)
+    return changes
+
+
+def record_fetch(
+    db: sqlite_utils.Database,
+    show_id: str,
+    *,
+    etag: str | None = None,
+    last_modified: str | None = None,
+    feed_url: str | None = None,
+    error: str | None = None,
+) -> None:
+    """Store the outcome of fetching a show's feed (validators for the next conditional GET)."""
+    values: dict = {"fetch_error": error}
+    if error is None:
+        values["fetched_at"] = now()
+        if etag is not None:
+            values["etag"] = etag
+        if last_modified is not None:
+            values["last_modified"] = last_modified
+    if feed_url:
+        values["feed_url"] = feed_url
+    with db.conn:
+        db["shows"].update(show_id, values)
+
+
+def upsert_episodes(
+    db: sqlite_utils.Database, show_id: str, episodes: list[Episode]
+) -> EpisodeUpsertResult:
+    """Insert new episodes and update changed ones, in one transaction; record what changed."""
+    result = EpisodeUpsertResult()
+    existing = {
+        row["guid"]: row for row in db.query("SELECT * FROM episodes WHERE show_id = ?", [show_id])
+    }
+    stamp = now()
+    with db.conn:
+        for episode in episodes:
+            row = _episode_row(episode)
+            old = existing.get(episode.guid)
+            if old is None:
+                episode_id = episode_id_for(show_id, episode.guid)
+                row |= {
+                    "id": episode_id,
+                    "show_id": show_id,
+                    "slug": episode_slug_for(episode.title, episode_id),
+                    "first_seen": stamp,
+                    "updated_at": stamp,
+                }
+                db["episodes"].insert(row)
+                existing[episode.guid] = row
+                result.added.append(episode_id)
+            else:
+                episode_id = old["id"]
+                changes = _merge(old, row, _EPISODE_FEED_FIELDS)
+                if changes:
+                    db["episodes"].update(
+                        episode_id,
+                        {name: new for name, (_, new) in changes.items()} | {"updated_at": stamp},
+                    )
+                    db["episode_changes"].insert(
+                        {"episode_id": episode_id, "at": stamp, "changes": json.dumps(changes)}
+                    )
+                    result.changed[episode_id] = changes
+                else:
+                    result.unchanged += 1
+            _save_transcript_links(db, episode_id, episode)
+            _save_people(db, "episode_people", "episode_id", episode_id, episode.people)
+    return result
+
+
+def _save_transcript_links(db: sqlite_utils.Database, episode_id: str, episode: Episode) -> None:
+    for link in episode.transcripts:
+        db["episode_transcript_links"].upsert(
+            {
+                "episode_id": episode_id,
+                "url": link.url,
+                "type": link.type,
+                "language": link.language,
+                "rel": link.rel,
+            },
+            pk=("episode_id", "url"),
+        )
+
+
+def _save_people(
+    db: sqlite_utils.Database, table: str, key: str, owner_id: str, people: list[Person]
+) -> None:
+    for person in people:
+        if not person.name.strip():
+            continue
+        found = list(db.query("SELECT id FROM people WHERE name = ?", [person.name]))
+        if found:
+            person_id = found[0]["id"]
+            updates = {k: v for k, v in (("href", person.href), ("img", person.img)) if v}
+            if updates:
+                db["people"].update(person_id, updates)
+        else:
+            person_id = (
+                db["people"]
+                .insert({"name": person.name, "href": person.href, "img": person.img})
+                .last_pk
+            )
+        db[table].upsert(
+            {
+                key: owner_id,
+                "person_id": person_id,
+                "role": person.role,
+                "group_name": person.group,
+            },
+            pk=(key, "person_id", "role"),
+        )
+
+
+def list_episodes(db: sqlite_utils.Database, show_id: str | None = None) -> list[dict]:
+    """Episodes newest first, optionally of one show."""
+    where, params = ("WHERE show_id = ?", [show_id]) if show_id else ("", [])
+    return list(db.query(f"SELECT * FROM episodes {where} ORDER BY published DESC, id", params))
+
+
+def get_episode(db: sqlite_utils.Database, episode_id: str) -> dict | None:
+    rows = list(db.query("SELECT * FROM episodes WHERE id = ?", [episode_id]))
+    return rows[0] if rows else None

@@ -1,0 +1,32 @@
+"""The one interface every transcription engine implements."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+from ingest.models import Transcript
+
+
+@dataclass
+class TranscribeOptions:
+    """Settings shared by all engines; each engine maps them onto its own API."""
+
+    model: str = "tiny.en"  # a name (tiny.en, base, small...) or a folder/file path
+    language: str | None = None  # None: detect
+    beam_size: int = 5
+    compute_type: str = "int8"  # faster-whisper only: int8, float32...
+    word_timestamps: bool = True
+    vad: bool = True
+    initial_prompt: str | None = None
+    cpu_threads: int | None = None  # None: the number of cores
+    extra: dict = field(default_factory=dict)
+
+
+class Transcriber(Protocol):
+    """Turns an audio file into a Transcript. Engines load their model once and are reused."""
+
+    name: str
+
+    def transcribe(self, audio_path: Path) -> Transcript: ...

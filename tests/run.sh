@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Install everything the test suite drives for real, in a fresh virtual environment, then run it.
+# Arguments are passed to pytest.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# System programs the tests use: espeak-ng and ffmpeg make speech fixtures, Chromium runs the site.
+missing=()
+command -v espeak-ng >/dev/null || missing+=(espeak-ng)
+command -v ffmpeg >/dev/null || missing+=(ffmpeg)
+[ -x /usr/bin/chromium ] || missing+=(chromium)
+if [ ${#missing[@]} -gt 0 ]; then
+    SUDO=""
+    [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+rm -rf .venv
+python3 -m venv .venv
+# shellcheck disable=SC1091
+. .venv/bin/activate
+python -m pip install -q --upgrade pip
+python -m pip install -q -e '.[test]'
+
+python -m pytest "$@"
