@@ -1,0 +1,65 @@
+"""The archive's configuration file, `podarchive.toml` in the archive folder: cron needs no flags.
+
+Every key is optional; command-line options win over the file. Example:
+
+    shows = ["https://feeds.example.com/talk-talent-to-me.xml"]
+    engine = "faster-whisper"
+    model = "tiny.en"
+    taxonomy = "taxonomy.yaml"        # relative to the archive folder
+    base_url = "https://archive.example.com/"
+    scheduler = "tcp://10.0.0.5:8786" # optional Dask cluster for transcription
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+CONFIG_NAME = "podarchive.toml"
+
+
+class ConfigError(ValueError):
+    """The configuration file is unreadable or holds a wrong key or type."""
+
+
+@dataclass
+class ArchiveConfig:
+    shows: list[str] = field(default_factory=list)
+    engine: str = "faster-whisper"
+    model: str = "tiny.en"
+    language: str | None = None
+    taxonomy: str | None = None
+    scorer: str = "lexical"
+    base_url: str = "/"
+    scheduler: str | None = None
+    download_concurrency: int = 4
+
+    @classmethod
+    def load(cls, archive_root: Path) -> ArchiveConfig:
+        """Read `podarchive.toml` from the archive folder; defaults when it does not exist."""
+        path = archive_root / CONFIG_NAME
+        if not path.exists():
+            return cls()
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
+            raise ConfigError(f"{path}: {error}") from error
+        known = {f.name: f for f in fields(cls)}
+        unknown = sorted(set(data) - set(known))
+        if unknown:
+            raise ConfigError(f"{path}: unknown key(s) {', '.join(unknown)}")
+        config = cls(**data)
+        config._check_types(path)
+        if config.taxonomy and not Path(config.taxonomy).is_absolute():
+            config.taxonomy = str(archive_root / config.taxonomy)
+        return config
+
+    def _check_types(self, path: Path) -> None:
+        if not isinstance(self.shows, list) or not all(isinstance(s, str) for s in self.shows):
+            raise ConfigError(f"{path}: 'shows' must be a list of feed URLs")
+        for name in ("engine", "model", "scorer", "base_url"):
+            if not isinstance(getattr(self, name), str):
+                raise ConfigError(f"{path}: {name!r} must be a string")
+        if not isinstance(self.download_concurrency, int) or self.download_concurrency < 1:
+            raise ConfigError(f"{path}: 'download_concurrency' must be a positive integer")
