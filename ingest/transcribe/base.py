@@ -21,12 +21,26 @@ class TranscribeOptions:
     vad: bool = True
     initial_prompt: str | None = None
     cpu_threads: int | None = None  # None: the number of cores
+    allow_download: bool = False  # names not installed locally may be fetched by the engine
     extra: dict = field(default_factory=dict)
 
 
+class TranscriptionError(Exception):
+    """An episode's audio cannot be transcribed (corrupt, empty, silent); the message says why."""
+
+
 class Transcriber(Protocol):
-    """Turns an audio file into a Transcript. Engines load their model once and are reused."""
+    """Turns an audio file into a Transcript. Engines load their model once and are reused.
+
+    An engine is a class built as `Engine(options)` (the registry in `ingest.transcribe` maps
+    engine names to classes). `transcribe` takes optional per-episode options: only `language`
+    and `initial_prompt` may differ from the construction options (the show's language and
+    vocabulary); the model and compute settings stay those the engine was built with.
+    Unreadable or speechless audio raises TranscriptionError.
+    """
 
     name: str
 
-    def transcribe(self, audio_path: Path) -> Transcript: ...
+    def transcribe(
+        self, audio_path: Path, options: TranscribeOptions | None = None
+    ) -> Transcript: ...
