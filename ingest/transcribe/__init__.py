@@ -1,4 +1,4 @@
-"""Transcription engines behind one interface, chosen by name from a dict; a dict registry.
+"""Transcription engines behind one interface, chosen by name from a dict registry.
 
 Engines are imported only when chosen: faster-whisper loads CTranslate2, openai-whisper loads
 PyTorch (an optional extra), and neither should slow down the rest of the command line.

@@ -1,0 +1,339 @@
+"""The transcription step: every episode without a transcript gets one, from the publisher's file
+or from Whisper, written to transcript files and then to the database.
+
+Each episode is its own unit of work: an error is stored on that episode and the run goes on.
+Files are written before the database and the JSON is written last, so a killed run redoes at
+most the episode it was on; whole files found on disk are imported, never transcribed again.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import httpx
+import sqlite_utils
+
+from ingest import transcripts as files
+from ingest.archive import Archive
+from ingest.models import Transcript
+from ingest.store import transcripts as store
+from ingest.transcribe import DEFAULT_ENGINE, TranscribeOptions, Transcriber, get_transcriber
+from ingest.transcribe.base import TranscriptionError
+from ingest.transcribe.faster import normalise_language
+from ingest.transcribe.publisher import (
+    USER_AGENT,
+    PublisherTranscriptError,
+    choose_link,
+    fetch_transcript,
+)
+
+MAX_PROMPT_CHARS = 400  # Whisper keeps at most 223 prompt tokens; names first, so they survive
+
+
+@dataclass
+class EpisodeResult:
+    episode_id: str
+    title: str
+    status: str  # 'asr', 'publisher', 'resumed' (whole files re-imported) or 'failed'
+    audio_seconds: float = 0.0
+    seconds: float = 0.0
+    error: str | None = None
+    gaps_remaining: list = field(default_factory=list)
+
+
+@dataclass
+class TranscribeSummary:
+    results: list[EpisodeResult] = field(default_factory=list)
+
+    def count(self, status: str) -> int:
+        return sum(r.status == status for r in self.results)
+
+    @property
+    def failed(self) -> list[EpisodeResult]:
+        return [r for r in self.results if r.status == "failed"]
+
+    @property
+    def asr_audio_seconds(self) -> float:
+        return sum(r.audio_seconds for r in self.results if r.status == "asr")
+
+    @property
+    def asr_seconds(self) -> float:
+        return sum(r.seconds for r in self.results if r.status == "asr")
+
+    def speed(self) -> float | None:
+        """Real-time factor of the Whisper work: audio seconds per second of transcribing."""
+        return self.asr_audio_seconds / self.asr_seconds if self.asr_seconds else None
+
+    def line(self) -> str:
+        speed = self.speed()
+        parts = [
+            f"{self.count('asr')} transcribed",
+            f"{self.count('publisher')} from publisher transcripts",
+            f"{self.count('resumed')} re-imported from files",
+            f"{len(self.failed)} failed",
+            f"{self.asr_audio_seconds / 60:.1f} min of audio",
+        ]
+        if speed:
+            parts.append(f"{speed:.1f}x real time")
+        return ", ".join(parts)
+
+
+def build_prompt(names: list[str], extra: str | None = None) -> str | None:
+    """An initial prompt that shows Whisper how the show's names are spelled."""
+    text = ", ".join(names)
+    if extra:
+        text = f"{extra} {text}".strip() if text else extra
+    if not text:
+        return None
+    if len(text) > MAX_PROMPT_CHARS:
+        text = text[:MAX_PROMPT_CHARS].rsplit(",", 1)[0]
+    return text.rstrip(".") + "."
+
+
+def transcribe_episodes(
+    archive: Archive,
+    db: sqlite_utils.Database,
+    *,
+    show_id: str | None = None,
+    engine: str = DEFAULT_ENGINE,
+    options: TranscribeOptions | None = None,
+    limit: int | None = None,
+    force_asr: bool = False,
+    client: httpx.Client | None = None,
+    make_transcriber: Callable[[], Transcriber] | None = None,
+    progress: Progress | None = None,
+) -> TranscribeSummary:
+    """Transcribe every episode that needs it; per-episode failures are stored, never raised."""
+    options = options or TranscribeOptions()
+    episodes = store.episodes_to_transcribe(db, show_id, force_asr=force_asr, limit=limit)
+    summary = TranscribeSummary()
+    progress = progress or Progress()
+    progress.start(episodes)
+    transcriber: Transcriber | None = None
+
+    def get_engine() -> Transcriber:
+        nonlocal transcriber
+        if transcriber is None:  # loaded on first need: publisher-only runs never load a model
+            transcriber = (
+                make_transcriber() if make_transcriber else get_transcriber(engine, options)
+            )
+        return transcriber
+
+    own_client = client is None
+    client = client or httpx.Client(headers={"User-Agent": USER_AGENT})
+    try:
+        for episode in episodes:
+            progress.episode_started(episode)
+            result = _one_episode(archive, db, episode, options, force_asr, client, get_engine)
+            summary.results.append(result)
+            progress.episode_done(result, summary)
+    finally:
+        if own_client:
+            client.close()
+        progress.finish(summary)
+    return summary
+
+
+def _one_episode(archive, db, episode, options, force_asr, client, get_engine) -> EpisodeResult:
+    episode_id, show_id = episode["id"], episode["show_id"]
+    result = EpisodeResult(episode_id, episode["title"] or episode_id, "failed")
+    existing = files.read_whole(archive.transcripts_dir, show_id, episode_id)
+    if existing is not None and not (force_asr and existing.source == "publisher"):
+        store.save_transcript(db, episode_id, existing)
+        result.status = "resumed"
+        return result
+
+    publisher_errors: list[str] = []
+    if not force_asr:
+        links = store.transcript_links(db, episode_id)
+        for link in choose_link(links, episode["show_language"]):
+            try:
+                transcript = fetch_transcript(client, link, episode["show_language"])
+            except PublisherTranscriptError as exc:
+                publisher_errors.append(str(exc))
+                continue
+            _keep(archive, db, episode, transcript)
+            result.status = "publisher"
+            return result
+        if links and not choose_link(links):
+            publisher_errors.append("no supported http(s) transcript link")
+
+    audio = _audio_path(archive, episode)
+    if audio is None:
+        reason = "; ".join(publisher_errors) or "no audio downloaded"
+        return _failed(db, result, f"publisher transcript unusable and no audio: {reason}")
+
+    per_episode = replace(
+        options,
+        language=options.language or normalise_language(episode["show_language"]),
+        initial_prompt=options.initial_prompt or build_prompt(store.vocabulary(db, episode_id)),
+    )
+    started = time.perf_counter()
+    try:
+        transcript = get_engine().transcribe(audio, per_episode)
+    except TranscriptionError as exc:
+        return _failed(db, result, str(exc))
+    except Exception as exc:  # one broken episode (a decoder crash...) must not stop the run
+        return _failed(db, result, f"{audio.name}: {type(exc).__name__}: {exc}")
+    result.seconds = time.perf_counter() - started
+    result.audio_seconds = transcript.duration or 0.0
+    if publisher_errors:
+        transcript.settings["publisher_errors"] = publisher_errors
+    result.gaps_remaining = transcript.settings.get("gaps_remaining", [])
+    _keep(archive, db, episode, transcript)
+    result.status = "asr"
+    return result
+
+
+def _keep(archive: Archive, db, episode: dict, transcript: Transcript) -> None:
+    """Files first (JSON last), then the database: the files are the durable record."""
+    files.write_transcript(archive.transcripts_dir, episode["show_id"], episode["id"], transcript)
+    store.save_transcript(db, episode["id"], transcript)
+
+
+def _failed(db, result: EpisodeResult, message: str) -> EpisodeResult:
+    store.mark_failed(db, result.episode_id, message)
+    result.status, result.error = "failed", message
+    return result
+
+
+def _audio_path(archive: Archive, episode: dict) -> Path | None:
+    """The episode's audio file, only if it lies inside the archive folder."""
+    if not episode.get("audio_path"):
+        return None
+    path = (archive.root / episode["audio_path"]).resolve()
+    if not path.is_relative_to(archive.root.resolve()):
+        return None
+    return path
+
+
+@dataclass
+class ReindexSummary:
+    imported: int = 0
+    segments: int = 0
+    cleared: int = 0
+    orphans: list[str] = field(default_factory=list)  # files of episodes not in the database
+    errors: list[str] = field(default_factory=list)
+
+    def line(self) -> str:
+        return (
+            f"{self.imported} transcripts imported ({self.segments} segments), "
+            f"{self.cleared} cleared (no file), {len(self.orphans)} files of unknown episodes, "
+            f"{len(self.errors)} unreadable"
+        )
+
+
+def reindex(archive: Archive, db: sqlite_utils.Database) -> ReindexSummary:
+    """Rebuild segments and transcript status from the transcript files alone."""
+    summary = ReindexSummary()
+    known = store.episode_ids(db)
+    seen: set[str] = set()
+    for show_id, episode_id, path in files.iter_transcript_files(archive.transcripts_dir):
+        if known.get(episode_id) != show_id:
+            summary.orphans.append(str(path))
+            continue
+        try:
+            transcript = files.read_transcript(path, episode_id)
+        except files.TranscriptFileError as exc:
+            summary.errors.append(str(exc))
+            continue
+        summary.segments += store.save_transcript(db, episode_id, transcript)
+        summary.imported += 1
+        seen.add(episode_id)
+    for row in store.episodes_with_transcripts(db):
+        if row["id"] not in seen:
+            store.clear_transcript(db, row["id"])
+            summary.cleared += 1
+    return summary
+
+
+class Progress:
+    """Plain progress lines (for logs and cron): one per episode, with running totals."""
+
+    def __init__(self, echo: Callable[[str], None] | None = None):
+        self.echo = echo or (lambda line: None)
+        self.total = 0
+        self.done = 0
+
+    def start(self, episodes: list[dict]) -> None:
+        self.total = len(episodes)
+        if episodes:
+            minutes = sum(e["duration"] or 0 for e in episodes) / 60
+            self.echo(f"{self.total} episodes to transcribe (~{minutes:.0f} min of audio)")
+
+    def episode_started(self, episode: dict) -> None:
+        pass
+
+    def episode_done(self, result: EpisodeResult, summary: TranscribeSummary) -> None:
+        self.done += 1
+        self.echo(f"[{self.done}/{self.total}] {describe(result, summary)}")
+
+    def finish(self, summary: TranscribeSummary) -> None:
+        pass
+
+
+def describe(result: EpisodeResult, summary: TranscribeSummary) -> str:
+    """One episode's outcome and the run's totals so far, in words."""
+    if result.status == "failed":
+        return f"{result.title}: FAILED: {result.error}"
+    if result.status != "asr":
+        what = {"publisher": "publisher transcript", "resumed": "re-imported from files"}
+        return f"{result.title}: {what[result.status]}"
+    speed = result.audio_seconds / result.seconds if result.seconds else 0
+    line = (
+        f"{result.title}: {result.audio_seconds / 60:.1f} min in {result.seconds:.0f} s "
+        f"({speed:.1f}x real time); total {summary.asr_audio_seconds / 60:.1f} min "
+        f"at {summary.speed() or 0:.1f}x"
+    )
+    if result.gaps_remaining:
+        stretches = ", ".join(f"{a:.0f}-{b:.0f} s" for a, b in result.gaps_remaining)
+        line += f"; speech left untranscribed at {stretches}"
+    return line
+
+
+class RichProgress(Progress):
+    """A live bar in audio minutes with the real-time factor, for a terminal."""
+
+    def start(self, episodes: list[dict]) -> None:
+        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+        self.total = len(episodes)
+        self.minutes = {e["id"]: (e["duration"] or 0) / 60 for e in episodes}
+        self.bar = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            TextColumn("{task.completed:.1f}/{task.total:.1f} audio min"),
+            TextColumn("{task.fields[speed]}"),
+            TimeElapsedColumn(),
+        )
+        self.bar.start()
+        self.task = self.bar.add_task(
+            "transcribing", total=sum(self.minutes.values()) or None, speed=""
+        )
+
+    def episode_started(self, episode: dict) -> None:
+        title = (episode["title"] or episode["id"])[:40]
+        self.bar.update(self.task, description=f"[{self.done + 1}/{self.total}] {title}")
+
+    def episode_done(self, result: EpisodeResult, summary: TranscribeSummary) -> None:
+        self.done += 1
+        speed = summary.speed()
+        self.bar.update(
+            self.task,
+            advance=self.minutes.get(result.episode_id, 0),
+            speed=f"{speed:.1f}x real time" if speed else "",
+        )
+        if result.status == "failed" or result.gaps_remaining:
+            self.bar.console.print(describe(result, summary))
+
+    def finish(self, summary: TranscribeSummary) -> None:
+        self.bar.stop()
+
+
+def make_progress(echo: Callable[[str], None]) -> Progress:
+    """A live bar on a terminal, plain lines otherwise (cron, logs, pipes)."""
+    return RichProgress(echo) if sys.stdout.isatty() else Progress(echo)

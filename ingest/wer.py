@@ -1,0 +1,90 @@
+"""Word error rate: word-level Levenshtein distance over the reference length, after normalising.
+
+Normalising follows the spirit of Whisper's English text normaliser, much reduced: lower case,
+no punctuation, hyphens split, and numbers spelled out, since a speaker says "twenty" and a
+transcript may write "20".
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+_ONES = [
+    "zero",
+    "one",
+    "two",
+    "three",
+    "four",
+    "five",
+    "six",
+    "seven",
+    "eight",
+    "nine",
+    "ten",
+    "eleven",
+    "twelve",
+    "thirteen",
+    "fourteen",
+    "fifteen",
+    "sixteen",
+    "seventeen",
+    "eighteen",
+    "nineteen",
+]
+_TENS = ["_", "_", "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"]
+_NUMBER = re.compile(r"\d+(?:,\d{3})*")
+
+
+def number_words(n: int) -> str:
+    """English words for 0 <= n < 1,000,000 ('one hundred twenty three'); digits beyond that."""
+    if n < 20:
+        return _ONES[n]
+    if n < 100:
+        return _TENS[n // 10] + ("" if n % 10 == 0 else " " + _ONES[n % 10])
+    if n < 1000:
+        rest = "" if n % 100 == 0 else " " + number_words(n % 100)
+        return _ONES[n // 100] + " hundred" + rest
+    if n < 1_000_000:
+        rest = "" if n % 1000 == 0 else " " + number_words(n % 1000)
+        return number_words(n // 1000) + " thousand" + rest
+    return str(n)
+
+
+def normalise(text: str) -> list[str]:
+    """Words to compare: lower case ASCII, numbers as words, punctuation dropped."""
+    text = _NUMBER.sub(lambda m: " " + number_words(int(m.group().replace(",", ""))) + " ", text)
+    text = "".join(  # dashes, quotes and other punctuation part words; accents are dropped
+        " " if unicodedata.category(c)[0] in "PS" and c not in "'%&" else c
+        for c in text.replace("\u2019", "'")
+    )
+    text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii").lower()
+    text = text.replace("%", " percent ").replace("&", " and ")
+    text = re.sub(r"[-/]", " ", text)
+    text = re.sub(r"[^a-z0-9' ]", " ", text)
+    return [w.strip("'") for w in text.split() if w.strip("'")]
+
+
+def edit_distance(reference: list[str], hypothesis: list[str]) -> int:
+    """Substitutions + deletions + insertions turning `reference` into `hypothesis`."""
+    previous = list(range(len(hypothesis) + 1))
+    for i, ref_word in enumerate(reference, start=1):
+        current = [i]
+        for j, hyp_word in enumerate(hypothesis, start=1):
+            current.append(
+                min(
+                    previous[j] + 1,  # deletion
+                    current[j - 1] + 1,  # insertion
+                    previous[j - 1] + (ref_word != hyp_word),  # substitution or match
+                )
+            )
+        previous = current
+    return previous[-1]
+
+
+def wer(reference: str, hypothesis: str) -> float:
+    """Word error rate of `hypothesis` against `reference` (0.0 is perfect; can exceed 1.0)."""
+    ref, hyp = normalise(reference), normalise(hypothesis)
+    if not ref:
+        return 0.0 if not hyp else 1.0
+    return edit_distance(ref, hyp) / len(ref)
