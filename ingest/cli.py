@@ -87,5 +87,121 @@ def episodes(ctx: click.Context, show_key: str | None) -> None:
         click.echo(f"{ep['id']}\t{date}\t{audio}\t{transcript}\t{ep['title']}")
 
 
+@cli.command()
+@click.option("--show", "show_key", help="Only this show (id, feed URL or title).")
+@click.option(
+    "--engine",
+    type=click.Choice(["faster-whisper", "openai-whisper"]),
+    help="Transcription engine (default: engine in podarchive.toml, else faster-whisper).",
+)
+@click.option(
+    "--model",
+    help="Model name (tiny.en, base, small...) or path (default: model in podarchive.toml, "
+    "else tiny.en).",
+)
+@click.option("--limit", type=click.IntRange(min=1), help="Transcribe at most this many episodes.")
+@click.option(
+    "--force-asr", is_flag=True, help="Run Whisper even where the publisher has a transcript."
+)
+@click.option("--initial-prompt", help="Text to steer Whisper's spelling (default: show's names).")
+@click.option("--language", help="Spoken language code (default: the show's, else detected).")
+@click.option("--beam-size", type=click.IntRange(1, 20), default=5, show_default=True)
+@click.option(
+    "--download-model", is_flag=True, help="Let the engine download a model not installed here."
+)
+@click.pass_context
+def transcribe(
+    ctx: click.Context,
+    show_key: str | None,
+    engine: str | None,
+    model: str | None,
+    limit: int | None,
+    force_asr: bool,
+    initial_prompt: str | None,
+    language: str | None,
+    beam_size: int,
+    download_model: bool,
+) -> None:
+    """Transcribe every episode with audio (or a publisher transcript) and no transcript yet.
+
+    Publisher transcripts (podcast:transcript) are imported instead of running Whisper.
+    Files go to transcripts/<show>/<episode>.{json,vtt,srt,txt}, then to the database.
+    Failures are stored per episode and the run goes on, exiting 1 at the end if any failed.
+
+    \b
+    Example:
+        podarchive transcribe --show talk-talent-to-me --model base --limit 3
+    """
+    from ingest import transcribing
+    from ingest.config import ArchiveConfig, ConfigError
+    from ingest.lock import ArchiveBusy, archive_lock
+    from ingest.store import shows as show_store
+    from ingest.transcribe import EngineUnavailableError, TranscribeOptions
+    from ingest.transcribe.models import ModelNotFoundError
+
+    archive = _archive(ctx)
+    try:
+        config = ArchiveConfig.load(archive.root)
+    except ConfigError as error:
+        _fail(str(error))
+    db = archive.open_db()
+    show_id = None
+    if show_key:
+        show = show_store.find_show(db, show_key)
+        if show is None:
+            _fail(f"no show matches {show_key!r}")
+        show_id = show["id"]
+    options = TranscribeOptions(
+        model=model or config.model,
+        language=language or config.language,
+        beam_size=beam_size,
+        initial_prompt=initial_prompt,
+        allow_download=download_model,
+    )
+    try:
+        with archive_lock(archive.root):
+            summary = transcribing.transcribe_episodes(
+                archive,
+                db,
+                show_id=show_id,
+                engine=engine or config.engine,
+                options=options,
+                limit=limit,
+                force_asr=force_asr,
+                progress=transcribing.make_progress(click.echo),
+            )
+    except (ArchiveBusy, EngineUnavailableError, ModelNotFoundError) as error:
+        _fail(str(error))
+    click.echo(summary.line())
+    for result in summary.failed:
+        click.echo(f"Error: {result.title} ({result.episode_id}): {result.error}", err=True)
+    if summary.failed:
+        sys.exit(1)
+
+
+@cli.command()
+@click.pass_context
+def reindex(ctx: click.Context) -> None:
+    """Rebuild the database's transcript segments from the transcript files alone.
+
+    \b
+    Example:
+        podarchive reindex
+    """
+    from ingest import transcribing
+    from ingest.lock import ArchiveBusy, archive_lock
+
+    archive = _archive(ctx)
+    db = archive.open_db()
+    try:
+        with archive_lock(archive.root):
+            summary = transcribing.reindex(archive, db)
+    except ArchiveBusy as error:
+        _fail(str(error))
+    click.echo(summary.line())
+    for error in summary.errors:
+        click.echo(f"Error: {error}", err=True)
+
+
 if __name__ == "__main__":
     cli()
