@@ -43,6 +43,66 @@ def cli(ctx: click.Context, archive_dir: str | None) -> None:
 
 
 @cli.command()
+@click.argument("urls", nargs=-1)
+@click.option(
+    "--strict", is_flag=True, help="Exit 1 on item warnings too (no enclosure, no title)."
+)
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0.1),
+    default=30.0,
+    show_default=True,
+    help="Seconds to wait for a server to connect or send more bytes.",
+)
+@click.pass_context
+def fetch(ctx: click.Context, urls: tuple[str, ...], strict: bool, timeout: float) -> None:
+    """Fetch feeds: add the given feed URLs as shows, or refresh every known show.
+
+    Sends the stored ETag/Last-Modified, so an unchanged feed costs one 304. Prints new,
+    changed and unchanged episode counts per show; problems go to stderr and any failed
+    feed makes the exit code 1. What a broken feed did contain is still stored.
+
+    \b
+    Example:
+        podarchive fetch https://feeds.example.com/talk-talent-to-me.xml
+        podarchive fetch            # refresh every show in the archive
+    """
+    import httpx
+
+    from ingest.feed_http import CONNECT_TIMEOUT_S, make_client
+    from ingest.fetching import fetch_feeds
+
+    db = _archive(ctx).open_db()
+    limits = httpx.Timeout(timeout, connect=min(timeout, CONNECT_TIMEOUT_S))
+    with make_client(timeout=limits) as client:
+        results = fetch_feeds(db, client, list(urls) or None)
+    if not results:
+        click.echo("No shows in the archive yet: podarchive fetch FEED_URL", err=True)
+    failed = False
+    for result in results:
+        name = result.show_id or result.feed_url
+        for warning in result.warnings:
+            click.echo(f"warning: {warning}", err=True)
+        if result.moved_to:
+            click.echo(f"{name}: feed moved to {result.moved_to} (stored)")
+        if result.not_modified:
+            click.echo(f"{name}: not modified (304)")
+        elif result.show_id and (result.added or result.changed or result.unchanged or result.ok):
+            line = (
+                f"{name}: {result.added} new, {result.changed} changed, "
+                f"{result.unchanged} unchanged"
+            )
+            if result.dropped:
+                line += f", {result.dropped} no longer in the feed"
+            click.echo(line)
+        if result.error:
+            click.echo(f"error: {name}: {result.error}", err=True)
+        failed = failed or not result.ok or (strict and bool(result.warnings))
+    if failed:
+        sys.exit(1)
+
+
+@cli.command()
 @click.pass_context
 def shows(ctx: click.Context) -> None:
     """List the shows in the archive.
@@ -55,9 +115,12 @@ def shows(ctx: click.Context) -> None:
 
     db = _archive(ctx).open_db()
     for show in show_store.list_shows(db):
-        count = db.execute("SELECT count(*) FROM episodes WHERE show_id = ?", [show["id"]])
+        fetched = "fetch failed: " + show["fetch_error"] if show["fetch_error"] else "ok"
+        if not show["fetched_at"] and not show["fetch_error"]:
+            fetched = "never fetched"
         click.echo(
-            f"{show['id']}\t{count.fetchone()[0]} episodes\t{show['title']}\t{show['feed_url']}"
+            f"{show['id']}\t{show['episode_count']} episodes\t{show['title']}\t"
+            f"{show['feed_url']}\t{fetched}"
         )
 
 
@@ -85,6 +148,64 @@ def episodes(ctx: click.Context, show_key: str | None) -> None:
         audio = "audio" if ep["audio_sha256"] else ("audio-failed" if ep["audio_error"] else "-")
         transcript = ep["transcript_status"] or "-"
         click.echo(f"{ep['id']}\t{date}\t{audio}\t{transcript}\t{ep['title']}")
+
+
+@cli.command()
+@click.option("--show", "show_key", help="Only this show (id, feed URL or title).")
+@click.option("--limit", type=click.IntRange(min=1), help="Fetch at most this many episodes.")
+@click.option("--verify", is_flag=True, help="Re-hash files on disk; fetch again any that differ.")
+@click.option(
+    "--concurrency",
+    type=click.IntRange(1, 16),
+    help="Downloads at once (default: download_concurrency in podarchive.toml, else 4).",
+)
+@click.pass_context
+def download(
+    ctx: click.Context, show_key: str | None, limit: int | None, verify: bool, concurrency
+) -> None:
+    """Download the audio of every episode that has none on disk yet.
+
+    Partial files are resumed; failures are reported per episode and the run goes on,
+    exiting 1 at the end if any episode failed.
+
+    \b
+    Example:
+        podarchive download --show talk-talent-to-me --limit 5
+    """
+    from ingest import download as downloader
+    from ingest.config import ArchiveConfig, ConfigError
+    from ingest.lock import ArchiveBusy, archive_lock
+    from ingest.store import shows as show_store
+
+    archive = _archive(ctx)
+    db = archive.open_db()
+    show_id = None
+    if show_key:
+        show = show_store.find_show(db, show_key)
+        if show is None:
+            _fail(f"no show matches {show_key!r}")
+        show_id = show["id"]
+    try:
+        concurrency = concurrency or ArchiveConfig.load(archive.root).download_concurrency
+        with archive_lock(archive.root), downloader.make_client() as client:
+            summary = downloader.download_episodes(
+                db,
+                archive,
+                client,
+                show_id=show_id,
+                limit=limit,
+                verify=verify,
+                concurrency=concurrency,
+                # sys.stderr looked up per call: under a progress bar it prints above the bar.
+                on_error=lambda label, message: click.echo(
+                    f"Error: {label}: {message}", file=sys.stderr
+                ),
+            )
+    except (ArchiveBusy, ConfigError) as error:
+        _fail(str(error))
+    click.echo(summary.line())
+    if summary.failed:
+        sys.exit(1)
 
 
 @cli.command()
@@ -201,6 +322,51 @@ def reindex(ctx: click.Context) -> None:
     click.echo(summary.line())
     for error in summary.errors:
         click.echo(f"Error: {error}", err=True)
+
+
+@cli.command()
+@click.option(
+    "--base-url",
+    help="Where the site is served, e.g. https://example.com/podcast/ or /podcast/ "
+    "(default: base_url in podarchive.toml, else /). Feeds and the sitemap need a full URL.",
+)
+@click.option("--show", "show_key", help="Only this show (id, feed URL or title).")
+@click.option("--no-search", is_flag=True, help="Skip the Pagefind search index.")
+@click.pass_context
+def build(ctx: click.Context, base_url: str | None, show_key: str | None, no_search: bool) -> None:
+    """Build the static site into the archive's site/ folder, rewriting only what changed.
+
+    \b
+    Example:
+        podarchive build --base-url https://example.com/ttm/
+    """
+    from ingest import sitegen
+    from ingest.config import ArchiveConfig, ConfigError
+    from ingest.store import shows as show_store
+
+    archive = _archive(ctx)
+    db = archive.open_db()
+    show_id = None
+    if show_key:
+        show = show_store.find_show(db, show_key)
+        if show is None:
+            _fail(f"no show matches {show_key!r}")
+        show_id = show["id"]
+    try:
+        base_url = base_url or ArchiveConfig.load(archive.root).base_url
+        report = sitegen.build_site(db, archive, base_url, show_id=show_id, search=not no_search)
+    except (ConfigError, ValueError, sitegen.site_search.SearchIndexError) as error:
+        _fail(str(error))
+    for error in report.errors:
+        click.echo(f"Error: {error}", err=True)
+    click.echo(
+        f"{len(report.written)} of {report.outputs} files written, {len(report.removed)} removed"
+        f" in {report.html_seconds:.1f}s"
+        + (f"; search index rebuilt in {report.index_seconds:.1f}s" if report.indexed else "")
+        + f" -> {archive.site_dir}"
+    )
+    if report.errors:
+        sys.exit(1)
 
 
 if __name__ == "__main__":

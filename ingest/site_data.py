@@ -1,0 +1,369 @@
+"""Turn archive rows into the plain data the site's pages render (no SQL, no HTML).
+
+Everything read from the database is treated as untrusted: ids and slugs must look like ids
+before they become paths, links must be http(s), and show notes are sanitised again at render.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path, PurePosixPath
+
+from ingest.archive import Archive
+from ingest.ids import slugify
+from ingest.store import site as site_store
+
+# A paragraph of transcript ends at a speaker change, a pause, or when it grows this long.
+PASSAGE_MAX_SECONDS = 60.0
+PASSAGE_MAX_CHARS = 700
+PASSAGE_PAUSE_SECONDS = 2.0
+SUMMARY_CHARS = 220
+
+# Transcript files the transcription step writes, with the MIME types the Podcasting 2.0
+# `podcast:transcript` tag expects (podcastindex.org namespace, "transcript" element).
+TRANSCRIPT_FORMATS = (
+    ("vtt", "WebVTT", "text/vtt"),
+    ("srt", "SRT", "application/x-subrip"),
+    ("json", "JSON", "application/json"),
+    ("txt", "Text", "text/plain"),
+)
+AUDIO_TYPES = {
+    "mp3": "audio/mpeg",
+    "m4a": "audio/mp4",
+    "mp4": "audio/mp4",
+    "aac": "audio/aac",
+    "ogg": "audio/ogg",
+    "oga": "audio/ogg",
+    "opus": "audio/ogg",
+    "wav": "audio/wav",
+    "flac": "audio/flac",
+}
+_SAFE_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,127}$")
+_SAFE_EXT = re.compile(r"^[a-z0-9]{1,5}$")
+
+
+class SiteDataError(ValueError):
+    """A row cannot become a page (names the episode or show)."""
+
+
+@dataclass
+class SiteData:
+    """Everything the build renders: shows, episodes (newest first), topics, people, files."""
+
+    shows: list[dict]
+    episodes: list[dict]
+    topics: list[dict]
+    people: list[dict]
+    files: dict[str, Path] = field(default_factory=dict)  # site path -> archive file to copy
+    errors: list[str] = field(default_factory=list)
+
+
+def is_safe_id(value: object) -> bool:
+    """True for a lowercase id/slug that is safe as one path segment."""
+    return isinstance(value, str) and bool(_SAFE_ID.match(value))
+
+
+def safe_url(value: object) -> str:
+    """The URL if it is http(s), else '' (drops javascript:, data: and relative tricks)."""
+    if not isinstance(value, str):
+        return ""
+    url = value.strip()
+    return url if re.match(r"^https?://[^\s<>\"']+$", url, re.IGNORECASE) else ""
+
+
+def timestamp(seconds: float | int | None) -> str:
+    """12:34 or 1:02:03."""
+    total = max(0, int(seconds or 0))
+    hours, rest = divmod(total, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+def human_duration(seconds: float | int | None) -> str:
+    """'42 min' or '1 h 05 min'; '' when unknown."""
+    if not seconds:
+        return ""
+    minutes = max(1, round(float(seconds) / 60))
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min" if hours else f"{minutes} min"
+
+
+def iso_duration(seconds: float | int | None) -> str:
+    """ISO 8601 duration for schema.org, e.g. PT42M7S."""
+    total = max(0, int(seconds or 0))
+    hours, rest = divmod(total, 3600)
+    minutes, secs = divmod(rest, 60)
+    return "PT" + (f"{hours}H" if hours else "") + (f"{minutes}M" if minutes else "") + f"{secs}S"
+
+
+def parse_date(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
+def passages(segments: list[tuple]) -> list[dict]:
+    """Group (start, end, speaker, text) segments into readable, timestamped paragraphs."""
+    result: list[dict] = []
+    current: dict | None = None
+    for start, end, speaker, text in segments:
+        text = (text or "").strip()
+        if not text:
+            continue
+        start, end = float(start), float(end)
+        if current is not None and not (
+            speaker != current["speaker"]
+            or start - current["end"] >= PASSAGE_PAUSE_SECONDS
+            or end - current["start"] > PASSAGE_MAX_SECONDS
+            or len(current["text"]) + len(text) > PASSAGE_MAX_CHARS
+        ):
+            current["text"] += " " + text
+            current["end"] = end
+            continue
+        current = {"start": start, "end": end, "speaker": speaker, "text": text}
+        result.append(current)
+    used: set[int] = set()
+    for passage in result:
+        passage["t"] = int(passage["start"])
+        passage["stamp"] = timestamp(passage["start"])
+        # `id="t=754"` makes `#t=754` scroll to the passage even without JavaScript.
+        passage["id"] = "" if passage["t"] in used else f"t={passage['t']}"
+        used.add(passage["t"])
+    return result
+
+
+def load(db, archive: Archive, show_id: str | None = None) -> SiteData:
+    """Read the archive (or one show of it) into page data; bad rows go to `errors`, not raise."""
+    errors: list[str] = []
+    shows = []
+    show_people = site_store.people_by_show(db)
+    for row in site_store.shows(db, show_id):
+        if not is_safe_id(row["id"]):
+            errors.append(f"show {row['id']!r}: id is not folder-safe, skipped")
+            continue
+        shows.append(_show(row, show_people.get(row["id"], [])))
+    shows_by_id = {show["id"]: show for show in shows}
+
+    people = _people_index(db)
+    topic_rows = site_store.topics(db)
+    episode_people = site_store.people_by_episode(db)
+    episode_topics = site_store.topics_by_episode(db)
+    moments = site_store.moments_by_episode(db)
+    chapters = site_store.chapters_by_episode(db)
+    segments = site_store.segments_by_episode(db)
+
+    files: dict[str, Path] = {}
+    episodes: list[dict] = []
+    seen_slugs: set[str] = set()
+    for row in site_store.episodes(db, show_id):
+        show = shows_by_id.get(row["show_id"])
+        label = f"episode {row['id']!r} ({row['title'][:60]!r})"
+        if show is None:
+            continue
+        if not (is_safe_id(row["id"]) and is_safe_id(row["slug"])):
+            errors.append(f"{label}: id or slug is not URL-safe, skipped")
+            continue
+        if row["slug"] in seen_slugs:
+            errors.append(f"{label}: slug {row['slug']!r} is used by another episode, skipped")
+            continue
+        seen_slugs.add(row["slug"])
+        episode = _episode(row, show)
+        episode["people"] = [_credit(p, people) for p in episode_people.get(row["id"], [])]
+        episode["guests"] = [p for p in episode["people"] if p["role"] == "guest"]
+        episode["topics"] = [
+            {"slug": t["slug"], "name": t["name"], "url": f"topics/{t['slug']}/"}
+            for t in episode_topics.get(row["id"], [])
+            if is_safe_id(t["slug"])
+        ]
+        episode["moments"] = [
+            {
+                "slug": m["slug"],
+                "name": m["name"],
+                "start": m["start"],
+                "t": int(m["start"]),
+                "stamp": timestamp(m["start"]),
+            }
+            for m in moments.get(row["id"], [])
+            if is_safe_id(m["slug"])
+        ]
+        episode["chapters"] = [
+            {
+                "title": c["title"],
+                "t": int(c["start"]),
+                "stamp": timestamp(c["start"]),
+                "url": safe_url(c["url"]),
+            }
+            for c in chapters.get(row["id"], [])
+        ]
+        episode["passages"] = passages(segments.get(row["id"], []))
+        if not episode["duration"] and episode["passages"]:
+            episode["duration"] = int(episode["passages"][-1]["end"])
+            episode["duration_display"] = human_duration(episode["duration"])
+        try:
+            _attach_files(episode, row, archive, files)
+        except SiteDataError as error:
+            errors.append(f"{label}: {error}")
+        episodes.append(episode)
+
+    used_topics = {t["slug"] for e in episodes for t in e["topics"]}
+    topics = [
+        {
+            "slug": slug,
+            "name": row["name"],
+            "description": row["description"],
+            "url": f"topics/{slug}/",
+        }
+        for slug, row in topic_rows.items()
+        if slug in used_topics and is_safe_id(slug)
+    ]
+    credited = {p["person_id"] for e in episodes for p in e["people"]} | {
+        p["person_id"] for s in shows for p in s["people"]
+    }
+    people_list = sorted(
+        (p for p in people.values() if p["person_id"] in credited), key=lambda p: p["name"].lower()
+    )
+    for show in shows:
+        show["people"] = [_credit(p, people) for p in show["people"]]
+    return SiteData(shows, episodes, topics, people_list, files, errors)
+
+
+def summary(episode: dict) -> dict:
+    """The fields a list row shows: a list page hashes and renders only these."""
+    keys = (
+        "id",
+        "url",
+        "title",
+        "show_id",
+        "show_title",
+        "date_iso",
+        "date_display",
+        "duration_display",
+        "episode_number",
+        "summary",
+    )
+    result = {key: episode[key] for key in keys}
+    result["guests"] = [{"name": p["name"], "url": p["url"]} for p in episode["guests"]]
+    result["topics"] = [{"name": t["name"], "url": t["url"]} for t in episode["topics"]]
+    return result
+
+
+def _show(row: dict, people: list[dict]) -> dict:
+    return {
+        "id": row["id"],
+        "url": f"shows/{row['id']}/",
+        "title": row["title"] or row["id"],
+        "description": row["description"] or "",
+        "link": safe_url(row["link"]),
+        "image_url": safe_url(row["image_url"]),
+        "feed_url": safe_url(row["feed_url"]),
+        "author": row["author"] or "",
+        "language": row["language"] or "en",
+        "people": people,
+    }
+
+
+def _episode(row: dict, show: dict) -> dict:
+    published = parse_date(row["published"])
+    text = " ".join((row["description_text"] or "").split())
+    return {
+        "id": row["id"],
+        "guid": row["guid"],
+        "show_id": show["id"],
+        "show_title": show["title"],
+        "show_url": show["url"],
+        "slug": row["slug"],
+        "url": f"episodes/{row['slug']}/",
+        "title": row["title"] or "(untitled episode)",
+        "date_iso": published.isoformat() if published else "",
+        "date_display": f"{published:%-d %B %Y}" if published else "",
+        "rfc822": f"{published:%a, %d %b %Y %H:%M:%S +0000}" if published else "",
+        "duration": row["duration"] or 0,
+        "duration_display": human_duration(row["duration"]),
+        "duration_iso": iso_duration(row["duration"]),
+        "episode_number": row["episode_number"],
+        "season": row["season"],
+        "notes_html": row["description_html"] or "",
+        "summary": text if len(text) <= SUMMARY_CHARS else text[: SUMMARY_CHARS - 1] + "…",
+        "link": safe_url(row["link"]),
+        "image_url": safe_url(row["image_url"]) or show["image_url"],
+        "language": row["transcript_language"] or show["language"],
+    }
+
+
+def _people_index(db) -> dict[int, dict]:
+    """Every person with a unique, folder-safe page slug."""
+    result: dict[int, dict] = {}
+    taken: set[str] = set()
+    for row in db.query("SELECT id, name, href, img FROM people ORDER BY id"):
+        slug = slugify(row["name"]) or f"person-{row['id']}"
+        if slug in taken:
+            slug = f"{slug}-{row['id']}"
+        taken.add(slug)
+        result[row["id"]] = {
+            "person_id": row["id"],
+            "name": row["name"],
+            "slug": slug,
+            "url": f"people/{slug}/",
+            "href": safe_url(row["href"]),
+            "img": safe_url(row["img"]),
+        }
+    return result
+
+
+def _credit(row: dict, people: dict[int, dict]) -> dict:
+    person = people[row["person_id"]]
+    return {
+        "person_id": row["person_id"],
+        "name": person["name"],
+        "url": person["url"],
+        "role": row["role"] or "guest",
+    }
+
+
+def _attach_files(episode: dict, row: dict, archive: Archive, files: dict[str, Path]) -> None:
+    """Audio and transcript files to copy into the site, else the feed's enclosure URL."""
+    show_id, episode_id = episode["show_id"], episode["id"]
+    episode["audio"] = None
+    enclosure = safe_url(row["enclosure_url"])
+    enclosure_type = row["enclosure_type"] or ""
+    if row["audio_path"]:
+        source = _inside(archive.root, row["audio_path"])
+        ext = source.suffix.lower().lstrip(".") if source else ""
+        if source is None or not _SAFE_EXT.match(ext):
+            raise SiteDataError(f"audio path {row['audio_path']!r} is outside the archive")
+        if source.is_file():
+            site_path = f"audio/{show_id}/{episode_id}.{ext}"
+            files[site_path] = source
+            mime = AUDIO_TYPES.get(ext) or (
+                enclosure_type if enclosure_type.startswith("audio/") else "audio/mpeg"
+            )
+            episode["audio"] = {"url": site_path, "type": mime, "length": source.stat().st_size}
+    if episode["audio"] is None and enclosure:
+        episode["audio"] = {
+            "url": enclosure,
+            "type": enclosure_type if enclosure_type.startswith("audio/") else "audio/mpeg",
+            "length": row["enclosure_length"] or 0,
+        }
+    episode["transcript_files"] = []
+    folder = archive.transcripts_dir / show_id
+    for ext, label, mime in TRANSCRIPT_FORMATS:
+        source = folder / f"{episode_id}.{ext}"
+        if source.is_file():
+            site_path = f"transcripts/{show_id}/{episode_id}.{ext}"
+            files[site_path] = source
+            episode["transcript_files"].append(
+                {"ext": ext, "label": label, "type": mime, "url": site_path}
+            )
+
+
+def _inside(root: Path, relative: str) -> Path | None:
+    """`root/relative` if it stays inside root (the database is not trusted with paths)."""
+    if PurePosixPath(relative).is_absolute() or ".." in PurePosixPath(relative).parts:
+        return None
+    path = (root / relative).resolve()
+    return path if path.is_relative_to(root.resolve()) else None

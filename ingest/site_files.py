@@ -1,0 +1,128 @@
+"""Writing the site folder: atomic files, a manifest of input hashes, and linked media files.
+
+The manifest (`site/.build-manifest.json`) maps each output path to the hash of what it was
+rendered from; a page whose hash is unchanged is not rewritten. Only paths the manifest lists
+are ever deleted, so files someone else put in `site/` are left alone.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+MANIFEST_NAME = ".build-manifest.json"
+MANIFEST_VERSION = 1
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write to a temporary file in the same folder, then rename over `path`."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def content_hash(*parts: str | bytes) -> str:
+    digest = hashlib.sha256()
+    for part in parts:
+        digest.update(part.encode("utf-8") if isinstance(part, str) else part)
+        digest.update(b"\x1f")
+    return digest.hexdigest()[:32]
+
+
+@dataclass
+class SiteWriter:
+    """Writes outputs under `root` only when their input hash changed; tracks what it wrote."""
+
+    root: Path
+    previous: dict[str, str] = field(default_factory=dict)
+    current: dict[str, str] = field(default_factory=dict)
+    written: list[str] = field(default_factory=list)
+    extra: dict = field(default_factory=dict)  # other build state kept in the manifest
+
+    @classmethod
+    def open(cls, root: Path) -> SiteWriter:
+        """A writer for `root`, remembering the hashes of the last build (if readable)."""
+        previous: dict[str, str] = {}
+        extra: dict = {}
+        try:
+            data = json.loads((root / MANIFEST_NAME).read_text(encoding="utf-8"))
+            if data.get("version") == MANIFEST_VERSION:
+                previous = dict(data.get("outputs", {}))
+                extra = dict(data.get("extra", {}))
+        except (OSError, ValueError):
+            pass
+        return cls(root=root, previous=previous, extra=extra)
+
+    def unchanged(self, rel: str, digest: str) -> bool:
+        """True (and recorded) when `rel` exists with the same input hash as last time."""
+        if self.previous.get(rel) == digest and (self.root / rel).exists():
+            self.current[rel] = digest
+            return True
+        return False
+
+    def write(self, rel: str, digest: str, data: bytes | str) -> None:
+        """Write `rel` atomically and record its input hash."""
+        payload = data.encode("utf-8") if isinstance(data, str) else data
+        write_atomic(self.root / rel, payload)
+        self.current[rel] = digest
+        self.written.append(rel)
+
+    def link(self, rel: str, source: Path) -> None:
+        """Put `source` at `rel`: a hard link (no copy of big audio), else a copy."""
+        stat = source.stat()
+        digest = f"{stat.st_size}:{stat.st_mtime_ns}"
+        target = self.root / rel
+        if self.unchanged(rel, digest):
+            return
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_name(f".{target.name}.tmp")
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+        try:
+            os.link(source, tmp)
+        except OSError:  # another filesystem, or links not allowed
+            shutil.copy2(source, tmp)
+        os.replace(tmp, target)
+        self.current[rel] = digest
+        self.written.append(rel)
+
+    def remove_stale(self) -> list[str]:
+        """Delete outputs of the last build that this build did not produce."""
+        removed = []
+        for rel in sorted(set(self.previous) - set(self.current)):
+            path = self.root / rel
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+                removed.append(rel)
+            _prune_empty(path.parent, self.root)
+        return removed
+
+    def save(self) -> None:
+        """Record this build's hashes (last, so a killed build only re-renders on the next run)."""
+        data = {"version": MANIFEST_VERSION, "outputs": self.current, "extra": self.extra}
+        write_atomic(
+            self.root / MANIFEST_NAME, json.dumps(data, sort_keys=True, indent=0).encode("utf-8")
+        )
+
+
+def _prune_empty(folder: Path, root: Path) -> None:
+    while folder != root and folder.is_relative_to(root):
+        try:
+            folder.rmdir()
+        except OSError:
+            return
+        folder = folder.parent

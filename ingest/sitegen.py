@@ -1,0 +1,285 @@
+"""Build the static site from the archive database: pages, media, feed, sitemap, search index.
+
+`build_site(db, archive)` renders every page's data, hashes it, and rewrites only the pages
+whose hash changed since the last build (see `site_files`). URLs are fixed by this layout:
+
+    index.html, page/N/              newest episodes first
+    episodes/<slug>/                 one folder per episode (Datasette links here with #t=SECONDS)
+    shows/<id>/, topics/, topics/<slug>/, people/, people/<slug>/, search/, 404.html
+    audio/<show>/<episode>.<ext>, transcripts/<show>/<episode>.{vtt,srt,json,txt}
+    feed.xml, sitemap.xml, robots.txt, static/, pagefind/
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlencode, urlsplit
+
+from ingest import site_data, site_feed, site_render, site_search
+from ingest.archive import Archive
+from ingest.site_files import SiteWriter, content_hash
+
+EPISODES_PER_PAGE = 20
+STATIC_FILES = ("site.css", "site.js", "search.js")
+
+
+@dataclass
+class BuildReport:
+    """What a build did: outputs written or removed, bad rows skipped, timings in seconds."""
+
+    outputs: int = 0
+    written: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    indexed: bool = False
+    html_seconds: float = 0.0
+    index_seconds: float = 0.0
+
+
+@dataclass(frozen=True)
+class BaseUrl:
+    """Where the site is served: `path` prefixes every link, `absolute` is for feeds and meta."""
+
+    path: str
+    absolute: str
+
+    @classmethod
+    def parse(cls, base_url: str | None) -> BaseUrl:
+        """'https://host/sub' or '/sub' (or '' for the root) -> paths ending in '/'."""
+        value = (base_url or "/").strip()
+        parts = urlsplit(value)
+        if parts.scheme in ("http", "https") and parts.netloc:
+            path = "/" + parts.path.strip("/") + "/" if parts.path.strip("/") else "/"
+            return cls(path, f"{parts.scheme}://{parts.netloc}{path}")
+        if parts.scheme or parts.netloc:
+            raise ValueError(f"--base-url must be an http(s) URL or a path, not {value!r}")
+        path = "/" + value.strip("/") + "/" if value.strip("/") else "/"
+        return cls(path, path)
+
+    def link(self, url: str) -> str:
+        """A site path made absolute to the server root; external URLs pass through."""
+        return url if url.startswith(("http://", "https://")) else self.path + url
+
+    def full(self, url: str) -> str:
+        """A site path as a full URL when the base URL is absolute (feeds, OpenGraph)."""
+        return url if url.startswith(("http://", "https://")) else self.absolute + url
+
+
+def build_site(
+    db,
+    archive: Archive,
+    base_url: str | None = "/",
+    show_id: str | None = None,
+    search: bool = True,
+    templates: Path | None = None,
+) -> BuildReport:
+    """Render the archive into `archive.site_dir`, rewriting only what changed."""
+    started = time.perf_counter()
+    report = BuildReport()
+    base = BaseUrl.parse(base_url)
+    template_dir = templates or site_render.templates_dir()
+    env = site_render.make_environment(template_dir)
+    version = site_render.fingerprint(template_dir)
+    data = site_data.load(db, archive, show_id)
+    report.errors.extend(data.errors)
+    site = archive.site_dir
+    site.mkdir(parents=True, exist_ok=True)
+    writer = SiteWriter.open(site)
+    common = {
+        "base": base.path,
+        "site_url": base.absolute,
+        "site_title": _site_title(data.shows),
+        "version": version,
+        "nav_topics": bool(data.topics),
+    }
+    env.globals.update(common, link=base.link, full=base.full, timestamp=site_data.timestamp)
+
+    def page(rel: str, template: str, **context) -> None:
+        digest = content_hash(
+            version, template, json.dumps([common, context], sort_keys=True, default=str)
+        )
+        if writer.unchanged(rel, digest):
+            return
+        try:
+            html = env.get_template(template).render(canonical=_canonical(rel), **context)
+        except Exception as error:  # one bad page never stops the build
+            report.errors.append(f"{rel}: could not render ({error})")
+            writer.current[rel] = writer.previous.get(rel, "")
+            return
+        writer.write(rel, digest, html)
+
+    for name in STATIC_FILES:
+        source = template_dir / "static" / name
+        writer.link(f"static/{name}", source)
+    for rel, source in data.files.items():
+        try:
+            writer.link(rel, source)
+        except OSError as error:
+            report.errors.append(f"{rel}: could not copy {source} ({error})")
+
+    summaries = [site_data.summary(e) for e in data.episodes]
+    _lists(page, "", "index.html", summaries, shows=data.shows)
+    for show in data.shows:
+        own = [s for s in summaries if s["show_id"] == show["id"]]
+        _lists(page, show["url"], "show.html", own, show=show)
+    for episode in data.episodes:
+        show = next(s for s in data.shows if s["id"] == episode["show_id"])
+        page(
+            episode["url"] + "index.html",
+            "episode.html",
+            episode=episode,
+            ld=_episode_ld(episode, show, base),
+        )
+    _topic_pages(page, data, summaries)
+    _people_pages(page, data, summaries)
+    page("search/index.html", "search.html", topics=_topic_counts(data))
+    page("404.html", "404.html")
+
+    for rel, payload in (
+        ("feed.xml", site_feed.rss(data, base)),
+        ("sitemap.xml", site_feed.sitemap(data, base)),
+        ("robots.txt", site_feed.robots(base)),
+    ):
+        digest = content_hash(payload)
+        if not writer.unchanged(rel, digest):
+            writer.write(rel, digest, payload)
+
+    report.removed = writer.remove_stale()
+    report.html_seconds = time.perf_counter() - started
+    if search:
+        episode_hashes = sorted(
+            (rel, digest) for rel, digest in writer.current.items() if rel.startswith("episodes/")
+        )
+        index_digest = content_hash(version, json.dumps(episode_hashes))
+        if writer.extra.get("search_index") != index_digest or not site_search.exists(site):
+            index_started = time.perf_counter()
+            site_search.build_index(site)
+            report.index_seconds = time.perf_counter() - index_started
+            report.indexed = True
+            writer.extra["search_index"] = index_digest
+    writer.save()
+    report.outputs = len(writer.current)
+    report.written = writer.written
+    return report
+
+
+def _site_title(shows: list[dict]) -> str:
+    return shows[0]["title"] if len(shows) == 1 else "Podcast archive"
+
+
+def _canonical(rel: str) -> str:
+    """The page's URL path (relative to the base): folders end in '/'."""
+    if rel == "index.html":
+        return ""
+    return rel[: -len("index.html")] if rel.endswith("/index.html") else rel
+
+
+def _lists(page, prefix: str, template: str, summaries: list[dict], **context) -> None:
+    """Paginated episode lists: <prefix>index.html, then <prefix>page/2/ ..."""
+    count = max(1, math.ceil(len(summaries) / EPISODES_PER_PAGE))
+    for number in range(1, count + 1):
+        chunk = summaries[(number - 1) * EPISODES_PER_PAGE : number * EPISODES_PER_PAGE]
+        rel = f"{prefix}index.html" if number == 1 else f"{prefix}page/{number}/index.html"
+        page(
+            rel,
+            template,
+            episodes=chunk,
+            page_number=number,
+            page_count=count,
+            prev_url=_page_url(prefix, number - 1) if number > 1 else None,
+            next_url=_page_url(prefix, number + 1) if number < count else None,
+            first_page=number == 1,
+            **context,
+        )
+
+
+def _page_url(prefix: str, number: int) -> str:
+    return prefix if number == 1 else f"{prefix}page/{number}/"
+
+
+def _topic_counts(data: site_data.SiteData) -> list[dict]:
+    counts: dict[str, int] = defaultdict(int)
+    for episode in data.episodes:
+        for topic in episode["topics"]:
+            counts[topic["slug"]] += 1
+    return [topic | {"count": counts[topic["slug"]]} for topic in data.topics]
+
+
+def _topic_pages(page, data: site_data.SiteData, summaries: list[dict]) -> None:
+    topics = _topic_counts(data)
+    page("topics/index.html", "topics.html", topics=topics)
+    by_topic: dict[str, list[dict]] = defaultdict(list)
+    for episode, row in zip(data.episodes, summaries, strict=True):
+        for topic in episode["topics"]:
+            moments = [m for m in episode["moments"] if m["slug"] == topic["slug"]]
+            by_topic[topic["slug"]].append(row | {"moments": moments})
+    for topic in topics:
+        page(
+            topic["url"] + "index.html",
+            "topic.html",
+            topic=topic,
+            episodes=by_topic[topic["slug"]],
+            search_url="search/?" + urlencode({"topic": topic["name"]}),
+        )
+
+
+def _people_pages(page, data: site_data.SiteData, summaries: list[dict]) -> None:
+    appearances: dict[int, list[dict]] = defaultdict(list)
+    for episode, row in zip(data.episodes, summaries, strict=True):
+        for person in episode["people"]:
+            appearances[person["person_id"]].append(row | {"role": person["role"]})
+    hosting: dict[int, list[dict]] = defaultdict(list)
+    for show in data.shows:
+        for person in show["people"]:
+            hosting[person["person_id"]].append(
+                {"title": show["title"], "url": show["url"], "role": person["role"]}
+            )
+    people = [
+        person
+        | {"count": len(appearances[person["person_id"]]), "shows": hosting[person["person_id"]]}
+        for person in data.people
+    ]
+    page("people/index.html", "people.html", people=people)
+    for person in people:
+        page(
+            person["url"] + "index.html",
+            "person.html",
+            person=person,
+            episodes=appearances[person["person_id"]],
+        )
+
+
+def _episode_ld(episode: dict, show: dict, base: BaseUrl) -> dict:
+    """schema.org PodcastEpisode metadata (https://schema.org/PodcastEpisode)."""
+    ld: dict = {
+        "@context": "https://schema.org",
+        "@type": "PodcastEpisode",
+        "name": episode["title"],
+        "url": base.full(episode["url"]),
+        "description": episode["summary"],
+        "partOfSeries": {
+            "@type": "PodcastSeries",
+            "name": show["title"],
+            "url": base.full(show["url"]),
+        },
+    }
+    if episode["date_iso"]:
+        ld["datePublished"] = episode["date_iso"][:10]
+    if episode["duration"]:
+        ld["timeRequired"] = episode["duration_iso"]
+    if episode["episode_number"]:
+        ld["episodeNumber"] = episode["episode_number"]
+    if episode["audio"]:
+        ld["associatedMedia"] = {
+            "@type": "MediaObject",
+            "contentUrl": base.full(episode["audio"]["url"]),
+            "encodingFormat": episode["audio"]["type"],
+        }
+    if episode["people"]:
+        ld["actor"] = [{"@type": "Person", "name": p["name"]} for p in episode["people"]]
+    return ld

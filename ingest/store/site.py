@@ -1,0 +1,119 @@
+"""Read-only queries the static site is built from: every row a page needs, in a few passes."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+
+import sqlite_utils
+
+# Columns of `episodes` a page shows; the step-status columns stay out so a retried download
+# does not make every page look changed.
+_EPISODE_COLUMNS = (
+    "id, show_id, guid, slug, title, published, description_html, description_text, link, "
+    "enclosure_url, enclosure_type, enclosure_length, duration, season, episode_number, "
+    "episode_type, image_url, explicit, audio_path, transcript_source, transcript_language"
+)
+
+
+def shows(db: sqlite_utils.Database, show_id: str | None = None) -> list[dict]:
+    """Shows by title, or the one show `show_id`."""
+    where, params = ("WHERE id = ?", [show_id]) if show_id else ("", [])
+    return list(db.query(f"SELECT * FROM shows {where} ORDER BY title, id", params))
+
+
+def episodes(db: sqlite_utils.Database, show_id: str | None = None) -> list[dict]:
+    """Episodes newest first (undated last); an archive keeps those the feed has dropped."""
+    where, params = ("WHERE show_id = ?", [show_id]) if show_id else ("", [])
+    return list(
+        db.query(
+            f"SELECT {_EPISODE_COLUMNS} FROM episodes {where} "
+            "ORDER BY published IS NULL, published DESC, id",
+            params,
+        )
+    )
+
+
+def people_by_episode(db: sqlite_utils.Database) -> dict[str, list[dict]]:
+    """Episode id -> credited people (hosts first, then guests, then others, by name)."""
+    rows = db.query(
+        """
+        SELECT ep.episode_id, p.id AS person_id, p.name, p.href, p.img, ep.role
+        FROM episode_people ep JOIN people p ON p.id = ep.person_id
+        ORDER BY ep.episode_id,
+                 CASE ep.role WHEN 'host' THEN 0 WHEN 'guest' THEN 1 ELSE 2 END, p.name
+        """
+    )
+    return _group(rows, "episode_id")
+
+
+def people_by_show(db: sqlite_utils.Database) -> dict[str, list[dict]]:
+    """Show id -> people credited on the show (usually hosts)."""
+    rows = db.query(
+        """
+        SELECT sp.show_id, p.id AS person_id, p.name, p.href, p.img, sp.role
+        FROM show_people sp JOIN people p ON p.id = sp.person_id
+        ORDER BY sp.show_id, p.name
+        """
+    )
+    return _group(rows, "show_id")
+
+
+def topics(db: sqlite_utils.Database) -> dict[str, dict]:
+    """Topic tags (not suggested keyphrases) by slug."""
+    rows = db.query("SELECT slug, name, description FROM tags WHERE kind = 'topic' ORDER BY name")
+    return {row["slug"]: row for row in rows}
+
+
+def topics_by_episode(db: sqlite_utils.Database) -> dict[str, list[dict]]:
+    """Episode id -> its topic tags, best score first; manual removals are honoured."""
+    rows = db.query(
+        """
+        SELECT et.episode_id, t.slug, t.name, et.score
+        FROM episode_tags et JOIN tags t ON t.slug = et.tag_slug
+        WHERE t.kind = 'topic'
+          AND NOT EXISTS (SELECT 1 FROM tag_overrides o WHERE o.episode_id = et.episode_id
+                          AND o.tag_slug = et.tag_slug AND o.action = 'remove')
+        ORDER BY et.episode_id, et.score DESC, t.name
+        """
+    )
+    return _group(rows, "episode_id")
+
+
+def moments_by_episode(db: sqlite_utils.Database) -> dict[str, list[dict]]:
+    """Episode id -> topic moments in playing order."""
+    rows = db.query(
+        """
+        SELECT m.episode_id, m.tag_slug AS slug, t.name, m.start, m."end", m.score
+        FROM topic_moments m JOIN tags t ON t.slug = m.tag_slug
+        WHERE t.kind = 'topic'
+        ORDER BY m.episode_id, m.start, t.name
+        """
+    )
+    return _group(rows, "episode_id")
+
+
+def chapters_by_episode(db: sqlite_utils.Database) -> dict[str, list[dict]]:
+    """Episode id -> chapters in playing order."""
+    rows = db.query(
+        'SELECT episode_id, start, "end", title, url FROM chapters ORDER BY episode_id, start'
+    )
+    return _group(rows, "episode_id")
+
+
+def segments_by_episode(db: sqlite_utils.Database) -> dict[str, list[tuple]]:
+    """Episode id -> (start, end, speaker, text) tuples in order; tuples keep 100k rows cheap."""
+    grouped: dict[str, list[tuple]] = defaultdict(list)
+    cursor = db.execute(
+        'SELECT episode_id, start, "end", speaker, text FROM segments ORDER BY episode_id, idx'
+    )
+    for episode_id, start, end, speaker, text in cursor:
+        grouped[episode_id].append((start, end, speaker, text))
+    return grouped
+
+
+def _group(rows: Iterable[dict], key: str) -> dict[str, list[dict]]:
+    grouped: dict[str, list[dict]] = defaultdict(list)
+    for row in rows:
+        grouped[row.pop(key)].append(row)
+    return grouped

@@ -1,0 +1,129 @@
+// The search page: Pagefind's index, queried in the browser, with a topic filter.
+// Results are built as DOM nodes (never innerHTML), so indexed feed text stays text.
+(function () {
+  "use strict";
+  var form = document.getElementById("search-form");
+  if (!form) return;
+  var input = form.elements.q;
+  var select = form.elements.topic;
+  var status = document.getElementById("search-status");
+  var list = document.getElementById("search-results");
+  var bundle = form.getAttribute("data-pagefind");
+  var base = bundle.replace(/pagefind\/$/, "");
+  var SHOWN = 20;
+  var pagefind = null;
+  var latest = 0;
+  var timer = null;
+
+  function load() {
+    if (!pagefind) {
+      pagefind = import(bundle + "pagefind.js").then(function (module) {
+        return module.options({ baseUrl: base }).then(function () { return module; });
+      });
+    }
+    return pagefind;
+  }
+
+  function el(tag, className, text) {
+    var node = document.createElement(tag);
+    if (className) node.className = className;
+    if (text) node.textContent = text;
+    return node;
+  }
+
+  function stamp(seconds) {
+    var h = Math.floor(seconds / 3600), m = Math.floor((seconds % 3600) / 60), s = Math.floor(seconds % 60);
+    var mm = h ? String(m).padStart(2, "0") : String(m);
+    return (h ? h + ":" : "") + mm + ":" + String(s).padStart(2, "0");
+  }
+
+  // Pagefind escapes < and > in excerpts and wraps matches in <mark>: rebuild that as nodes.
+  function excerpt(text) {
+    var p = el("p", "excerpt");
+    var marked = false;
+    String(text || "").split(/(<mark>|<\/mark>)/).forEach(function (part) {
+      if (part === "<mark>") { marked = true; return; }
+      if (part === "</mark>") { marked = false; return; }
+      var plain = part.replace(/&lt;/g, "<").replace(/&gt;/g, ">");
+      p.appendChild(marked ? el("mark", "", plain) : document.createTextNode(plain));
+    });
+    return p;
+  }
+
+  // The passage (id "t=SECONDS") just before the first match: a deep link into the episode.
+  function matchTime(data) {
+    if (!data.locations || !data.locations.length || !data.anchors) return null;
+    var first = Math.min.apply(null, data.locations);
+    var best = null;
+    data.anchors.forEach(function (anchor) {
+      var m = /^t=(\d+)$/.exec(anchor.id || "");
+      if (m && anchor.location <= first) best = parseInt(m[1], 10);
+    });
+    return best;
+  }
+
+  function card(data) {
+    var li = el("li", "card");
+    var h = el("h3");
+    var a = el("a", "", (data.meta && data.meta.title) || data.url);
+    a.href = data.url;
+    h.appendChild(a);
+    li.appendChild(h);
+    var meta = [data.meta && data.meta.show, data.meta && data.meta.date].filter(Boolean).join(" · ");
+    if (meta) li.appendChild(el("p", "meta", meta));
+    li.appendChild(excerpt(data.excerpt));
+    var t = matchTime(data);
+    if (t !== null) {
+      var jump = el("a", "jump", "▶ Play from " + stamp(t));
+      jump.href = data.url + "#t=" + t;
+      var p = el("p");
+      p.appendChild(jump);
+      li.appendChild(p);
+    }
+    return li;
+  }
+
+  function setUrl(q, topic) {
+    var params = new URLSearchParams();
+    if (q) params.set("q", q);
+    if (topic) params.set("topic", topic);
+    var query = params.toString();
+    history.replaceState(null, "", window.location.pathname + (query ? "?" + query : ""));
+  }
+
+  function run() {
+    var q = input.value.trim();
+    var topic = select.value;
+    setUrl(q, topic);
+    var mine = ++latest;
+    if (!q && !topic) { list.replaceChildren(); status.textContent = ""; return Promise.resolve(); }
+    status.textContent = "Searching…";
+    return load()
+      .then(function (pf) { return pf.search(q || null, topic ? { filters: { topic: [topic] } } : {}); })
+      .then(function (search) {
+        if (mine !== latest || !search) return null;
+        return Promise.all(search.results.slice(0, SHOWN).map(function (r) { return r.data(); }))
+          .then(function (items) {
+            if (mine !== latest) return;
+            list.replaceChildren.apply(list, items.map(card));
+            var total = search.results.length;
+            status.textContent = total === 0 ? "No episodes match."
+              : total + " episode" + (total === 1 ? "" : "s") + (total > SHOWN ? ", showing the best " + SHOWN : "");
+            form.setAttribute("data-state", "done");
+          });
+      })
+      .catch(function (error) {
+        status.textContent = "Search is unavailable: " + error.message;
+      });
+  }
+
+  form.addEventListener("submit", function (event) { event.preventDefault(); clearTimeout(timer); run(); });
+  input.addEventListener("input", function () { clearTimeout(timer); timer = setTimeout(run, 250); });
+  select.addEventListener("change", function () { clearTimeout(timer); run(); });
+
+  var params = new URLSearchParams(window.location.search);
+  input.value = params.get("q") || "";
+  var topic = params.get("topic") || "";
+  if (topic && Array.prototype.some.call(select.options, function (o) { return o.value === topic; })) select.value = topic;
+  if (input.value || select.value) run();
+})();

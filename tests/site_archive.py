@@ -1,0 +1,203 @@
+"""A small archive for the site tests: three episodes (one hostile), real MP3, tags, moments."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from datetime import UTC, datetime
+from pathlib import Path
+
+from ingest.archive import Archive
+from ingest.models import Episode, Person, Segment, Show, Transcript
+from ingest.store import shows as show_store
+from ingest.store import transcripts as transcript_store
+from ingest.transcripts import write_transcript
+
+AUDIO_SECONDS = 60
+FEED_URL = "https://feeds.example.com/talk-talent-to-me.xml"
+
+# Every way a feed could try to run script; each one would set window.__pwned if it ran.
+HOSTILE_TITLE = (
+    'Hostile <script>window.__pwned="title"</script><img src=x onerror="window.__pwned=\'img\'">'
+    "</script><script>window.__pwned='ld'</script>"
+)
+HOSTILE_NOTES = (
+    "<p>Notes <script>window.__pwned='notes'</script>"
+    "<a href=\"javascript:window.__pwned='href'\">click me</a>"
+    "<img src=x onerror=\"window.__pwned='onerror'\">"
+    "<iframe src=\"javascript:window.__pwned='iframe'\"></iframe>"
+    "<svg onload=\"window.__pwned='svg'\"></svg></p>"
+)
+HOSTILE_TEXT = "Transcript <script>window.__pwned='transcript'</script> with <b onclick=x>tags</b>."
+
+ONE_MEDICAL_SCRIPT = [
+    (
+        "Rob Stevenson",
+        0.0,
+        "Welcome to Talk Talent To Me. Today my guest runs technical recruiting.",
+    ),
+    ("Viet Nguyen", 6.0, "Thanks Rob. At One Medical we added something unusual to our process."),
+    ("Viet Nguyen", 12.0, "We call it the reverse interview. The candidate interviews the team."),
+    ("Rob Stevenson", 20.0, "So the reverse interview puts the candidate in charge of the room?"),
+    ("Viet Nguyen", 27.0, "Exactly. Candidates ask anything, and we learn what they care about."),
+    ("Rob Stevenson", 35.0, "How did offer acceptance change after the reverse interview?"),
+    ("Viet Nguyen", 42.0, "Acceptance went up. People join knowing the team they will work with."),
+    ("Rob Stevenson", 50.0, "Viet, thank you for joining me on the show today."),
+]
+BRAND_SCRIPT = [
+    ("Rob Stevenson", 0.0, "Today we talk about employer brand with Sarah Miller."),
+    ("Sarah Miller", 8.0, "Employer brand is how you treat every applicant at every interview."),
+    ("Sarah Miller", 16.0, "Reply to every candidate within a week, even to say no."),
+]
+
+
+def make_speech_mp3(path: Path, text: str, seconds: int = AUDIO_SECONDS) -> Path:
+    """A real MP3 of espeak-ng speech padded with silence to `seconds`."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    wav = path.with_suffix(".wav")
+    subprocess.run(["espeak-ng", "-s", "170", "-w", str(wav), text], check=True)
+    subprocess.run(
+        ["ffmpeg", "-loglevel", "error", "-y", "-i", str(wav), "-af", "apad", "-t", str(seconds)]
+        + ["-ac", "1", "-ar", "22050", "-codec:a", "libmp3lame", "-b:a", "32k", str(path)],
+        check=True,
+    )
+    wav.unlink()
+    return path
+
+
+def _segments(script: list[tuple[str, float, str]], total: float) -> list[Segment]:
+    result = []
+    for index, (speaker, start, text) in enumerate(script):
+        end = script[index + 1][1] if index + 1 < len(script) else total
+        result.append(Segment(start=start, end=end, text=text, speaker=speaker))
+    return result
+
+
+def build_archive(archive: Archive, mp3: Path) -> dict[str, dict]:
+    """Fill `archive` through the store's own functions; return episode rows by short name."""
+    db = archive.open_db()
+    show = show_store.add_show(db, FEED_URL, "Talk Talent To Me")
+    show_id = show["id"]
+    show_store.save_show(
+        db,
+        show_id,
+        Show(
+            feed_url=FEED_URL,
+            title="Talk Talent To Me",
+            description="The recruiting podcast for talent leaders.",
+            link="https://example.com/ttm",
+            author="Rob Stevenson",
+            language="en",
+            people=[Person("Rob Stevenson", role="host")],
+        ),
+    )
+    host = Person("Rob Stevenson", role="host")
+    episodes = [
+        Episode(
+            guid="ttm-1",
+            title="Employer Brand Is a Promise, Not a Slogan",
+            published=datetime(2023, 3, 7, 9, tzinfo=UTC),
+            description_html="<p>Sarah Miller on <strong>employer brand</strong>.</p>",
+            description_text="Sarah Miller on employer brand.",
+            enclosure_url="https://cdn.example.com/ttm-1.mp3",
+            enclosure_type="audio/mpeg",
+            duration=24,
+            episode_number=1,
+            people=[host, Person("Sarah Miller", role="guest")],
+        ),
+        Episode(
+            guid="ttm-2",
+            title="One Medical's Reverse Interview: Let the Candidate Run the Room",
+            published=datetime(2023, 4, 4, 9, tzinfo=UTC),
+            description_html=(
+                "<p>Viet Nguyen, Head of Technical Recruiting at One Medical, on the "
+                'reverse interview. <a href="https://example.com/one-medical">Notes</a></p>'
+            ),
+            description_text="Viet Nguyen, Head of Technical Recruiting at One Medical.",
+            enclosure_url="https://cdn.example.com/ttm-2.mp3",
+            enclosure_type="audio/mpeg",
+            duration=AUDIO_SECONDS,
+            episode_number=2,
+            people=[host, Person("Viet Nguyen", role="guest")],
+        ),
+        Episode(
+            guid="ttm-3",
+            title=HOSTILE_TITLE,
+            published=datetime(2023, 5, 2, 9, tzinfo=UTC),
+            description_html=HOSTILE_NOTES,
+            description_text="Hostile notes",
+            link="javascript:window.__pwned='link'",
+            enclosure_url="https://cdn.example.com/ttm-3.mp3",
+            duration=20,
+            episode_number=3,
+            people=[Person("<b onmouseover=\"window.__pwned='person'\">Mallory</b>", role="guest")],
+        ),
+    ]
+    show_store.upsert_episodes(db, show_id, episodes)
+    rows = {row["guid"]: row for row in show_store.list_episodes(db, show_id)}
+    brand, medical, hostile = rows["ttm-1"], rows["ttm-2"], rows["ttm-3"]
+
+    audio_rel = f"audio/{show_id}/{medical['id']}.mp3"
+    (archive.root / audio_rel).parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(mp3, archive.root / audio_rel)
+    db["episodes"].update(medical["id"], {"audio_path": audio_rel})
+
+    transcripts = {
+        medical["id"]: _segments(ONE_MEDICAL_SCRIPT, AUDIO_SECONDS),
+        brand["id"]: _segments(BRAND_SCRIPT, 24),
+        hostile["id"]: [
+            Segment(0, 10, HOSTILE_TEXT, speaker="<script>window.__pwned='speaker'</script>")
+        ],
+    }
+    for episode_id, segments in transcripts.items():
+        transcript = Transcript(segments=segments, language="en", engine="test")
+        transcript_store.save_transcript(db, episode_id, transcript)
+        write_transcript(archive.transcripts_dir, show_id, episode_id, transcript)
+
+    def tag(slug, name, kind="topic", description=""):
+        return {"slug": slug, "name": name, "description": description, "kind": kind}
+
+    def scored(episode, slug, score):
+        return {"episode_id": episode["id"], "tag_slug": slug, "score": score, "source": "test"}
+
+    def moment(episode, slug, start):
+        return {"episode_id": episode["id"], "tag_slug": slug, "start": start, "end": start + 8}
+
+    with db.conn:
+        db["tags"].insert_all(
+            [
+                tag("interviewing", "Interviewing", description="Interview loops."),
+                tag("employer-brand", "Employer brand"),
+                tag("hostile", "<i onclick=x>Hostile</i>"),
+                tag("suggested", "suggested", kind="keyphrase"),
+            ]
+        )
+        db["episode_tags"].insert_all(
+            [
+                scored(medical, "interviewing", 0.9),
+                scored(brand, "employer-brand", 0.8),
+                scored(brand, "interviewing", 0.3),
+                scored(hostile, "hostile", 0.5),
+                scored(medical, "suggested", 0.5),
+            ]
+        )
+        db["topic_moments"].insert_all(
+            [
+                moment(medical, "interviewing", 12.0) | {"score": 1.0},
+                moment(medical, "interviewing", 35.0) | {"score": 0.8},
+                moment(brand, "employer-brand", 8.0) | {"score": 0.7},
+            ]
+        )
+        db["chapters"].insert_all(
+            [
+                {"episode_id": medical["id"], "start": 0, "title": "Introductions", "url": None},
+                {"episode_id": medical["id"], "start": 27, "title": "Questions", "url": None},
+                {
+                    "episode_id": hostile["id"],
+                    "start": 0,
+                    "title": "<script>x</script>",
+                    "url": "javascript:window.__pwned='chapter'",
+                },
+            ]
+        )
+    return {"brand": brand, "medical": medical, "hostile": hostile}
