@@ -684,24 +684,26 @@ class RichProgress(Progress):
         from rich.progress import Progress as Bars
         from rich.text import Text
 
-        class Amount(ProgressColumn):
-            """Bytes for a download's row, a count for the run's row."""
+        class PerFile(ProgressColumn):
+            """A byte column on each download's row; on the run's row, the episode count."""
 
-            def __init__(self):
+            def __init__(self, column, count_text: bool = False):
                 super().__init__()
-                self._bytes = DownloadColumn()
+                self._column, self._count_text = column, count_text
 
             def render(self, task):
-                if task.fields.get("count"):
+                if not task.fields.get("count"):
+                    return self._column.render(task)
+                if self._count_text:
                     return Text(f"{task.completed:.0f}/{task.total:.0f} episodes")
-                return self._bytes.render(task)
+                return Text("")
 
         self._bars = Bars(
             TextColumn("{task.description}"),
             BarColumn(),
-            Amount(),
-            TransferSpeedColumn(),
-            TimeRemainingColumn(),
+            PerFile(DownloadColumn(), count_text=True),
+            PerFile(TransferSpeedColumn()),
+            PerFile(TimeRemainingColumn()),
             console=Console(stderr=True),
             transient=True,
         )
