@@ -1,5 +1,6 @@
 import pytest
 
+from ingest.sample.server import start_sample_server
 from tests.server import LocalServer
 
 
@@ -14,5 +15,13 @@ def archive_dir(tmp_path, monkeypatch):
 @pytest.fixture
 def local_server():
     server = LocalServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def sample_show():
+    """The bundled sample show served on 127.0.0.1: `.feed_url`, `.url(path)`, `.requests`."""
+    server = start_sample_server()
     yield server
     server.stop()
