@@ -1,0 +1,432 @@
+"""Parse a podcast feed (RSS 2.0 or Atom, iTunes and Podcasting 2.0 tags) into typed records.
+
+feedparser reads the bytes leniently; `feed_xml` reads what feedparser drops (repeated
+`podcast:*` elements, `itunes:new-feed-url`, paging links) strictly from the same bytes.
+Nothing here does I/O: fetching is `feed_http`, storing is `ingest.store`.
+"""
+
+from __future__ import annotations
+
+import calendar
+import io
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from urllib.parse import urljoin, urlsplit
+
+import feedparser
+
+from ingest.feed_xml import RawFeed, RawItem, read_raw
+from ingest.html import html_to_text, sanitize_html, text_to_html
+from ingest.models import Episode, Show
+
+HTTP_SCHEMES = ("http", "https")
+# Longest duration we believe: anything longer is a typo or bytes mistaken for seconds.
+MAX_DURATION_SECONDS = 7 * 24 * 3600
+EPISODE_TYPES = frozenset({"full", "trailer", "bonus"})
+
+# Analytics prefixes that wrap the real enclosure URL ("https://dts.podtrac.com/redirect.mp3/
+# cdn.example.com/ep.mp3"). They come and go as a show changes hosts, so identity ignores them.
+_TRACKING_PREFIXES = re.compile(
+    r"^(?:"
+    r"(?:www\.)?podtrac\.com/pts/redirect\.[a-z0-9]+/"
+    r"|dts\.podtrac\.com/redirect\.[a-z0-9]+/"
+    r"|(?:www\.)?chtbl\.com/track/[^/]+/"
+    r"|chrt\.fm/track/[^/]+/"
+    r"|pdst\.fm/e/"
+    r"|(?:www\.)?pdcn\.co/e/"
+    r"|op3\.dev/e(?:,[^/]*)?/"
+    r"|pfx\.vpixl\.com/[^/]+/"
+    r"|(?:verifi\.)?podscribe\.com/rss/p/"
+    r"|pscrb\.fm/rss/p/"
+    r"|arttrk\.com/p/[^/]+/"
+    r"|mgln\.ai/e/[^/]+/"
+    r"|claritaspod\.com/measure/"
+    r"|clrtpod\.com/m/"
+    r"|prfx\.byspotify\.com/e/"
+    r"|tracking\.swap\.fm/track/[^/]+/"
+    r")",
+    re.IGNORECASE,
+)
+_SCHEME = re.compile(r"^[a-z][a-z0-9+.-]*://", re.IGNORECASE)
+_DURATION_UNITS = re.compile(
+    r"(\d+(?:\.\d+)?)\s*(h|hr|hrs|hours?|m|min|mins|minutes?|s|sec|secs|seconds?)\b"
+)
+_UNIT_SECONDS = {"h": 3600, "m": 60, "s": 1}
+_HTML_START = re.compile(rb"^\s*(?:<!--.*?-->\s*)*<(?:!doctype\s+html|html)[\s>]", re.I | re.S)
+
+
+@dataclass
+class ParsedFeed:
+    """One feed document read into records, with what went wrong along the way."""
+
+    url: str
+    show: Show
+    episodes: list[Episode] = field(default_factory=list)
+    next_url: str | None = None  # the next page (`atom:link rel="next"`)
+    warnings: list[str] = field(default_factory=list)  # item problems; the items are kept
+    error: str | None = None  # the document itself is broken (not XML, HTML, truncated)
+    # Episodes read leniently after the point where the document broke: they may be cut short,
+    # so they may add an episode but must never overwrite a stored one.
+    uncertain: set[str] = field(default_factory=set)
+
+
+def is_http_url(url: str | None) -> bool:
+    """True for an absolute http(s) URL with a host: the only kind we fetch or link to."""
+    if not url:
+        return False
+    parts = urlsplit(url.strip())
+    return parts.scheme.lower() in HTTP_SCHEMES and bool(parts.netloc)
+
+
+def parse_duration(value) -> int | None:
+    """Seconds from any `itunes:duration` form: SS, MM:SS, HH:MM:SS, "1h 2m", or None."""
+    if value is None:
+        return None
+    text = str(value).strip().lower()
+    if not text:
+        return None
+    try:
+        if ":" in text:
+            parts = [float(p) if p.strip() else 0.0 for p in text.split(":")]
+            if len(parts) > 3 or any(p < 0 for p in parts):
+                return None
+            seconds = 0.0
+            for part in parts:
+                seconds = seconds * 60 + part
+        else:
+            seconds = float(text)
+    except ValueError:
+        units = _DURATION_UNITS.findall(text)
+        if not units:
+            return None
+        seconds = sum(float(n) * _UNIT_SECONDS[unit[0]] for n, unit in units)
+    if not 0 <= seconds <= MAX_DURATION_SECONDS or seconds != seconds:  # NaN check
+        return None
+    return round(seconds)
+
+
+def normalize_enclosure_url(url: str) -> str:
+    """An enclosure URL without scheme, tracking prefixes, query or fragment: a stable key."""
+    rest = _SCHEME.sub("", url.strip())
+    while True:
+        stripped = _TRACKING_PREFIXES.sub("", rest, count=1)
+        if stripped == rest:
+            break
+        rest = _SCHEME.sub("", stripped)
+    rest = rest.split("#", 1)[0].split("?", 1)[0]
+    host, slash, path = rest.partition("/")
+    return host.lower() + slash + path
+
+
+def _int(value) -> int | None:
+    """A non-negative int from text like "3", " 3.0 " or "S3"; None for garbage."""
+    if value is None:
+        return None
+    match = re.search(r"\d+", str(value))
+    return int(match.group()) if match else None
+
+
+def _explicit(value) -> bool | None:
+    """`itunes:explicit`: Apple now says true/false; older feeds say yes/no/clean."""
+    if value is None or isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("true", "yes", "explicit"):
+        return True
+    if text in ("false", "no", "clean"):
+        return False
+    return None
+
+
+def _datetime(parsed) -> datetime | None:
+    if not parsed:
+        return None
+    try:
+        return datetime.fromtimestamp(calendar.timegm(parsed), tz=UTC)
+    except (OverflowError, ValueError, OSError):
+        return None
+
+
+def _http_or_none(url: str | None) -> str | None:
+    return url.strip() if is_http_url(url) else None
+
+
+def _image(detail) -> str | None:
+    if not detail:
+        return None
+    return _http_or_none(detail.get("href") or detail.get("url"))
+
+
+def _text_field(entry, name: str) -> str:
+    """A title-like field as plain text, whether the feed marked it up or not."""
+    value = (entry.get(name) or "").strip()
+    detail = entry.get(f"{name}_detail") or {}
+    if "html" in (detail.get("type") or ""):
+        return html_to_text(value)
+    return value
+
+
+def _description(entry) -> tuple[str, str]:
+    """(sanitised HTML, plain text): `content:encoded` wins over description/summary."""
+    chosen = None
+    for content in entry.get("content") or []:
+        if content.get("value", "").strip():
+            chosen = content
+            break
+    if chosen is None and (entry.get("summary") or "").strip():
+        chosen = entry.get("summary_detail") or {"value": entry.get("summary"), "type": ""}
+    if chosen is None:
+        return "", ""
+    value = chosen.get("value") or ""
+    # RSS says description is HTML, but many feeds put plain text with line breaks there.
+    if (chosen.get("type") or "").startswith("text/plain") or "<" not in value:
+        safe = text_to_html(value)
+    else:
+        safe = sanitize_html(value)
+    return safe, html_to_text(safe)
+
+
+def _enclosure(entry, base: str) -> tuple[dict | None, str | None]:
+    """The item's audio (or, failing that, first) enclosure, and a problem to report."""
+    enclosures = [e for e in entry.get("enclosures") or [] if (e.get("href") or "").strip()]
+    if not enclosures:
+        return None, "has no enclosure (no audio to archive)"
+    media = [e for e in enclosures if (e.get("type") or "").startswith(("audio/", "video/"))]
+    chosen = dict((media or enclosures)[0])
+    href = _resolve(base, chosen["href"])
+    if href is None:
+        return None, f"has an enclosure that is not an http(s) URL ({chosen['href'][:80]!r})"
+    chosen["href"] = href
+    return chosen, None
+
+
+def _label(title: str, guid: str | None, position: int) -> str:
+    """How a message names an item: its title, else its guid, else its position."""
+    if title:
+        return f"item {position} {title[:80]!r}"
+    if guid:
+        return f"item {position} (guid {guid[:80]!r})"
+    return f"item {position}"
+
+
+def _match_raw(entries: list, raw: RawFeed) -> list[RawItem | None]:
+    """Pair each feedparser entry with the raw item it came from (same order unless broken)."""
+    if raw.error is None and raw.refused is None and len(raw.items) == len(entries):
+        return list(raw.items)
+    by_guid = {item.guid: item for item in raw.items if item.guid}
+    by_enclosure = {item.enclosure_url: item for item in raw.items if item.enclosure_url}
+    matched = []
+    for index, entry in enumerate(entries):
+        item = by_guid.get((entry.get("id") or "").strip())
+        for enclosure in entry.get("enclosures") or []:
+            item = item or by_enclosure.get((enclosure.get("href") or "").strip())
+        if item is None and index < len(raw.items):
+            candidate = raw.items[index]
+            if not candidate.guid and (candidate.title or "") == _text_field(entry, "title"):
+                item = candidate
+        matched.append(item)
+    return matched
+
+
+def _episode(entry, raw: RawItem | None, position: int, url: str, warn) -> Episode | None:
+    title = _text_field(entry, "title")
+    guid = ((raw.guid if raw else entry.get("id")) or "").strip() or None
+    enclosure, problem = _enclosure(entry, url)
+    link = _http_or_none(entry.get("link"))
+    if raw is not None:
+        # feedparser copies a guid into the link when the item has none; RSS 2.0 allows that
+        # only for isPermaLink guids, and only a real URL is a link.
+        permalink = raw.guid if raw.guid_is_permalink else None
+        link = _http_or_none(raw.link) or _http_or_none(permalink)
+    if enclosure and enclosure.get("href") == link:
+        link = None  # feedparser falls back to the enclosure when an item has no link
+    label = _label(title, guid, position)
+    if problem:
+        warn(f"{url}: {label} {problem}")
+    if not title:
+        warn(f"{url}: {label} has no title")
+    if guid is None:
+        # Stable identity without a guid: the enclosure minus tracking, else link + title.
+        if enclosure:
+            guid = normalize_enclosure_url(enclosure["href"])
+        elif link or title:
+            guid = f"{link or ''}#{title}"
+        else:
+            warn(f"{url}: {label} has no guid, enclosure, link or title: skipped")
+            return None
+    html, text = _description(entry)
+    length = _int(enclosure.get("length")) if enclosure else None
+    episode = Episode(
+        guid=guid,
+        title=title,
+        published=_datetime(entry.get("published_parsed") or entry.get("updated_parsed")),
+        description_html=html,
+        description_text=text,
+        link=link,
+        enclosure_url=enclosure["href"] if enclosure else None,
+        enclosure_type=(enclosure.get("type") or None) if enclosure else None,
+        enclosure_length=length or None,
+        duration=parse_duration(entry.get("itunes_duration")),
+        season=_int(entry.get("itunes_season")),
+        episode_number=_int(entry.get("itunes_episode")),
+        episode_type=_episode_type(entry.get("itunes_episodetype")),
+        image_url=_image(entry.get("image")),
+        explicit=_explicit(raw.explicit if raw and raw.explicit else entry.get("itunes_explicit")),
+        keywords=_keywords(entry, raw),
+    )
+    if raw is not None:
+        episode.transcripts = [t for t in raw.transcripts if is_http_url(t.url)]
+        if is_http_url(raw.chapters_url):
+            episode.chapters_url, episode.chapters_type = raw.chapters_url, raw.chapters_type
+        episode.people = raw.people
+    else:
+        _single_podcast_tags(entry, episode)
+    return episode
+
+
+def _episode_type(value) -> str | None:
+    text = (value or "").strip().lower()
+    return text if text in EPISODE_TYPES else None
+
+
+def _keywords(entry, raw: RawItem | None) -> list[str]:
+    words = list(raw.keywords) if raw else []
+    for tag in entry.get("tags") or []:
+        term = (tag.get("term") or "").strip()
+        if term and term not in words:
+            words.append(term)
+    return words
+
+
+def _single_podcast_tags(entry, episode: Episode) -> None:
+    """Without the raw item, take the one `podcast:*` element feedparser kept."""
+    from ingest.models import TranscriptLink
+
+    transcript = entry.get("podcast_transcript") or {}
+    if is_http_url(transcript.get("url")):
+        episode.transcripts = [
+            TranscriptLink(
+                url=transcript["url"],
+                type=(transcript.get("type") or "").lower(),
+                language=transcript.get("language"),
+                rel=transcript.get("rel"),
+            )
+        ]
+    chapters = entry.get("podcast_chapters") or {}
+    if is_http_url(chapters.get("url")):
+        episode.chapters_url, episode.chapters_type = chapters["url"], chapters.get("type")
+
+
+def _show(parsed, raw: RawFeed, url: str) -> Show:
+    channel = parsed.feed
+    owner = channel.get("publisher_detail") or {}
+    description = ""
+    for name in ("summary", "subtitle", "itunes_summary"):
+        if (channel.get(name) or "").strip():
+            description = html_to_text(sanitize_html(channel[name]))
+            break
+    categories = list(raw.categories)
+    if not categories:
+        categories = [t["term"] for t in channel.get("tags") or [] if (t.get("term") or "").strip()]
+    return Show(
+        feed_url=url,
+        title=_text_field(channel, "title"),
+        description=description,
+        link=_http_or_none(channel.get("link")),
+        image_url=_image(channel.get("image")) or _http_or_none(channel.get("logo")),
+        # feedparser lets itunes:owner's name overwrite itunes:author; the raw XML does not.
+        author=raw.author or (channel.get("author") or "").strip() or None,
+        owner_name=(owner.get("name") or "").strip() or None,
+        owner_email=(owner.get("email") or "").strip() or None,
+        language=(channel.get("language") or "").strip() or None,
+        categories=categories,
+        explicit=_explicit(raw.explicit if raw.explicit else channel.get("itunes_explicit")),
+        podcast_guid=raw.podcast_guid or (channel.get("podcast_guid") or None),
+        new_feed_url=_resolve(url, raw.new_feed_url or channel.get("itunes_new-feed-url")),
+        people=raw.people,
+    )
+
+
+def _resolve(base: str, href: str | None) -> str | None:
+    """An absolute http(s) URL from a possibly relative one, else None."""
+    if not href or not href.strip():
+        return None
+    absolute = urljoin(base, href.strip())
+    return absolute if is_http_url(absolute) else None
+
+
+def _next_url(parsed, raw: RawFeed, url: str) -> str | None:
+    href = raw.next_url
+    if href is None:
+        for link in parsed.feed.get("links") or []:
+            if link.get("rel") == "next":
+                href = link.get("href")
+                break
+    return _resolve(url, href)
+
+
+def _document_error(content: bytes, headers: Mapping[str, str], parsed, raw: RawFeed) -> str:
+    content_type = (headers.get("content-type") or "").split(";")[0].strip().lower()
+    if not content.strip():
+        return "the response is empty"
+    if _HTML_START.match(content[:4096]) or (
+        content_type == "text/html" and not parsed.get("version")
+    ):
+        return f"is an HTML page ({content_type or 'no Content-Type'}), not a podcast feed"
+    if raw.error and raw.root is None:
+        return f"is not XML ({raw.error})"
+    return f"is not an RSS or Atom feed (root element <{raw.root or '?'}>)"
+
+
+def parse_feed(content: bytes, url: str, headers: Mapping[str, str] | None = None) -> ParsedFeed:
+    """Read feed bytes (with the response headers) into a Show and its Episodes."""
+    headers = {k.lower(): v for k, v in (headers or {}).items()}
+    # Without a base URL feedparser leaves guids as written: given one, it "resolves" a guid
+    # like "ep-12" into "https://host/ep-12", and identity must not depend on where we fetched.
+    headers.pop("content-location", None)
+    # A BytesIO, never the bytes: feedparser treats a bare bytes/str argument as a path or URL.
+    # nh3 sanitises below; relative URIs are resolved (or dropped) by us, not in every item.
+    parsed = feedparser.parse(
+        io.BytesIO(content),
+        response_headers=headers,
+        sanitize_html=False,
+        resolve_relative_uris=False,
+    )
+    raw = read_raw(content)
+    result = ParsedFeed(url=url, show=_show(parsed, raw, url))
+
+    if not parsed.get("version") and not parsed.get("entries"):
+        result.error = _document_error(content, headers, parsed, raw)
+        return result
+
+    entries = parsed.entries
+    raw_items = _match_raw(entries, raw)
+    if raw.error:
+        # expat's words for a document that stops before its end tags
+        cut = any(s in raw.error for s in ("no element found", "unclosed token"))
+        what = "is truncated" if cut else "is not well-formed XML"
+        result.error = (
+            f"{what} ({raw.error}); read {len(entries)} items leniently, "
+            f"{len(raw.items)} of them before the error"
+        )
+    if raw.refused:
+        result.warnings.append(f"{url}: declares a DTD or entities ({raw.refused}): not expanded")
+    seen: dict[str, int] = {}
+    for position, (entry, raw_item) in enumerate(zip(entries, raw_items, strict=True), start=1):
+        episode = _episode(entry, raw_item, position, url, result.warnings.append)
+        if episode is None:
+            continue
+        if episode.guid in seen:
+            result.warnings.append(
+                f"{url}: {_label(episode.title, episode.guid, position)} repeats the guid of "
+                f"item {seen[episode.guid]}: kept the first"
+            )
+            continue
+        seen[episode.guid] = position
+        result.episodes.append(episode)
+        if raw.error and raw_item is None:
+            result.uncertain.add(episode.guid)
+    result.next_url = _next_url(parsed, raw, url)
+    return result
