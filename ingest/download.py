@@ -40,6 +40,7 @@ DEFAULT_MIN_FREE_BYTES = 100 * MB  # disk left free after a download, for the da
 DEFAULT_CONCURRENCY = 4
 MAX_CONCURRENCY = 16
 MAX_REDIRECTS = 10
+MAX_ATTEMPTS = 50  # requests per download, even while each one makes some progress
 MAX_RESTARTS = 3  # times a resumed file may turn out stale before we give up on that episode
 SNIFF_BYTES = 16  # enough for every magic number below
 HASH_BLOCK = 1 * MB
@@ -229,11 +230,13 @@ def choose_extension(
 def check_url(url: str) -> None:
     """Refuse anything but http(s): feed text may name file://, ftp:// or worse."""
     try:
-        scheme = httpx.URL(url).scheme
+        parsed = httpx.URL(url)
     except (httpx.InvalidURL, TypeError) as error:
         raise DownloadError(f"invalid URL {url!r}: {error}") from None
-    if scheme not in ("http", "https"):
+    if parsed.scheme not in ("http", "https"):
         raise DownloadError(f"refusing to fetch {url!r}: only http and https URLs are allowed")
+    if not parsed.host:
+        raise DownloadError(f"invalid URL {url!r}: no host")
 
 
 def check_content(content_type: str | None, head: bytes, url: str) -> None:
@@ -437,7 +440,7 @@ def download(
                 if _size(handle) > before:
                     failures = 0  # progress was made: a flaky link is not a dead one
                 failures += 1
-                if failures >= retry.attempts:
+                if failures >= retry.attempts or run.attempts >= MAX_ATTEMPTS:
                     raise DownloadError(
                         f"{error} (gave up after {run.attempts} attempts)", transient=True
                     ) from None

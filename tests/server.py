@@ -231,3 +231,13 @@ def sequence(*handlers: Handler) -> Handler:
         current(request)
 
     return handler
+
+
+def stall(release: threading.Event, timeout: float = 30.0) -> Handler:
+    """A handler that answers nothing until `release` is set: a server gone quiet."""
+
+    def handler(request: BaseHTTPRequestHandler) -> None:
+        release.wait(timeout)
+        request.close_connection = True
+
+    return handler

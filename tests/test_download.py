@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from ingest import download as dl
-from tests.server import AudioFile, redirect, sequence, status
+from tests.server import AudioFile, redirect, sequence, stall, status
 
 ID3_HEADER = b"ID3\x04\x00\x00\x00\x00\x00\x00"
 
@@ -476,3 +476,50 @@ def test_run_job_reuses_a_matching_file_and_replaces_a_corrupt_one(
     fixed = dl.run_job(client, job, retry=retry)
     assert not fixed.reused and len(local_server.requests) == 2
     assert_whole(fixed, folder, body)
+
+
+def test_timeout_is_retried(local_server, folder, retry, delays):
+    body = audio_body()
+    release = threading.Event()
+    local_server.route("/ep.mp3", sequence(stall(release), AudioFile(body)))
+    try:
+        with dl.make_client(timeout=httpx.Timeout(10.0, read=0.2)) as impatient:
+            result = fetch(impatient, local_server, "/ep.mp3", folder, retry)
+    finally:
+        release.set()
+    assert_whole(result, folder, body)
+    assert result.attempts == 2 and len(delays) == 1
+
+
+def test_url_without_a_host_is_refused(client, folder, retry):
+    with pytest.raises(dl.DownloadError, match="no host"):
+        dl.download(client, "http:///ep.mp3", folder, "ep1", retry=retry)
+
+
+class FakeTerminal:
+    def isatty(self):
+        return True
+
+
+def test_progress_is_shown_on_a_terminal_only(monkeypatch):
+    monkeypatch.delenv("CI", raising=False)
+    with dl.progress_for(2, FakeTerminal()) as shown:
+        assert isinstance(shown, dl.RichProgress)
+    with dl.progress_for(2, open(os.devnull, "w")) as piped:
+        assert type(piped) is dl.Progress
+    monkeypatch.setenv("CI", "true")
+    with dl.progress_for(2, FakeTerminal()) as in_ci:
+        assert type(in_ci) is dl.Progress
+
+
+def test_rich_progress_follows_concurrent_downloads(client, local_server, tmp_path, retry):
+    bodies = {f"ep{i}": audio_body(50_000) for i in range(3)}
+    for name, body in bodies.items():
+        local_server.route(f"/{name}.mp3", AudioFile(body, chunk_size=4096))
+    jobs = [dl.DownloadJob(n, local_server.url(f"/{n}.mp3"), tmp_path, n) for n in bodies]
+    with dl.RichProgress(len(jobs)) as progress:
+        outcomes = list(dl.download_many(client, jobs, progress=progress, retry=retry))
+        overall = progress._bars.tasks[0]
+        assert (overall.completed, overall.total) == (3, 3)
+        assert len(progress._bars.tasks) == 1  # finished downloads leave the display
+    assert all(outcome.sha256 == sha(bodies[job.key]) for job, outcome in outcomes)
