@@ -25,11 +25,16 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
 import httpx
 
 from ingest import __version__
+
+if TYPE_CHECKING:
+    import sqlite_utils
+
+    from ingest.archive import Archive
 
 KB = 1024
 MB = 1024 * KB
@@ -419,41 +424,16 @@ def download(
     run = _Download(client, url, folder, name, part, sidecar, type_hint, limits, progress, cancel)
     with _locked_part(part) as handle:
         run.handle = handle
-        run.state = _PartState.load(sidecar, url)
-        if run.state is None or run.state.encoded or _size(handle) < SNIFF_BYTES:
-            _truncate(handle)  # nothing trustworthy to continue from
-            run.state = None
-        failures = restarts = 0
-        while True:
-            run.attempts += 1
-            before = _size(handle)
-            try:
-                return run.attempt()
-            except _Restart as why:
-                restarts += 1
-                if restarts > MAX_RESTARTS:
-                    _remove(part, sidecar)
-                    raise DownloadError(f"{url}: cannot resume ({why}), gave up") from None
-                _truncate(handle)
-                run.state = None
-            except _Retryable as error:
-                if _size(handle) > before:
-                    failures = 0  # progress was made: a flaky link is not a dead one
-                failures += 1
-                if failures >= retry.attempts or run.attempts >= MAX_ATTEMPTS:
-                    raise DownloadError(
-                        f"{error} (gave up after {run.attempts} attempts)", transient=True
-                    ) from None
-                if cancel is not None and cancel.is_set():
-                    raise DownloadError("cancelled", transient=True) from None
-                retry.sleep(retry.delay(failures, error.retry_after))
-            except DownloadError as error:
-                if not error.transient:
-                    handle.close()
-                    _remove(part, sidecar)
-                raise
-            except OSError as error:
-                raise DownloadError(f"cannot write {part}: {error}", transient=True) from None
+        try:
+            return run.run(retry)
+        except DownloadError as error:
+            # Keep a partial file only when another run can continue it. Unlinking while we
+            # still hold the lock means no other process can have adopted it meanwhile.
+            if not error.transient or _size(handle) == 0:
+                _remove(part, sidecar)
+            raise
+        except OSError as error:
+            raise DownloadError(f"cannot write {part}: {error}", transient=True) from None
 
 
 @dataclass
@@ -473,7 +453,36 @@ class _Download:
     attempts: int = 0
     resumed_from: int = 0
     final_url: str = ""
-    _history: list[str] = field(default_factory=list)
+
+    def run(self, retry: RetryPolicy) -> DownloadResult:
+        """Attempt until whole, restarting or backing off as the failures call for."""
+        self.state = _PartState.load(self.sidecar, self.url)
+        if self.state is None or self.state.encoded or _size(self.handle) < SNIFF_BYTES:
+            _truncate(self.handle)  # nothing trustworthy to continue from
+            self.state = None
+        failures = restarts = 0
+        while True:
+            self.attempts += 1
+            before = _size(self.handle)
+            try:
+                return self.attempt()
+            except _Restart as why:
+                restarts += 1
+                if restarts > MAX_RESTARTS:
+                    raise DownloadError(f"{self.url}: cannot resume ({why}), gave up") from None
+                _truncate(self.handle)
+                self.state = None
+            except _Retryable as error:
+                if _size(self.handle) > before:
+                    failures = 0  # progress was made: a flaky link is not a dead one
+                failures += 1
+                if failures >= retry.attempts or self.attempts >= MAX_ATTEMPTS:
+                    raise DownloadError(
+                        f"{error} (gave up after {self.attempts} attempts)", transient=True
+                    ) from None
+                if self.cancel is not None and self.cancel.is_set():
+                    raise DownloadError("cancelled", transient=True) from None
+                retry.sleep(retry.delay(failures, error.retry_after))
 
     def attempt(self) -> DownloadResult:
         offset = _size(self.handle) if self.state else 0
@@ -865,8 +874,8 @@ class StepSummary:
 
 
 def download_episodes(
-    db,
-    archive,
+    db: sqlite_utils.Database,
+    archive: Archive,
     client: httpx.Client,
     *,
     show_id: str | None = None,

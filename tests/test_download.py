@@ -211,6 +211,7 @@ def test_connection_refused_is_retried_then_reported(client, folder, retry, dela
         dl.download(client, "http://127.0.0.1:9/ep.mp3", folder, "ep1", retry=retry)
     assert "ConnectError" in str(error.value)
     assert len(delays) == 3
+    assert leftovers(folder) == []  # nothing was received: no empty .part left behind
 
 
 def test_404_is_not_retried(client, local_server, folder, retry, delays):
