@@ -205,12 +205,29 @@ def m003_tags(db: sqlite_utils.Database) -> None:
     )
 
 
+def m005_feed_url_history(db: sqlite_utils.Database) -> None:
+    """Feed URLs a show has moved away from (301/308, itunes:new-feed-url), so they still find it."""
+    db.executescript(
+        """
+        CREATE TABLE show_feed_urls (
+            url TEXT PRIMARY KEY,
+            show_id TEXT NOT NULL REFERENCES shows(id),
+            replaced_by TEXT NOT NULL,
+            reason TEXT NOT NULL,           -- 'redirect' or 'new-feed-url'
+            replaced_at TEXT NOT NULL
+        );
+        CREATE INDEX show_feed_urls_show ON show_feed_urls(show_id);
+        """
+    )
+
+
 Migration = Callable[[sqlite_utils.Database], None]
 
 MIGRATIONS: list[Migration] = [
     m001_shows_and_episodes,
     m002_segments,
     m003_tags,
+    m005_feed_url_history,
 ]
 
 

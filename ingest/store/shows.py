@@ -125,11 +125,51 @@ def find_show(db: sqlite_utils.Database, key: str) -> dict | None:
     return rows[0] if rows else None
 
 
+def find_show_by_url(db: sqlite_utils.Database, feed_url: str) -> dict | None:
+    """The show at `feed_url`, or the show that moved away from it (301/308, new-feed-url)."""
+    rows = list(db.query("SELECT * FROM shows WHERE feed_url = ?", [feed_url]))
+    if rows:
+        return rows[0]
+    rows = list(
+        db.query(
+            "SELECT shows.* FROM show_feed_urls JOIN shows ON shows.id = show_feed_urls.show_id"
+            " WHERE show_feed_urls.url = ?",
+            [feed_url],
+        )
+    )
+    return rows[0] if rows else None
+
+
+def move_feed_url(db: sqlite_utils.Database, show_id: str, new_url: str, reason: str) -> bool:
+    """Point a show at its new feed URL, remembering the old one; False if another show has it."""
+    show = get_show(db, show_id)
+    if show is None or show["feed_url"] == new_url:
+        return False
+    owner = find_show_by_url(db, new_url)
+    if owner is not None and owner["id"] != show_id:
+        return False
+    stamp = now()
+    with db.conn:
+        db.execute("DELETE FROM show_feed_urls WHERE url = ?", [new_url])
+        db["show_feed_urls"].upsert(
+            {
+                "url": show["feed_url"],
+                "show_id": show_id,
+                "replaced_by": new_url,
+                "reason": reason,
+                "replaced_at": stamp,
+            },
+            pk="url",
+        )
+        db["shows"].update(show_id, {"feed_url": new_url, "updated_at": stamp})
+    return True
+
+
 def add_show(db: sqlite_utils.Database, feed_url: str, title: str = "") -> dict:
     """Register a feed URL (idempotent); the show id is chosen here, once."""
-    existing = list(db.query("SELECT * FROM shows WHERE feed_url = ?", [feed_url]))
+    existing = find_show_by_url(db, feed_url)
     if existing:
-        return existing[0]
+        return existing
     base = show_id_for(title, feed_url)
     show_id, n = base, 2
     while get_show(db, show_id) is not None:
@@ -149,7 +189,13 @@ def add_show(db: sqlite_utils.Database, feed_url: str, title: str = "") -> dict:
 
 
 def list_shows(db: sqlite_utils.Database) -> list[dict]:
-    return list(db.query("SELECT * FROM shows ORDER BY title"))
+    """Every show by title, with `episode_count`."""
+    return list(
+        db.query(
+            "SELECT shows.*, (SELECT count(*) FROM episodes WHERE episodes.show_id = shows.id)"
+            " AS episode_count FROM shows ORDER BY title"
+        )
+    )
 
 
 def save_show(db: sqlite_utils.Database, show_id: str, show: Show) -> dict:
@@ -189,9 +235,17 @@ def record_fetch(
 
 
 def upsert_episodes(
-    db: sqlite_utils.Database, show_id: str, episodes: list[Episode]
+    db: sqlite_utils.Database,
+    show_id: str,
+    episodes: list[Episode],
+    *,
+    insert_only: set[str] | frozenset[str] = frozenset(),
 ) -> EpisodeUpsertResult:
-    """Insert new episodes and update changed ones, in one transaction; record what changed."""
+    """Insert new episodes and update changed ones, in one transaction; record what changed.
+
+    Episodes whose guid is in `insert_only` (read from a broken document, perhaps cut short)
+    are added when new but never change a stored episode.
+    """
     result = EpisodeUpsertResult()
     existing = {
         row["guid"]: row for row in db.query("SELECT * FROM episodes WHERE show_id = ?", [show_id])
@@ -213,6 +267,9 @@ def upsert_episodes(
                 db["episodes"].insert(row)
                 existing[episode.guid] = row
                 result.added.append(episode_id)
+            elif episode.guid in insert_only:
+                result.unchanged += 1
+                continue
             else:
                 episode_id = old["id"]
                 changes = _merge(old, row, _EPISODE_FEED_FIELDS)
@@ -273,6 +330,20 @@ def _save_people(
             },
             pk=(key, "person_id", "role"),
         )
+
+
+def mark_in_feed(db: sqlite_utils.Database, show_id: str, guids: list[str]) -> int:
+    """After a complete read of a feed, flag the stored episodes it still lists; count dropped."""
+    present = set(guids)
+    stored = db.query("SELECT id, guid, in_feed FROM episodes WHERE show_id = ?", [show_id])
+    flips = [
+        (int(r["guid"] in present), r["id"])
+        for r in stored
+        if r["in_feed"] != (r["guid"] in present)
+    ]
+    with db.conn:
+        db.conn.executemany("UPDATE episodes SET in_feed = ? WHERE id = ?", flips)
+    return sum(1 for flag, _ in flips if flag == 0)
 
 
 def list_episodes(db: sqlite_utils.Database, show_id: str | None = None) -> list[dict]:

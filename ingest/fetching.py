@@ -1,0 +1,221 @@
+"""Pull feeds into the archive: fetch every page, parse, store, and say what happened per show."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import httpx
+import sqlite_utils
+
+from ingest.feed import ParsedFeed, parse_feed
+from ingest.feed_http import MAX_FEED_BYTES, FeedFetchError, FeedResponse, fetch_feed
+from ingest.models import Show
+from ingest.store import shows as show_store
+
+# Paged feeds (RFC 5005 `rel="next"`) of real shows run to tens of pages; a server that pages
+# forever must not keep us fetching forever.
+MAX_PAGES = 50
+
+
+@dataclass
+class FetchResult:
+    """What refreshing one feed did."""
+
+    feed_url: str
+    show_id: str | None = None
+    title: str = ""
+    not_modified: bool = False
+    added: int = 0
+    changed: int = 0
+    unchanged: int = 0
+    dropped: int = 0  # stored episodes the feed no longer lists
+    moved_to: str | None = None  # the stored feed URL changed to this
+    warnings: list[str] = field(default_factory=list)
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+@dataclass
+class PulledFeed:
+    """Every page of a feed fetched and parsed, before anything is stored."""
+
+    first: FeedResponse
+    show: Show | None = None
+    episodes: list = field(default_factory=list)
+    uncertain: set[str] = field(default_factory=set)
+    warnings: list[str] = field(default_factory=list)
+    error: str | None = None  # something is wrong; `show` is None when nothing usable was read
+    complete: bool = True  # every page read and well-formed: episodes missing are really gone
+
+
+def pull_feed(
+    client: httpx.Client,
+    url: str,
+    *,
+    etag: str | None = None,
+    last_modified: str | None = None,
+    max_pages: int = MAX_PAGES,
+    max_bytes: int = MAX_FEED_BYTES,
+) -> PulledFeed:
+    """Fetch and parse a feed and its following pages; raise FeedFetchError if page 1 fails."""
+    first = fetch_feed(client, url, etag=etag, last_modified=last_modified, max_bytes=max_bytes)
+    pulled = PulledFeed(first=first)
+    if first.not_modified:
+        return pulled
+    page = parse_feed(first.content, first.url, first.headers)
+    if page.error and not page.episodes and not page.show.title:
+        pulled.error = f"{first.url}: {page.error}"
+        pulled.complete = False
+        return pulled
+    pulled.show = page.show
+    seen_urls = {url, first.url}
+    pages = 1
+    while True:
+        _take_page(pulled, page)
+        next_url = page.next_url
+        if next_url is None:
+            break
+        if next_url in seen_urls:
+            pulled.warnings.append(f"{page.url}: next page {next_url} was already read (a loop)")
+            break
+        if pages >= max_pages:
+            pulled.warnings.append(f"{url}: stopped after {max_pages} pages")
+            pulled.complete = False
+            break
+        seen_urls.add(next_url)
+        pages += 1
+        try:
+            response = fetch_feed(client, next_url, max_bytes=max_bytes)
+        except FeedFetchError as error:
+            pulled.error = pulled.error or f"next page: {error}"
+            pulled.complete = False
+            break
+        page = parse_feed(response.content, response.url, response.headers)
+    return pulled
+
+
+def _take_page(pulled: PulledFeed, page: ParsedFeed) -> None:
+    pulled.warnings += page.warnings
+    if page.error:
+        pulled.error = pulled.error or f"{page.url}: {page.error}"
+        pulled.complete = False
+    known = {episode.guid for episode in pulled.episodes}
+    for episode in page.episodes:
+        if episode.guid in known:
+            continue  # pages overlap when the feed changed between two requests: keep the first
+        known.add(episode.guid)
+        pulled.episodes.append(episode)
+        if episode.guid in page.uncertain:
+            pulled.uncertain.add(episode.guid)
+
+
+def refresh_show(db: sqlite_utils.Database, client: httpx.Client, show: dict) -> FetchResult:
+    """Conditionally fetch a stored show's feed and store what changed."""
+    result = FetchResult(feed_url=show["feed_url"], show_id=show["id"], title=show["title"])
+    try:
+        pulled = pull_feed(
+            client, show["feed_url"], etag=show["etag"], last_modified=show["last_modified"]
+        )
+    except FeedFetchError as error:
+        result.error = str(error)
+        show_store.record_fetch(db, show["id"], error=result.error)
+        return result
+    return _store(db, show["id"], pulled, result)
+
+
+def add_feed(db: sqlite_utils.Database, client: httpx.Client, url: str) -> FetchResult:
+    """Fetch a feed not yet in the archive; add its show only if the feed could be read."""
+    result = FetchResult(feed_url=url)
+    try:
+        pulled = pull_feed(client, url)
+    except FeedFetchError as error:
+        result.error = str(error)
+        return result
+    if pulled.show is None:
+        result.error = pulled.error
+        return result
+    # Added at the URL asked for; `_store` then moves it if the feed said it moved, so the old
+    # URL stays known and still finds the show.
+    show = show_store.add_show(db, url, pulled.show.title)
+    result.show_id = show["id"]
+    return _store(db, show["id"], pulled, result)
+
+
+def _store(
+    db: sqlite_utils.Database, show_id: str, pulled: PulledFeed, result: FetchResult
+) -> FetchResult:
+    result.warnings = pulled.warnings
+    first = pulled.first
+    _follow_move(db, show_id, pulled, result)
+    if first.not_modified:
+        result.not_modified = True
+        show_store.record_fetch(db, show_id, feed_url=None)
+        return result
+    if pulled.show is None:
+        result.error = pulled.error
+        show_store.record_fetch(db, show_id, error=result.error)
+        return result
+    show_store.save_show(db, show_id, pulled.show)
+    result.title = show_store.get_show(db, show_id)["title"]
+    upserted = show_store.upsert_episodes(
+        db, show_id, pulled.episodes, insert_only=pulled.uncertain
+    )
+    result.added, result.changed = len(upserted.added), len(upserted.changed)
+    result.unchanged = upserted.unchanged
+    if pulled.complete:
+        result.dropped = show_store.mark_in_feed(db, show_id, [e.guid for e in pulled.episodes])
+    result.error = pulled.error
+    # Validators last: a run killed before this point fetches the whole feed again next time,
+    # and a broken document is never answered with 304 until it changes.
+    show_store.record_fetch(
+        db,
+        show_id,
+        etag=first.etag,
+        last_modified=first.last_modified,
+        error=result.error,
+    )
+    return result
+
+
+def _follow_move(
+    db: sqlite_utils.Database, show_id: str, pulled: PulledFeed, result: FetchResult
+) -> None:
+    """Follow a permanent redirect or `itunes:new-feed-url` by updating the stored URL."""
+    target, reason = None, None
+    new_feed_url = pulled.show.new_feed_url if pulled.show else None
+    if new_feed_url and new_feed_url not in (pulled.first.url, pulled.first.requested_url):
+        # Apple's podcast spec: itunes:new-feed-url tells clients the feed has moved for good.
+        target, reason = new_feed_url, "new-feed-url"
+    elif pulled.first.permanent_url:
+        target, reason = pulled.first.permanent_url, "redirect"
+    if target is None:
+        return
+    if show_store.move_feed_url(db, show_id, target, reason):
+        result.moved_to = target
+        result.feed_url = target
+    elif show_store.get_show(db, show_id)["feed_url"] != target:
+        result.warnings.append(
+            f"{pulled.first.requested_url}: the feed moved to {target}, "
+            "which another show in the archive already uses; kept the old URL"
+        )
+
+
+def fetch_feeds(
+    db: sqlite_utils.Database, client: httpx.Client, urls: list[str] | None = None
+) -> list[FetchResult]:
+    """Add and pull the given feed URLs, or refresh every known show when none are given."""
+    results = []
+    if urls:
+        for url in urls:
+            show = show_store.find_show_by_url(db, url)
+            if show is None:
+                results.append(add_feed(db, client, url))
+            else:
+                results.append(refresh_show(db, client, show))
+        return results
+    for show in show_store.list_shows(db):
+        results.append(refresh_show(db, client, show))
+    return results
