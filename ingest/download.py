@@ -130,7 +130,15 @@ class RetryPolicy:
     attempts: int = 4  # failed attempts in a row (without progress) before giving up
     base_delay: float = 1.0  # seconds; doubles after each failure
     max_delay: float = 60.0  # also caps a server's Retry-After
-    sleep: Callable[[float], None] = time.sleep
+    sleep: Callable[[float], None] | None = None  # None: time.sleep, cut short by a cancel
+
+    def pause(self, seconds: float, cancel: threading.Event | None) -> None:
+        if self.sleep is not None:
+            self.sleep(seconds)
+        elif cancel is not None:
+            cancel.wait(seconds)  # Ctrl-C during a backoff should not wait it out
+        else:
+            time.sleep(seconds)
 
     def delay(self, failures: int, retry_after: float | None) -> float:
         backoff = self.base_delay * 2 ** (failures - 1)
@@ -480,9 +488,9 @@ class _Download:
                     raise DownloadError(
                         f"{error} (gave up after {self.attempts} attempts)", transient=True
                     ) from None
+                retry.pause(retry.delay(failures, error.retry_after), self.cancel)
                 if self.cancel is not None and self.cancel.is_set():
                     raise DownloadError("cancelled", transient=True) from None
-                retry.sleep(retry.delay(failures, error.retry_after))
 
     def attempt(self) -> DownloadResult:
         offset = _size(self.handle) if self.state else 0
