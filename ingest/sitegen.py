@@ -25,7 +25,7 @@ from ingest.archive import Archive
 from ingest.site_files import SiteWriter, content_hash
 
 EPISODES_PER_PAGE = 20
-STATIC_FILES = ("site.css", "site.js", "search.js")
+STATIC_FILES = ("site.css", "site.js", "search.js", "favicon.svg")
 
 
 @dataclass

@@ -50,16 +50,16 @@
     return p;
   }
 
-  // The passage (id "t=SECONDS") just before the first match: a deep link into the episode.
+  // The passage (id "t=SECONDS") holding the first match inside the transcript: a deep link.
   function matchTime(data) {
-    if (!data.locations || !data.locations.length || !data.anchors) return null;
-    var first = Math.min.apply(null, data.locations);
-    var best = null;
-    data.anchors.forEach(function (anchor) {
-      var m = /^t=(\d+)$/.exec(anchor.id || "");
-      if (m && anchor.location <= first) best = parseInt(m[1], 10);
-    });
-    return best;
+    var passages = (data.anchors || []).filter(function (a) { return /^t=\d+$/.test(a.id || ""); });
+    var locations = (data.locations || []).slice().sort(function (a, b) { return a - b; });
+    for (var i = 0; i < locations.length; i++) {
+      var best = null;
+      passages.forEach(function (a) { if (a.location <= locations[i]) best = a; });
+      if (best) return parseInt(best.id.slice(2), 10);
+    }
+    return null;
   }
 
   function card(data) {

@@ -58,8 +58,12 @@
         if (started && started.catch) started.catch(function () { /* autoplay refused: stay paused */ });
       }
     }
-    if (audio.readyState >= 1) apply();
-    else audio.addEventListener("loadedmetadata", apply, { once: true });
+    if (audio.readyState >= 1) { apply(); return; }
+    audio.addEventListener("loadedmetadata", apply, { once: true });
+    if (audio.preload === "none") {  // a remote enclosure: fetch it only once someone asks
+      audio.preload = "metadata";
+      if (audio.networkState !== HTMLMediaElement.NETWORK_LOADING) audio.load();
+    }
   }
 
   document.addEventListener("click", function (event) {
@@ -84,7 +88,6 @@
 
   var start = requestedTime();
   if (start !== null) {
-    if (audio.preload === "none") audio.preload = "metadata";
     seek(start, false);
     reveal(highlight(start));
   }
