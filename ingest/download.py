@@ -3,6 +3,11 @@
 A download is written to `<folder>/<name>.part` (its HTTP validators beside it in
 `<name>.part.json`) and renamed to `<folder>/<name><ext>` only when whole and checked, so a
 killed run never leaves a half file under the final name and the next run resumes the `.part`.
+The extension is chosen once the response is in (served type, URL, magic bytes), which is why
+the partial file is named without one.
+
+`download()` fetches one file, `download_many()` a few at once; `download_episodes()` at the end
+is the archive's download step, reading and recording through `ingest.store.audio`.
 """
 
 from __future__ import annotations
@@ -237,7 +242,12 @@ def choose_extension(
     for kind in (content_type, type_hint):
         if media_type(kind) in _EXTENSION_BY_TYPE:
             return _EXTENSION_BY_TYPE[media_type(kind)]
-    return _suffix_of(url) or _suffix_of(original_url) or sniff_audio(head[:SNIFF_BYTES]) or ".mp3"
+    return (
+        _suffix_of(url)
+        or _suffix_of(original_url)
+        or sniff_audio(head[:SNIFF_BYTES])
+        or DEFAULT_EXTENSION
+    )
 
 
 def check_url(url: str) -> None:
