@@ -95,8 +95,9 @@ def fetch(ctx: click.Context, urls: tuple[str, ...], strict: bool, timeout: floa
             if result.dropped:
                 line += f", {result.dropped} no longer in the feed"
             click.echo(line)
-        if result.error:
-            click.echo(f"error: {name}: {result.error}", err=True)
+        if result.error:  # the message names the feed URL; a known show is named too
+            prefix = f"{result.show_id}: " if result.show_id else ""
+            click.echo(f"error: {prefix}{result.error}", err=True)
         failed = failed or not result.ok or (strict and bool(result.warnings))
     if failed:
         sys.exit(1)
