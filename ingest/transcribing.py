@@ -8,6 +8,7 @@ most the episode it was on; whole files found on disk are imported, never transc
 
 from __future__ import annotations
 
+import re
 import sys
 import time
 from collections.abc import Callable
@@ -31,7 +32,9 @@ from ingest.transcribe.publisher import (
     fetch_transcript,
 )
 
-MAX_PROMPT_CHARS = 400  # Whisper keeps at most 223 prompt tokens; names first, so they survive
+MAX_DESCRIPTION_NAMES = 12
+_PUNCTUATION = ",.;:!?()[]\"'’“”"
+_LINKING = {"of", "the", "and", "at", "for"}
 
 
 @dataclass
@@ -82,16 +85,40 @@ class TranscribeSummary:
         return ", ".join(parts)
 
 
-def build_prompt(names: list[str], extra: str | None = None) -> str | None:
-    """An initial prompt that shows Whisper how the show's names are spelled."""
-    text = ", ".join(names)
-    if extra:
-        text = f"{extra} {text}".strip() if text else extra
-    if not text:
-        return None
-    if len(text) > MAX_PROMPT_CHARS:
-        text = text[:MAX_PROMPT_CHARS].rsplit(",", 1)[0]
-    return text.rstrip(".") + "."
+def proper_nouns(text: str, limit: int = MAX_DESCRIPTION_NAMES) -> list[str]:
+    """Capitalised runs inside sentences ("Laura Chen", "Harbor Bank"): likely names to spell.
+
+    A lone capitalised word opening a sentence is left out: grammar capitalised it.
+    """
+    found: list[str] = []
+    for sentence in re.split(r"(?<=[.!?;])\s+", text):
+        runs: list[list[str]] = [[]]
+        for position, raw in enumerate(sentence.split()):
+            word = raw.strip(_PUNCTUATION)
+            if word[:1].isupper() or (runs[-1] and word.lower() == "of"):
+                runs[-1].append(word if position else "^" + word)
+            else:
+                runs.append([])
+            if raw[-1:] in ",;:!?)" or raw.endswith("."):
+                runs.append([])
+        for run in runs:
+            while run and run[-1].lower() in _LINKING:
+                run.pop()
+            if len(run) == 1 and run[0].startswith("^"):
+                continue
+            phrase = " ".join(run).lstrip("^")
+            if len(phrase) > 1 and phrase not in found:
+                found.append(phrase)
+    return found[:limit]
+
+
+def episode_vocabulary(db: sqlite_utils.Database, episode: dict) -> list[str]:
+    """Names for Whisper: show and people from the database, then names in the description."""
+    names = store.vocabulary(db, episode["id"])
+    for name in proper_nouns(episode.get("description_text") or ""):
+        if name not in names:
+            names.append(name)
+    return names
 
 
 def transcribe_episodes(
@@ -170,7 +197,7 @@ def _one_episode(archive, db, episode, options, force_asr, client, get_engine) -
     per_episode = replace(
         options,
         language=options.language or normalise_language(episode["show_language"]),
-        initial_prompt=options.initial_prompt or build_prompt(store.vocabulary(db, episode_id)),
+        vocabulary=options.vocabulary or episode_vocabulary(db, episode),
     )
     started = time.perf_counter()
     try:

@@ -20,6 +20,9 @@ class TranscribeOptions:
     word_timestamps: bool = True
     vad: bool = True
     initial_prompt: str | None = None
+    # Names Whisper should spell right (host, guests, companies): each engine decides how to
+    # pass them (faster-whisper: hotwords on every window; openai-whisper: the initial prompt).
+    vocabulary: list[str] = field(default_factory=list)
     cpu_threads: int | None = None  # None: the number of cores
     allow_download: bool = False  # names not installed locally may be fetched by the engine
     extra: dict = field(default_factory=dict)
@@ -33,9 +36,9 @@ class Transcriber(Protocol):
     """Turns an audio file into a Transcript. Engines load their model once and are reused.
 
     An engine is a class built as `Engine(options)` (the registry in `ingest.transcribe` maps
-    engine names to classes). `transcribe` takes optional per-episode options: only `language`
-    and `initial_prompt` may differ from the construction options (the show's language and
-    vocabulary); the model and compute settings stay those the engine was built with.
+    engine names to classes). `transcribe` takes optional per-episode options: only `language`,
+    `initial_prompt` and `vocabulary` may differ from the construction options (the show's
+    language and names); the model and compute settings stay those the engine was built with.
     Unreadable or speechless audio raises TranscriptionError.
     """
 

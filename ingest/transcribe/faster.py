@@ -22,6 +22,10 @@ from ingest.transcribe.models import resolve_ct2_model
 SAMPLE_RATE = gap_finder.SAMPLE_RATE
 # Re-decoding a gap: greedy, not conditioned on the text before it (what made Whisper skip it).
 GAP_TEMPERATURES = (0.0, 0.2, 0.4)
+MAX_HOTWORDS_CHARS = 300  # Whisper's prompt holds 223 tokens, shared with the previous text
+MAX_SEGMENT_WORDS = 30
+MIN_SPLIT_WORDS = 4
+_ENDS = (".", "?", "!")
 
 
 def available_cores() -> int:
@@ -64,7 +68,12 @@ class FasterWhisperTranscriber:
         """Transcribe one audio file; TranscriptionError when it is unreadable or has no speech."""
         opts = self.options
         if options is not None:
-            opts = replace(opts, language=options.language, initial_prompt=options.initial_prompt)
+            opts = replace(
+                opts,
+                language=options.language,
+                initial_prompt=options.initial_prompt,
+                vocabulary=options.vocabulary,
+            )
         audio = load_audio(audio_path)
         duration = len(audio) / SAMPLE_RATE
         started = time.perf_counter()
@@ -77,6 +86,7 @@ class FasterWhisperTranscriber:
         segments, info = self._decode(audio, opts)
         language = info.language
         segments, gaps, remaining = self.recover_gaps(audio, speech, segments, opts, language)
+        segments = split_sentences(segments)
         if not any(s.text.strip() for s in segments):
             raise TranscriptionError(
                 f"no words recognised in {Path(audio_path).name} ({duration:.1f} s of audio)"
@@ -95,6 +105,7 @@ class FasterWhisperTranscriber:
                 "word_timestamps": opts.word_timestamps,
                 "cpu_threads": self.cpu_threads,
                 "initial_prompt": opts.initial_prompt,
+                "hotwords": hotwords(opts.vocabulary),
                 "language_probability": round(float(info.language_probability), 3),
                 "speech_seconds": round(sum(s.duration for s in speech), 2),
                 "gaps_found": [g.as_list() for g in gaps],
@@ -111,6 +122,7 @@ class FasterWhisperTranscriber:
             "vad_filter": opts.vad,
             "word_timestamps": opts.word_timestamps,
             "initial_prompt": opts.initial_prompt or None,
+            "hotwords": hotwords(opts.vocabulary),
         }
         kwargs.update(opts.extra.get("faster_whisper", {}))
         kwargs.update(overrides)
@@ -153,6 +165,46 @@ class FasterWhisperTranscriber:
                 if shifted.text.strip() and gap_finder.inside(shifted, gap):
                     found.append(shifted)
         return found
+
+
+def hotwords(vocabulary: list[str]) -> str | None:
+    """Names as faster-whisper hotwords: prompted on every 30 s window, not only the first."""
+    text = ""
+    for name in vocabulary:
+        if len(text) + len(name) + 2 > MAX_HOTWORDS_CHARS:
+            break
+        text = f"{text}, {name}" if text else name
+    return text or None
+
+
+def split_sentences(segments: list[Segment], max_words: int = MAX_SEGMENT_WORDS) -> list[Segment]:
+    """Split long segments at sentence ends, by word timestamps.
+
+    A prompt makes Whisper emit fewer timestamp tokens (30 s segments); readers and search
+    hits want sentences. Segments without word timings are left whole.
+    """
+    out: list[Segment] = []
+    for segment in segments:
+        if len(segment.words) <= max_words:
+            out.append(segment)
+            continue
+        piece: list[Word] = []
+        first = True
+        for n, word in enumerate(segment.words):
+            piece.append(word)
+            last = n == len(segment.words) - 1
+            if last or (len(piece) >= MIN_SPLIT_WORDS and word.word.rstrip().endswith(_ENDS)):
+                out.append(
+                    replace(
+                        segment,
+                        start=segment.start if first else piece[0].start,
+                        end=segment.end if last else piece[-1].end,
+                        text="".join(w.word for w in piece).strip(),
+                        words=piece,
+                    )
+                )
+                piece, first = [], False
+    return out
 
 
 def load_audio(audio_path: Path) -> np.ndarray:

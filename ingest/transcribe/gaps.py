@@ -33,7 +33,7 @@ class Gap:
         return self.end - self.start
 
     def as_list(self) -> list[float]:
-        return [round(self.start, 2), round(self.end, 2)]
+        return [round(float(self.start), 2), round(float(self.end), 2)]
 
 
 def speech_spans(audio: np.ndarray, sampling_rate: int = SAMPLE_RATE) -> list[Gap]:
@@ -41,7 +41,7 @@ def speech_spans(audio: np.ndarray, sampling_rate: int = SAMPLE_RATE) -> list[Ga
     from faster_whisper.vad import VadOptions, get_speech_timestamps
 
     stamps = get_speech_timestamps(audio, VadOptions(), sampling_rate=sampling_rate)
-    return [Gap(s["start"] / sampling_rate, s["end"] / sampling_rate) for s in stamps]
+    return [Gap(float(s["start"]) / sampling_rate, float(s["end"]) / sampling_rate) for s in stamps]
 
 
 def find_gaps(speech: list[Gap], segments: list[Segment], min_gap: float = MIN_GAP_S) -> list[Gap]:
