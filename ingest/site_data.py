@@ -44,10 +44,6 @@ _SAFE_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,127}$")
 _SAFE_EXT = re.compile(r"^[a-z0-9]{1,5}$")
 
 
-class SiteDataError(ValueError):
-    """A row cannot become a page (names the episode or show)."""
-
-
 @dataclass
 class SiteData:
     """Everything the build renders: shows, episodes (newest first), topics, people, files."""
@@ -204,9 +200,8 @@ def load(db, archive: Archive, show_id: str | None = None) -> SiteData:
         if not episode["duration"] and episode["passages"]:
             episode["duration"] = int(episode["passages"][-1]["end"])
             episode["duration_display"] = human_duration(episode["duration"])
-        try:
-            _attach_files(episode, row, archive, files)
-        except SiteDataError as error:
+        error = _attach_files(episode, row, archive, files)
+        if error:
             errors.append(f"{label}: {error}")
         episodes.append(episode)
 
@@ -325,30 +320,12 @@ def _credit(row: dict, people: dict[int, dict]) -> dict:
     }
 
 
-def _attach_files(episode: dict, row: dict, archive: Archive, files: dict[str, Path]) -> None:
-    """Audio and transcript files to copy into the site, else the feed's enclosure URL."""
+def _attach_files(episode: dict, row: dict, archive: Archive, files: dict[str, Path]) -> str | None:
+    """Audio and transcript files to copy into the site (else the feed's enclosure URL).
+
+    Returns an error message when the stored audio path cannot be used; the page is still built.
+    """
     show_id, episode_id = episode["show_id"], episode["id"]
-    episode["audio"] = None
-    enclosure = safe_url(row["enclosure_url"])
-    enclosure_type = row["enclosure_type"] or ""
-    if row["audio_path"]:
-        source = _inside(archive.root, row["audio_path"])
-        ext = source.suffix.lower().lstrip(".") if source else ""
-        if source is None or not _SAFE_EXT.match(ext):
-            raise SiteDataError(f"audio path {row['audio_path']!r} is outside the archive")
-        if source.is_file():
-            site_path = f"audio/{show_id}/{episode_id}.{ext}"
-            files[site_path] = source
-            mime = AUDIO_TYPES.get(ext) or (
-                enclosure_type if enclosure_type.startswith("audio/") else "audio/mpeg"
-            )
-            episode["audio"] = {"url": site_path, "type": mime, "length": source.stat().st_size}
-    if episode["audio"] is None and enclosure:
-        episode["audio"] = {
-            "url": enclosure,
-            "type": enclosure_type if enclosure_type.startswith("audio/") else "audio/mpeg",
-            "length": row["enclosure_length"] or 0,
-        }
     episode["transcript_files"] = []
     folder = archive.transcripts_dir / show_id
     for ext, label, mime in TRANSCRIPT_FORMATS:
@@ -359,6 +336,30 @@ def _attach_files(episode: dict, row: dict, archive: Archive, files: dict[str, P
             episode["transcript_files"].append(
                 {"ext": ext, "label": label, "type": mime, "url": site_path}
             )
+
+    episode["audio"] = None
+    error = None
+    enclosure_type = row["enclosure_type"] or ""
+    if row["audio_path"]:
+        source = _inside(archive.root, row["audio_path"])
+        ext = source.suffix.lower().lstrip(".") if source else ""
+        if source is None or not _SAFE_EXT.match(ext):
+            error = f"audio path {row['audio_path']!r} is outside the archive or has no extension"
+        elif source.is_file():
+            site_path = f"audio/{show_id}/{episode_id}.{ext}"
+            files[site_path] = source
+            mime = AUDIO_TYPES.get(ext) or (
+                enclosure_type if enclosure_type.startswith("audio/") else "audio/mpeg"
+            )
+            episode["audio"] = {"url": site_path, "type": mime, "length": source.stat().st_size}
+    enclosure = safe_url(row["enclosure_url"])
+    if episode["audio"] is None and enclosure:
+        episode["audio"] = {
+            "url": enclosure,
+            "type": enclosure_type if enclosure_type.startswith("audio/") else "audio/mpeg",
+            "length": row["enclosure_length"] or 0,
+        }
+    return error
 
 
 def _inside(root: Path, relative: str) -> Path | None:

@@ -52,6 +52,7 @@ class SiteWriter:
     current: dict[str, str] = field(default_factory=dict)
     written: list[str] = field(default_factory=list)
     extra: dict = field(default_factory=dict)  # other build state kept in the manifest
+    previous_extra: dict = field(default_factory=dict)
 
     @classmethod
     def open(cls, root: Path) -> SiteWriter:
@@ -65,7 +66,7 @@ class SiteWriter:
                 extra = dict(data.get("extra", {}))
         except (OSError, ValueError):
             pass
-        return cls(root=root, previous=previous, extra=extra)
+        return cls(root=root, previous=previous, extra=extra, previous_extra=dict(extra))
 
     def unchanged(self, rel: str, digest: str) -> bool:
         """True (and recorded) when `rel` exists with the same input hash as last time."""
@@ -114,6 +115,8 @@ class SiteWriter:
     def save(self) -> None:
         """Record this build's hashes (last, so a killed build only re-renders on the next run)."""
         data = {"version": MANIFEST_VERSION, "outputs": self.current, "extra": self.extra}
+        if self.current == self.previous and self.extra == self.previous_extra:
+            return
         write_atomic(
             self.root / MANIFEST_NAME, json.dumps(data, sort_keys=True, indent=0).encode("utf-8")
         )

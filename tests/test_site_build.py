@@ -1,0 +1,312 @@
+"""The site build without a browser: pages, escaping, feeds, base URL, incremental rebuilds."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import xml.etree.ElementTree as ET
+from datetime import UTC, datetime
+from html.parser import HTMLParser
+
+import pytest
+from click.testing import CliRunner
+
+from ingest import site_data, sitegen
+from ingest.archive import Archive
+from ingest.cli import cli
+from ingest.models import Episode, Person, Segment, Transcript
+from ingest.store import shows as show_store
+from ingest.store import transcripts as transcript_store
+from ingest.transcripts import write_transcript
+from tests.site_archive import HOSTILE_TITLE, build_archive, make_speech_mp3
+
+PODCAST_NS = "{https://podcastindex.org/namespace/1.0}"
+
+
+@pytest.fixture(scope="session")
+def mp3(tmp_path_factory):
+    return make_speech_mp3(tmp_path_factory.mktemp("audio") / "speech.mp3", "One Medical.", 60)
+
+
+@pytest.fixture
+def archive(archive_dir):
+    return Archive.at(archive_dir)
+
+
+@pytest.fixture
+def episodes(archive, mp3):
+    """The test archive's episode rows by short name (building the archive on the way)."""
+    return build_archive(archive, mp3)
+
+
+def build(archive, base_url="/", search=False):
+    return sitegen.build_site(archive.open_db(), archive, base_url, search=search)
+
+
+class TagCollector(HTMLParser):
+    """Every start tag with its attributes, and the text of each <script>."""
+
+    def __init__(self):
+        super().__init__()
+        self.tags: list[tuple[str, dict]] = []
+        self.scripts: list[str] = []
+        self._in_script = False
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append((tag, dict(attrs)))
+        self._in_script = tag == "script"
+        if self._in_script:
+            self.scripts.append("")
+
+    def handle_endtag(self, tag):
+        if tag == "script":
+            self._in_script = False
+
+    def handle_data(self, data):
+        if self._in_script:
+            self.scripts[-1] += data
+
+
+def parse(path) -> TagCollector:
+    collector = TagCollector()
+    collector.feed(path.read_text(encoding="utf-8"))
+    return collector
+
+
+def html_pages(site):
+    return sorted(p for p in site.rglob("*.html") if "pagefind" not in p.parts)
+
+
+def test_build_writes_every_page(archive, episodes):
+    report = build(archive, search=True)
+    assert report.errors == []
+    site = archive.site_dir
+    medical = episodes["medical"]
+    episode_page = site / "episodes" / medical["slug"] / "index.html"
+    for rel in (
+        "index.html",
+        "404.html",
+        "search/index.html",
+        "topics/index.html",
+        "topics/interviewing/index.html",
+        "people/index.html",
+        "people/viet-nguyen/index.html",
+        "people/rob-stevenson/index.html",
+        "shows/talk-talent-to-me/index.html",
+        "feed.xml",
+        "sitemap.xml",
+        "robots.txt",
+        "static/site.css",
+        "static/site.js",
+        "pagefind/pagefind.js",
+    ):
+        assert (site / rel).is_file(), rel
+    html = episode_page.read_text()
+    assert "One Medical&#39;s Reverse Interview" in html
+    assert 'id="t=27"' in html and 'href="#t=27"' in html
+    assert "Candidates ask anything" in html
+    assert 'href="/topics/interviewing/"' in html
+    assert "Where they discuss it" in html and 'href="#t=35"' in html
+    assert "Viet Nguyen" in html and "4 April 2023" in html and "1 min" in html
+    # The suggested keyphrase is not a topic; only taxonomy topics show.
+    assert "/topics/suggested/" not in html
+    # The audio is the archive's own file, linked (not duplicated) into the site.
+    audio = site / "audio" / "talk-talent-to-me" / f"{medical['id']}.mp3"
+    assert f'src="/audio/talk-talent-to-me/{medical["id"]}.mp3"' in html
+    assert os.path.samefile(audio, archive.root / f"audio/talk-talent-to-me/{medical['id']}.mp3")
+    for ext in ("vtt", "srt", "json", "txt"):
+        copy = site / "transcripts" / "talk-talent-to-me" / f"{medical['id']}.{ext}"
+        assert (
+            copy.read_bytes()
+            == (archive.transcripts_dir / copy.relative_to(site / "transcripts")).read_bytes()
+        )
+        assert f'href="/transcripts/talk-talent-to-me/{medical["id"]}.{ext}"' in html
+    # Episodes without a local file fall back to the publisher's enclosure URL.
+    brand_page = site / "episodes" / episodes["brand"]["slug"] / "index.html"
+    assert 'src="https://cdn.example.com/ttm-1.mp3"' in brand_page.read_text()
+    topics = (site / "topics/index.html").read_text()
+    assert re.search(r"Interviewing</a> <span class=\"count\">2 episodes", topics)
+    home = (site / "index.html").read_text()
+    assert home.index("Hostile") < home.index("One Medical") < home.index("Employer Brand")
+
+
+def test_hostile_feed_text_is_inert(archive, episodes):
+    build(archive)
+    site = archive.site_dir
+    for page in html_pages(site):
+        parsed = parse(page)
+        for tag, attrs in parsed.tags:
+            assert tag not in ("iframe", "svg", "img", "object", "embed"), (page, tag)
+            assert not any(name.startswith("on") for name in attrs), (page, tag, attrs)
+            for name in ("href", "src", "action"):
+                assert not (attrs.get(name) or "").strip().lower().startswith("javascript:")
+            if tag == "script":
+                assert attrs.get("type") == "application/ld+json" or attrs["src"].startswith(
+                    "/static/"
+                ), (page, attrs)
+    hostile = site / "episodes" / episodes["hostile"]["slug"] / "index.html"
+    parsed = parse(hostile)
+    (ld_text,) = [s for s in parsed.scripts if s.strip()]
+    assert "</" not in ld_text and "<" not in ld_text
+    ld = json.loads(ld_text)
+    assert ld["@type"] == "PodcastEpisode" and ld["name"] == HOSTILE_TITLE
+    text = hostile.read_text()
+    assert "&lt;script&gt;window.__pwned=&#39;transcript&#39;&lt;/script&gt;" in text
+    assert "click me</a>" in text  # the link text stays, its javascript: href does not
+
+
+def test_second_build_rewrites_nothing(archive, episodes):
+    first = build(archive, search=True)
+    assert first.indexed and first.written
+    stamps = {p: p.stat().st_mtime_ns for p in archive.site_dir.rglob("*") if p.is_file()}
+    second = build(archive, search=True)
+    assert second.written == [] and second.removed == [] and not second.indexed
+    assert {p: p.stat().st_mtime_ns for p in stamps} == stamps
+
+
+def test_new_episode_rewrites_its_page_lists_and_index(archive, episodes):
+    build(archive, search=True)
+    db = archive.open_db()
+    show_store.upsert_episodes(
+        db,
+        "talk-talent-to-me",
+        [
+            Episode(
+                guid="ttm-4",
+                title="Structured Interviews at Scale",
+                published=datetime(2023, 6, 6, 9, tzinfo=UTC),
+                duration=30,
+                people=[Person("Dana Lee", role="guest")],
+            )
+        ],
+    )
+    new = next(e for e in show_store.list_episodes(db) if e["guid"] == "ttm-4")
+    transcript = Transcript([Segment(0, 10, "Structured interviews reduce bias.")])
+    transcript_store.save_transcript(db, new["id"], transcript)
+    write_transcript(archive.transcripts_dir, "talk-talent-to-me", new["id"], transcript)
+    with db.conn:
+        db["episode_tags"].insert(
+            {"episode_id": new["id"], "tag_slug": "interviewing", "score": 1.0, "source": "t"}
+        )
+    report = build(archive, search=True)
+    page = f"episodes/{new['slug']}/index.html"
+    expected = {
+        page,
+        "index.html",
+        "shows/talk-talent-to-me/index.html",
+        "topics/index.html",
+        "topics/interviewing/index.html",
+        "people/index.html",
+        "people/dana-lee/index.html",
+        "search/index.html",
+        "feed.xml",
+        "sitemap.xml",
+    } | {
+        f"transcripts/talk-talent-to-me/{new['id']}.{ext}" for ext in ("vtt", "srt", "json", "txt")
+    }
+    assert set(report.written) == expected
+    assert report.indexed
+    assert "Structured Interviews at Scale" in (archive.site_dir / "index.html").read_text()
+
+
+def test_changed_and_removed_episodes(archive, episodes):
+    build(archive)
+    db = archive.open_db()
+    brand = episodes["brand"]
+    with db.conn:
+        db["episodes"].update(brand["id"], {"title": "Employer Brand, Revisited"})
+    report = build(archive)
+    assert f"episodes/{brand['slug']}/index.html" in report.written
+    assert f"episodes/{episodes['medical']['slug']}/index.html" not in report.written
+    hostile = episodes["hostile"]
+    with db.conn:
+        for table in ("segments", "episode_tags", "episode_people", "chapters"):
+            db.execute(f"DELETE FROM {table} WHERE episode_id = ?", [hostile["id"]])
+        db.execute("DELETE FROM episodes WHERE id = ?", [hostile["id"]])
+    report = build(archive)
+    assert f"episodes/{hostile['slug']}/index.html" in report.removed
+    assert not (archive.site_dir / "episodes" / hostile["slug"]).exists()
+    assert not (archive.site_dir / "topics" / "hostile").exists()
+
+
+def test_base_url_under_a_sub_path(archive, episodes):
+    report = build(archive, base_url="https://example.org/podcasts")
+    assert report.errors == []
+    site = archive.site_dir
+    medical = episodes["medical"]
+    page = (site / "episodes" / medical["slug"] / "index.html").read_text()
+    assert 'href="/podcasts/static/site.css' in page
+    assert 'href="/podcasts/topics/interviewing/"' in page
+    canonical = f"https://example.org/podcasts/episodes/{medical['slug']}/"
+    assert f'<link rel="canonical" href="{canonical}">' in page
+    assert f'<meta property="og:url" content="{canonical}">' in page
+    for parsed_page in html_pages(site):
+        for _, attrs in parse(parsed_page).tags:
+            for name in ("href", "src", "action"):
+                value = attrs.get(name) or ""
+                assert not (value.startswith("/") and not value.startswith("/podcasts/")), value
+    feed = ET.parse(site / "feed.xml").getroot()
+    items = feed.findall("./channel/item")
+    assert len(items) == 3
+    item = next(i for i in items if i.findtext("guid") == "ttm-2")
+    assert item.findtext("link") == canonical
+    enclosure = item.find("enclosure")
+    assert enclosure.get("url").startswith("https://example.org/podcasts/audio/")
+    assert int(enclosure.get("length")) > 1000
+    transcripts = {t.get("type"): t.get("url") for t in item.iter(f"{PODCAST_NS}transcript")}
+    assert set(transcripts) == {
+        "text/vtt",
+        "application/x-subrip",
+        "application/json",
+        "text/plain",
+    }
+    assert transcripts["text/vtt"] == (
+        f"https://example.org/podcasts/transcripts/talk-talent-to-me/{medical['id']}.vtt"
+    )
+    sitemap = (site / "sitemap.xml").read_text()
+    assert f"<loc>{canonical}</loc>" in sitemap
+    # Changing the base URL rewrites every page.
+    again = build(archive, base_url="/elsewhere/")
+    assert f"episodes/{medical['slug']}/index.html" in again.written
+
+
+def test_bad_rows_are_reported_and_skipped(archive, episodes):
+    db = archive.open_db()
+    brand, medical = episodes["brand"], episodes["medical"]
+    with db.conn:
+        db["episodes"].update(brand["id"], {"slug": "../../escape"})
+        db["episodes"].update(medical["id"], {"audio_path": "../../../etc/passwd"})
+    report = build(archive)
+    assert any(brand["id"] in e and "slug" in e for e in report.errors)
+    assert any(medical["id"] in e and "outside the archive" in e for e in report.errors)
+    assert not (archive.root.parent / "escape").exists()
+    assert not list((archive.site_dir).rglob("passwd"))
+    assert (archive.site_dir / "episodes" / medical["slug"] / "index.html").is_file()
+
+
+def test_passages_group_segments_into_paragraphs():
+    segments = [
+        (0.0, 5.0, "A", "Hello."),
+        (5.0, 9.0, "A", "Still me."),
+        (9.0, 12.0, "B", "Now you."),
+        (15.5, 20.0, "B", "After a pause."),
+        (20.0, 21.0, "B", "   "),
+    ]
+    result = site_data.passages(segments)
+    assert [(p["t"], p["speaker"], p["text"]) for p in result] == [
+        (0, "A", "Hello. Still me."),
+        (9, "B", "Now you."),
+        (15, "B", "After a pause."),
+    ]
+    assert [p["id"] for p in result] == ["t=0", "t=9", "t=15"]
+    assert site_data.timestamp(3723) == "1:02:03" and site_data.timestamp(754) == "12:34"
+
+
+def test_cli_build(archive, episodes):
+    result = CliRunner().invoke(cli, ["build", "--base-url", "/sub/", "--no-search"])
+    assert result.exit_code == 0, result.output
+    assert "files written" in result.output
+    assert 'href="/sub/search/"' in (archive.site_dir / "index.html").read_text()
+    result = CliRunner().invoke(cli, ["build", "--base-url", "ftp://nope/"])
+    assert result.exit_code == 1 and "--base-url" in result.output
