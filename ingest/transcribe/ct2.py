@@ -50,7 +50,8 @@ class CT2Model:
 
     def dequantized(self, name: str) -> np.ndarray:
         """The variable as float32, scaling int8/int16 weights back by their `<name>_scale`."""
-        value = self[name]
+        name = self.aliases.get(name, name)  # an alias shares its target's scale
+        value = self.variables[name]
         if value.dtype in (np.int8, np.int16):
             scale_name = name + "_scale"
             if scale_name not in self:
