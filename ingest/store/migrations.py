@@ -220,6 +220,66 @@ def m005_feed_url_history(db: sqlite_utils.Database) -> None:
         """
     )
 
+def m040_passages_and_search(db: sqlite_utils.Database) -> None:
+    """Search: passages (~45 s windows of segments, FTS5), episode FTS, browsing views."""
+    db.executescript(
+        """
+        -- A common word matches most short segments; ranking a million of them takes
+        -- seconds. Passages are ~45 s windows of whole segments (a tenth of the rows), so
+        -- ranked search stays fast; ingest.store.search keeps them in step with segments.
+        CREATE TABLE passages (
+            id INTEGER PRIMARY KEY,
+            episode_id TEXT NOT NULL REFERENCES episodes(id),
+            start REAL NOT NULL,            -- seconds: start of the first segment
+            end REAL NOT NULL,
+            first_segment_id INTEGER NOT NULL,   -- segments.id range the passage covers
+            last_segment_id INTEGER NOT NULL,
+            text TEXT NOT NULL,             -- the segments' texts joined by single spaces
+            offsets TEXT NOT NULL DEFAULT '[]'   -- JSON [[char offset in text, start seconds]]
+        );
+        CREATE INDEX passages_episode ON passages(episode_id, start);
+
+        -- Episodes whose segments changed since their passages were built.
+        CREATE TABLE passages_stale (episode_id TEXT PRIMARY KEY);
+        CREATE TRIGGER segments_stale_insert AFTER INSERT ON segments BEGIN
+            INSERT OR IGNORE INTO passages_stale (episode_id) VALUES (new.episode_id);
+        END;
+        CREATE TRIGGER segments_stale_update AFTER UPDATE ON segments BEGIN
+            INSERT OR IGNORE INTO passages_stale (episode_id) VALUES (old.episode_id);
+            INSERT OR IGNORE INTO passages_stale (episode_id) VALUES (new.episode_id);
+        END;
+        CREATE TRIGGER segments_stale_delete AFTER DELETE ON segments BEGIN
+            INSERT OR IGNORE INTO passages_stale (episode_id) VALUES (old.episode_id);
+        END;
+        INSERT OR IGNORE INTO passages_stale (episode_id) SELECT DISTINCT episode_id FROM segments;
+
+        -- One row per episode for browsing: facets on show, year, topics and transcript source.
+        CREATE VIEW episode_list AS
+        SELECT
+            e.rowid AS rowid,
+            e.id,
+            e.slug,
+            s.title AS show,
+            e.title,
+            substr(e.published, 1, 10) AS published,
+            CAST(substr(e.published, 1, 4) AS INTEGER) AS year,
+            e.duration,
+            e.transcript_source,
+            (SELECT json_group_array(name) FROM (
+                SELECT t.name FROM episode_tags et JOIN tags t ON t.slug = et.tag_slug
+                WHERE et.episode_id = e.id ORDER BY et.score DESC)) AS topics,
+            (SELECT json_group_array(name) FROM (
+                SELECT p.name FROM episode_people ep JOIN people p ON p.id = ep.person_id
+                WHERE ep.episode_id = e.id AND ep.role = 'guest' ORDER BY p.name)) AS guests,
+            e.enclosure_url AS audio
+        FROM episodes e JOIN shows s ON s.id = e.show_id;
+        """
+    )
+    db["passages"].enable_fts(["text"], tokenize="porter", create_triggers=True)
+    db["episodes"].enable_fts(
+        ["title", "description_text"], tokenize="porter", create_triggers=True
+    )
+
 
 Migration = Callable[[sqlite_utils.Database], None]
 
@@ -228,6 +288,7 @@ MIGRATIONS: list[Migration] = [
     m002_segments,
     m003_tags,
     m005_feed_url_history,
+    m040_passages_and_search,
 ]
 
 

@@ -1,0 +1,426 @@
+"""Time transcript search on a synthetic archive the size of a long-running show.
+
+Builds (once, cached under /tmp) 3,000 episodes of 45 minutes, about 20 million words of
+transcript drawn from a Zipf-distributed vocabulary with recruiting phrases mixed in, then times
+the stored search queries through Datasette's JSON API (in-process client, and a few over HTTP
+against `podarchive serve` to show the transport's share).
+
+    python bench/search.py                 # build or reuse /tmp/podarchive-bench, print the table
+    python bench/search.py --rebuild       # regenerate the archive first
+    python bench/search.py --episodes 300  # a smaller archive (its own cache folder)
+
+Target (issue 6): every query under 100 ms median and 300 ms worst.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import shutil
+import socket
+import sqlite3
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+EPISODES = 3000
+EPISODE_SECONDS = 45 * 60
+WORDS_PER_SECOND = 2.5  # conversational speech: 150 words a minute
+SHOWS = ("Talk Talent To Me", "Hiring Hour", "People Ops Weekly")
+SEED = 20260501
+RUNS = 15
+
+COMMON_WORDS = (
+    "the be to of and a in that have I it for not on with he as you do at this but his by "
+    "from they we say her she or an will my one all would there their what so up out if about "
+    "who get which go me when make can like time no just him know take people into year your "
+    "good some could them see other than then now look only come its over think also back after "
+    "use two how our work first well way even new want because any these give day most us is "
+    "are was were been has had did said really actually think thing things kind sort lot right "
+    "yeah okay mean team company role job hire hiring candidate candidates recruiter recruiters "
+    "interview interviews manager managers process talent offer culture"
+)
+DOMAIN_WORDS = (
+    "onboarding sourcing pipeline referral referrals compensation equity diversity inclusion "
+    "belonging headcount requisition scorecard rubric debrief calibration assessment screening "
+    "outreach inbound outbound employer brand retention attrition promotion leadership coaching "
+    "feedback negotiation benefits remote hybrid office startup growth layoffs market budget "
+    "metrics funnel conversion quality speed fairness bias structured unstructured panel "
+    "takehome portfolio engineering sales design product operations finance legal executive "
+    "search agency contract internal mobility apprenticeship bootcamp university campus "
+    "internship grit resilience curiosity humility ownership transparency transparent "
+    "transparently transport transpose transplant"
+)
+PHRASES = (
+    "reverse interview",
+    "candidate experience",
+    "employer brand",
+    "hiring manager",
+    "structured interview",
+    "time to hire",
+    "offer acceptance rate",
+    "diversity sourcing",
+    "grit and resilience",
+)
+TOPICS = (
+    ("candidate-experience", "Candidate experience"),
+    ("employer-brand", "Employer brand"),
+    ("sourcing", "Sourcing"),
+    ("interviewing", "Interviewing"),
+    ("diversity", "Diversity and inclusion"),
+    ("compensation", "Compensation"),
+    ("remote-work", "Remote work"),
+    ("recruiting-ops", "Recruiting operations"),
+    ("leadership", "Leadership"),
+    ("early-careers", "Early careers"),
+    ("startups", "Startups"),
+    ("retention", "Retention"),
+)
+# A word that appears a few dozen times in the whole archive (the "rare term" query).
+RARE_WORD = "zymurgy"
+
+# Bump when the generator changes, so a stale cached archive is not reused.
+GENERATOR_VERSION = 1
+
+QUERIES = (
+    ("rare term", {"q": RARE_WORD}),
+    ("common term", {"q": "people"}),
+    ("stop word", {"q": "the"}),
+    ("phrase", {"q": '"reverse interview"'}),
+    ("prefix", {"q": "transp*"}),
+    ("two terms, OR", {"q": "grit OR resilience"}),
+    ("two terms, AND", {"q": "hiring manager"}),
+    ("topic filter", {"q": "people", "topic": "sourcing"}),
+    ("topic filter, stop word", {"q": "the", "topic": "sourcing"}),
+    (
+        "show + date range",
+        {
+            "q": "candidate",
+            "show": "hiring-hour",
+            "date_from": "2020-01-01",
+            "date_to": "2022-12-31",
+        },
+    ),
+)
+# The naive plan for comparison: rank every matching segment, snippet for each of them.
+NAIVE_SQL = (
+    "select rowid, snippet(segments_fts, 0, '<mark>', '</mark>', '…', 32) as snippet"
+    " from segments_fts where segments_fts match :q order by rank limit 50"
+)
+NAIVE_QUERIES = (
+    ("naive segments_fts: common term", "people"),
+    ("naive segments_fts: stop word", "the"),
+)
+
+
+def _vocabulary(rng: np.random.Generator, size: int = 20_000) -> list[str]:
+    """Common words first (highest Zipf rank), then domain words, then made-up rare words."""
+    syllables = [c + v for c in "bcdfghjklmnprstvwz" for v in ("a", "e", "i", "o", "u", "ai", "ou")]
+    words = list(dict.fromkeys(f"{COMMON_WORDS} {DOMAIN_WORDS}".split()))
+    seen = set(words)
+    while len(words) < size:
+        n = rng.integers(2, 5)
+        word = "".join(rng.choice(syllables, size=n))
+        if word not in seen:
+            seen.add(word)
+            words.append(word)
+    return words
+
+
+def build_archive(root: Path, episodes: int) -> Path:
+    """Write a synthetic archive database under `root`; return the database path."""
+    from ingest import store
+    from ingest.store import search
+
+    root.mkdir(parents=True, exist_ok=True)
+    db_path = root / "archive.db"
+    partial = root / "archive.db.partial"
+    for path in root.glob("archive.db*"):
+        path.unlink()
+    started = time.perf_counter()
+    rng = np.random.default_rng(SEED)
+    vocab = _vocabulary(rng)
+    ranks = np.arange(1, len(vocab) + 1)
+    probs = 1.0 / ranks**1.07
+    probs /= probs.sum()
+    vocab_arr = np.array(vocab, dtype=object)
+
+    db = store.open_db(partial)
+    db.execute("PRAGMA journal_mode = OFF")
+    db.execute("PRAGMA synchronous = OFF")
+    now = store.now()
+    conn = db.conn
+    with conn:
+        for title in SHOWS:
+            slug = title.lower().replace(" ", "-")
+            conn.execute(
+                "INSERT INTO shows (id, feed_url, title, added_at, updated_at) VALUES (?,?,?,?,?)",
+                [slug, f"https://example.com/{slug}.xml", title, now, now],
+            )
+        conn.executemany("INSERT INTO tags (slug, name) VALUES (?, ?)", [(s, n) for s, n in TOPICS])
+        guests = [f"Guest {i}" for i in range(episodes)]
+        conn.executemany("INSERT INTO people (id, name) VALUES (?, ?)", enumerate(guests, 1))
+
+    per_episode_words = int(EPISODE_SECONDS * WORDS_PER_SECOND)
+    seg_id = 0
+    for first in range(0, episodes, 250):
+        batch = range(first, min(first + 250, episodes))
+        words = vocab_arr[rng.choice(len(vocab), size=per_episode_words * len(batch), p=probs)]
+        episode_rows, segment_rows, tag_rows, moment_rows, people_rows = [], [], [], [], []
+        cursor = 0
+        for n in batch:
+            show = SHOWS[n % len(SHOWS)].lower().replace(" ", "-")
+            episode_id = f"ep{n:05d}"
+            year = 2015 + n * 10 // episodes
+            published = f"{year}-{1 + n % 12:02d}-{1 + n % 28:02d}T09:00:00+00:00"
+            episode_rows.append(
+                (
+                    episode_id,
+                    show,
+                    f"guid-{n}",
+                    f"episode-{n}-{episode_id}",
+                    f"Episode {n}: {' '.join(words[cursor : cursor + 5])}",
+                    published,
+                    f"Guest {n} on {' '.join(words[cursor + 5 : cursor + 30])}",
+                    f"https://example.com/audio/{episode_id}.mp3",
+                    EPISODE_SECONDS,
+                    "asr" if n % 5 else "publisher",
+                    "done",
+                    now,
+                    now,
+                )
+            )
+            people_rows.append((episode_id, n + 1))
+            t, idx = 0.0, 0
+            while t < EPISODE_SECONDS:
+                length = float(rng.uniform(3.0, 9.0))
+                count = max(1, int(length * WORDS_PER_SECOND))
+                text_words = list(words[cursor : cursor + count])
+                cursor = (cursor + count) % (len(words) - 40)
+                if rng.random() < 0.04:
+                    phrase = PHRASES[int(rng.integers(len(PHRASES)))]
+                    text_words.insert(int(rng.integers(len(text_words) + 1)), phrase)
+                if rng.random() < 0.00003 * 2:
+                    text_words.append(RARE_WORD)
+                seg_id += 1
+                segment_rows.append(
+                    (
+                        seg_id,
+                        episode_id,
+                        idx,
+                        round(t, 2),
+                        round(t + length, 2),
+                        " ".join(text_words),
+                    )
+                )
+                t += length
+                idx += 1
+            for k in rng.choice(len(TOPICS), size=int(rng.integers(1, 4)), replace=False):
+                slug = TOPICS[int(k)][0]
+                tag_rows.append((episode_id, slug, float(rng.uniform(0.3, 1.0)), "lexical"))
+                for _ in range(3):
+                    start = float(rng.uniform(0, EPISODE_SECONDS - 60))
+                    moment_rows.append(
+                        (episode_id, slug, start, start + 60, float(rng.uniform(0.3, 1.0)))
+                    )
+        with conn:
+            conn.executemany(
+                "INSERT INTO episodes (id, show_id, guid, slug, title, published, description_text,"
+                " enclosure_url, duration, transcript_source, transcript_status, first_seen,"
+                " updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                episode_rows,
+            )
+            conn.executemany(
+                "INSERT INTO segments (id, episode_id, idx, start, end, text) VALUES (?,?,?,?,?,?)",
+                segment_rows,
+            )
+            conn.executemany("INSERT INTO episode_tags VALUES (?,?,?,?)", tag_rows)
+            conn.executemany(
+                "INSERT INTO topic_moments (episode_id, tag_slug, start, end, score)"
+                " VALUES (?,?,?,?,?)",
+                moment_rows,
+            )
+            conn.executemany(
+                "INSERT INTO episode_people (episode_id, person_id, role) VALUES (?, ?, 'guest')",
+                people_rows,
+            )
+        print(
+            f"  {batch.stop} episodes, {seg_id:,} segments, {time.perf_counter() - started:.0f} s"
+        )
+    search.refresh_passages(db)
+    print(f"  passages built, {time.perf_counter() - started:.0f} s")
+    search.optimize_indexes(db)
+    db.execute("PRAGMA journal_mode = DELETE")
+    db.conn.close()
+    partial.rename(db_path)
+    print(f"  archive ready in {time.perf_counter() - started:.0f} s: {db_path}")
+    return db_path
+
+
+def _count_matches(db_path: Path, q: str) -> int:
+    conn = sqlite3.connect(f"file:{db_path}?immutable=1", uri=True)
+    try:
+        sql = "SELECT count(*) FROM passages_fts WHERE passages_fts MATCH ?"
+        return conn.execute(sql, [q]).fetchone()[0]
+    finally:
+        conn.close()
+
+
+async def _time_in_process(ds, path: str, params: dict, runs: int) -> tuple[list[float], int]:
+    times, rows = [], 0
+    for _ in range(runs):
+        started = time.perf_counter()
+        response = await ds.client.get(path, params=params | {"_shape": "array"})
+        times.append(time.perf_counter() - started)
+        if response.status_code != 200:
+            raise SystemExit(f"{path} {params}: HTTP {response.status_code}: {response.text[:300]}")
+        rows = len(response.json())
+    return times, rows
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _time_over_http(root: Path, runs: int) -> dict[str, float]:
+    """Median seconds per query against a real `podarchive serve` (uvicorn) on a free port."""
+    import httpx
+
+    port = _free_port()
+    command = [sys.executable, "-m", "ingest.cli", "--archive", str(root), "serve"]
+    server = subprocess.Popen(
+        [*command, "--port", str(port), "--site-url", "https://example.com/"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    medians = {}
+    try:
+        with httpx.Client(base_url=base, timeout=30) as client:
+            deadline = time.monotonic() + 120
+            while True:
+                try:
+                    if client.get("/-/versions.json").status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                if time.monotonic() > deadline or server.poll() is not None:
+                    raise SystemExit("podarchive serve did not start")
+                time.sleep(0.1)
+            client.get("/archive.json")  # first request counts the tables
+            for label, params in QUERIES:
+                times = []
+                for _ in range(runs):
+                    started = time.perf_counter()
+                    response = client.get(
+                        "/archive/search_transcripts.json", params=params | {"_shape": "array"}
+                    )
+                    times.append(time.perf_counter() - started)
+                    response.raise_for_status()
+                medians[label] = statistics.median(times)
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+    return medians
+
+
+def run(root: Path, runs: int, http: bool) -> None:
+    from ingest.archive import Archive
+    from ingest.serve import make_datasette
+
+    db_path = root / "archive.db"
+    ds = make_datasette(Archive.at(root), base_url="https://example.com/", allow_sql=True)
+
+    async def measure():
+        started = time.perf_counter()
+        await ds.client.get("/archive.json")
+        startup = time.perf_counter() - started
+        results = []
+        for label, params in QUERIES:
+            await _time_in_process(ds, "/archive/search_transcripts.json", params, 1)  # warm
+            times, rows = await _time_in_process(
+                ds, "/archive/search_transcripts.json", params, runs
+            )
+            results.append((label, params, times, rows))
+        naive = []
+        for label, q in NAIVE_QUERIES:
+            times, rows = await _time_in_process(
+                ds, "/archive.json", {"sql": NAIVE_SQL, "q": q}, max(3, runs // 5)
+            )
+            naive.append((label, {"q": q}, times, rows))
+        return startup, results, naive
+
+    startup, results, naive = asyncio.run(measure())
+    over_http = _time_over_http(root, max(5, runs // 3)) if http else {}
+
+    conn = sqlite3.connect(f"file:{db_path}?immutable=1", uri=True)
+    counts = {
+        table: conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+        for table in ("episodes", "segments", "passages")
+    }
+    conn.close()
+    load = os.getloadavg()
+    print(
+        f"\nArchive: {counts['episodes']:,} episodes, {counts['segments']:,} segments, "
+        f"{counts['passages']:,} passages, {db_path.stat().st_size / 2**20:,.0f} MiB; "
+        f"SQLite {sqlite3.sqlite_version}; {runs} runs per query; "
+        f"load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} ({os.cpu_count()} cores)"
+    )
+    print(f"First request (Datasette counts the immutable tables): {startup * 1000:.0f} ms\n")
+    print(
+        "| query | parameters | passages matching | rows | median ms | worst ms | HTTP median ms |"
+    )
+    print("|---|---|---:|---:|---:|---:|---:|")
+    failed = []
+    for label, params, times, rows in results:
+        median, worst = statistics.median(times) * 1000, max(times) * 1000
+        if median >= 100 or worst >= 300:
+            failed.append(label)
+        shown = ", ".join(f"{k}={v}" for k, v in params.items())
+        http_ms = f"{over_http[label] * 1000:.0f}" if label in over_http else "-"
+        matches = _count_matches(db_path, params["q"])
+        print(
+            f"| {label} | `{shown}` | {matches:,} | {rows} | {median:.0f} | {worst:.0f} |", end=""
+        )
+        print(f" {http_ms} |")
+    for label, params, times, rows in naive:
+        median, worst = statistics.median(times) * 1000, max(times) * 1000
+        shown = f"q={params['q']}"
+        print(f"| {label} (reference) | `{shown}` | - | {rows} | {median:.0f} | {worst:.0f} | - |")
+    print(
+        "\nTarget: median < 100 ms and worst < 300 ms for every search_transcripts query: "
+        + ("met." if not failed else f"missed by {', '.join(failed)}.")
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--episodes", type=int, default=EPISODES)
+    parser.add_argument("--runs", type=int, default=RUNS)
+    parser.add_argument("--rebuild", action="store_true", help="regenerate the cached archive")
+    parser.add_argument("--no-http", action="store_true", help="skip the HTTP server timings")
+    parser.add_argument("--cache", type=Path, default=Path("/tmp"))
+    args = parser.parse_args()
+    root = args.cache / f"podarchive-bench-{args.episodes}-v{GENERATOR_VERSION}"
+    if args.rebuild or not (root / "archive.db").exists():
+        print(f"Building a synthetic archive of {args.episodes:,} episodes in {root} ...")
+        if root.exists():
+            shutil.rmtree(root)
+        build_archive(root, args.episodes)
+    run(root, args.runs, http=not args.no_http)
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    main()

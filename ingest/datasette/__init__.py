@@ -1,0 +1,2 @@
+"""Datasette configuration of the archive: metadata.yaml (tables, facets, stored queries) and
+the `plugin` module (SQL functions and cell rendering). `ingest.serve` puts them together."""

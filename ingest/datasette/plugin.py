@@ -1,0 +1,133 @@
+"""Datasette hooks for the archive: SQL functions for times and page links, and cell rendering.
+
+Registered by `ingest.serve.make_datasette`. The static site's base URL comes from the plugin
+configuration (`plugins.podarchive.site_url` in the metadata), so each Datasette instance links
+to its own site even when several run in one process (tests).
+"""
+
+from __future__ import annotations
+
+import json
+
+import markupsafe
+from datasette import hookimpl
+
+from ingest.store import search
+
+PLUGIN_NAME = "podarchive"
+# Tables whose start/end columns are seconds from the start of the audio.
+TIMED_TABLES = {"segments", "passages", "topic_moments", "chapters"}
+# Stored-query columns holding FTS5 snippet()/highlight() output with <mark> around matches.
+HIGHLIGHT_MARKS = ("<mark>", "</mark>")
+
+
+def format_time(seconds) -> str | None:
+    """Seconds as m:ss, or h:mm:ss from an hour on (the way players show a position)."""
+    if seconds is None or seconds == "":
+        return None
+    try:
+        total = int(float(seconds))
+    except (TypeError, ValueError):
+        return None
+    hours, rest = divmod(max(total, 0), 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+def episode_page_url(site_url: str, slug: str | None, seconds=None) -> str | None:
+    """The static page of an episode, at `seconds` into the audio when given (#t=, Media
+    Fragments URI 1.0 temporal dimension, whole seconds)."""
+    if not slug:
+        return None
+    url = f"{site_url.rstrip('/')}/episodes/{slug}/"
+    if seconds is not None and seconds != "":
+        url += f"#t={int(float(seconds))}"
+    return url
+
+
+def site_url_of(datasette) -> str:
+    config = datasette.plugin_config(PLUGIN_NAME) or {}
+    return config.get("site_url") or "/"
+
+
+def highlighted(text: str) -> markupsafe.Markup:
+    """Escape everything, then restore only the <mark> tags snippet()/highlight() added."""
+    escaped = str(markupsafe.escape(text))
+    for mark in HIGHLIGHT_MARKS:
+        escaped = escaped.replace(str(markupsafe.escape(mark)), mark)
+    return markupsafe.Markup(escaped)
+
+
+def _linkable(url) -> bool:
+    """Only http(s) and site-relative URLs become links (feed text could say javascript:)."""
+    return isinstance(url, str) and url.startswith(("http://", "https://", "/"))
+
+
+def _link(url: str, label) -> markupsafe.Markup:
+    label = label if isinstance(label, markupsafe.Markup) else markupsafe.escape(label)
+    return markupsafe.Markup('<a href="{}">{}</a>').format(url, label)
+
+
+def _get(row, key):
+    try:
+        return row[key]
+    except (IndexError, KeyError):
+        return None
+
+
+@hookimpl
+def prepare_connection(conn, database, datasette):
+    site_url = site_url_of(datasette)
+    conn.create_function("mmss", 1, format_time, deterministic=True)
+    conn.create_function("match_time", 3, search.match_time, deterministic=True)
+    conn.create_function(
+        "episode_url",
+        2,
+        lambda slug, seconds: episode_page_url(site_url, slug, seconds),
+        deterministic=True,
+    )
+
+
+def _render_query_cell(row, value, column):
+    """Stored queries: highlighted snippets, titles linking to pages, short link labels."""
+    if column == "page" and _linkable(value):
+        at = _get(row, "at")
+        return _link(value, f"open at {at}" if at else "episode page")
+    if column == "audio" and _linkable(value):
+        return _link(value, "audio")
+    if not isinstance(value, str):
+        return None
+    label = highlighted(value) if HIGHLIGHT_MARKS[0] in value else None
+    if column == "episode":
+        page = _get(row, "page")
+        if _linkable(page):
+            return _link(page, label if label is not None else value)
+    return label
+
+
+def _render_episode_cell(row, value, column, datasette):
+    if column == "duration":
+        return format_time(value)
+    if column == "title" and isinstance(value, str):
+        page = episode_page_url(site_url_of(datasette), _get(row, "slug"))
+        if page:
+            return _link(page, value)
+    if column in ("enclosure_url", "audio") and _linkable(value):
+        return _link(value, "audio")
+    if column in ("topics", "guests") and isinstance(value, str) and value.startswith("["):
+        try:
+            return ", ".join(str(item) for item in json.loads(value))
+        except ValueError:
+            return None
+    return None
+
+
+@hookimpl
+def render_cell(row, value, column, table, database, datasette):
+    if table is None:
+        return _render_query_cell(row, value, column)
+    if table in TIMED_TABLES and column in ("start", "end"):
+        return format_time(value)
+    if table in ("episodes", "episode_list"):
+        return _render_episode_cell(row, value, column, datasette)
+    return None

@@ -1,0 +1,111 @@
+"""Serve the archive with Datasette, configured from `ingest/datasette/metadata.yaml`.
+
+Read-only by default: nothing in the configuration writes (no write plugins), the database is
+opened immutable (no locks, no change checks: the fastest way to serve a file that does not
+change), and arbitrary SQL is refused unless asked for. `live=True` opens it read-only but
+mutable instead, for serving while an ingest run writes.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+from importlib import resources
+from pathlib import Path
+
+import yaml
+from datasette.app import Datasette
+
+from ingest.archive import Archive
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8001
+# Datasette names a database after its file: archive.db is served at /archive.
+DATABASE_NAME = "archive"
+
+SETTINGS = {
+    # Suggested facets scan whole tables on every page: too slow on a large archive. The
+    # configured facets in metadata.yaml are the useful ones.
+    "suggest_facets": False,
+    # The episode_list view computes topics per episode; give its facets time on big archives.
+    "facet_time_limit_ms": 1000,
+}
+
+
+@functools.cache
+def _metadata_template() -> dict:
+    text = resources.files("ingest.datasette").joinpath("metadata.yaml").read_text("utf-8")
+    return yaml.safe_load(text)
+
+
+def load_metadata(site_url: str) -> dict:
+    """The Datasette metadata of the archive, linking episode pages under `site_url`."""
+    metadata = copy.deepcopy(_metadata_template())
+    metadata.setdefault("plugins", {}).setdefault("podarchive", {})["site_url"] = site_url
+    return metadata
+
+
+def default_site_url(archive: Archive) -> str:
+    """The static site's base URL from the archive's podarchive.toml (`base_url`), else '/'."""
+    from ingest.config import ArchiveConfig
+
+    return ArchiveConfig.load(archive.root).base_url or "/"
+
+
+def prepare_database(archive: Archive) -> Path:
+    """Bring the schema and search passages up to date and fold the WAL into the main file.
+
+    An immutable reader ignores the WAL, so every committed change must be in the main file.
+    """
+    from ingest.store import search
+
+    db = archive.open_db()
+    try:
+        search.refresh_passages(db)
+        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    finally:
+        db.conn.close()
+    return archive.db_path
+
+
+def _register_plugin() -> None:
+    from datasette.plugins import pm
+
+    from ingest.datasette import plugin
+
+    if not pm.is_registered(plugin):
+        pm.register(plugin, name=plugin.PLUGIN_NAME)
+
+
+def make_datasette(
+    archive: Archive,
+    base_url: str | None = None,
+    allow_sql: bool = False,
+    live: bool = False,
+) -> Datasette:
+    """A Datasette instance over the archive; `base_url` is the static site's base URL."""
+    path = str(prepare_database(archive))
+    _register_plugin()
+    site_url = base_url if base_url is not None else default_site_url(archive)
+    return Datasette(
+        [path] if live else [],
+        immutables=[] if live else [path],
+        metadata=load_metadata(site_url),
+        settings=SETTINGS | {"default_allow_sql": allow_sql},
+    )
+
+
+def serve(
+    archive: Archive,
+    host: str = DEFAULT_HOST,
+    port: int = DEFAULT_PORT,
+    base_url: str | None = None,
+    allow_sql: bool = False,
+    live: bool = False,
+) -> None:
+    """Run Datasette over the archive with uvicorn until interrupted."""
+    import uvicorn
+
+    ds = make_datasette(archive, base_url=base_url, allow_sql=allow_sql, live=live)
+    # Datasette's app runs its startup hooks on the first request.
+    uvicorn.run(ds.app(), host=host, port=port, log_level="warning", lifespan="on")

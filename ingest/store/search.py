@@ -1,0 +1,139 @@
+"""Search passages: ~45 s windows of an episode's segments, indexed with FTS5 for ranked search.
+
+Ranking every short segment that holds a common word is slow (a million bm25 scores); a
+passage groups whole segments, so there are about ten times fewer rows to rank and a match
+still lands within a minute of audio. Triggers on `segments` (migration m040) mark an episode
+stale whenever its segments change; `refresh_passages` rebuilds the stale ones.
+"""
+
+from __future__ import annotations
+
+import bisect
+import json
+from collections.abc import Iterable
+
+import sqlite_utils
+
+# Target length of a passage: long enough to cut the rows to rank, short enough that the
+# link to its start lands near the words that matched.
+PASSAGE_SECONDS = 45.0
+# A tail shorter than this joins the passage before it rather than standing alone.
+MIN_TAIL_SECONDS = 15.0
+# Marks a match in highlight() output for match_time(); a control character no transcript holds.
+MATCH_MARK = "\x02"
+MATCH_MARK_END = "\x03"
+
+
+def window_segments(segments: Iterable[dict], seconds: float = PASSAGE_SECONDS) -> list[dict]:
+    """Group segment rows (id, start, end, text; in order) into passages of about `seconds`.
+
+    Each passage keeps `offsets`: where each segment's text starts in the passage text, with its
+    start time, so a match found in the passage maps back to the second it was said.
+    """
+    groups: list[list[dict]] = []
+    current: list[dict] = []
+    for segment in segments:
+        if not (segment["text"] or "").strip():
+            continue
+        current.append(segment)
+        if current[-1]["end"] - current[0]["start"] >= seconds:
+            groups.append(current)
+            current = []
+    if current:
+        if groups and current[-1]["end"] - current[0]["start"] < MIN_TAIL_SECONDS:
+            groups[-1].extend(current)
+        else:
+            groups.append(current)
+    return [_passage(group) for group in groups]
+
+
+def _passage(group: list[dict]) -> dict:
+    parts, offsets, position = [], [], 0
+    for segment in group:
+        text = segment["text"].strip()
+        offsets.append([position, segment["start"]])
+        parts.append(text)
+        position += len(text) + 1  # the joining space
+    return {
+        "start": group[0]["start"],
+        "end": max(segment["end"] for segment in group),
+        "first_segment_id": group[0]["id"],
+        "last_segment_id": group[-1]["id"],
+        "text": " ".join(parts),
+        "offsets": json.dumps(offsets),
+    }
+
+
+def match_time(offsets_json: str | None, marked_text: str | None, start: float | None = None):
+    """Start time of the segment holding the first MATCH_MARK in `marked_text`, else `start`.
+
+    `marked_text` is FTS5 highlight() of a passage with MATCH_MARK before each match; its
+    position is the match's character offset in the passage text.
+    """
+    if not offsets_json or not marked_text:
+        return start
+    at = marked_text.find(MATCH_MARK)
+    if at < 0:
+        return start
+    offsets = json.loads(offsets_json)
+    if not offsets:
+        return start
+    index = bisect.bisect_right([offset for offset, _ in offsets], at) - 1
+    return offsets[max(index, 0)][1]
+
+
+def _rebuild_episode(db: sqlite_utils.Database, episode_id: str) -> int:
+    segments = db.execute(
+        "SELECT id, start, end, text FROM segments WHERE episode_id = ? ORDER BY idx",
+        [episode_id],
+    )
+    columns = ("id", "start", "end", "text")
+    rows = window_segments(dict(zip(columns, row, strict=True)) for row in segments)
+    db.execute("DELETE FROM passages WHERE episode_id = ?", [episode_id])
+    db.conn.executemany(
+        "INSERT INTO passages"
+        " (episode_id, start, end, first_segment_id, last_segment_id, text, offsets)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?)",
+        [
+            (
+                episode_id,
+                r["start"],
+                r["end"],
+                r["first_segment_id"],
+                r["last_segment_id"],
+                r["text"],
+                r["offsets"],
+            )
+            for r in rows
+        ],
+    )
+    db.execute("DELETE FROM passages_stale WHERE episode_id = ?", [episode_id])
+    return len(rows)
+
+
+def rebuild_passages(db: sqlite_utils.Database, episode_id: str) -> int:
+    """Rebuild one episode's passages from its segments, in one transaction; return the count."""
+    with db.conn:
+        return _rebuild_episode(db, episode_id)
+
+
+def stale_episodes(db: sqlite_utils.Database) -> list[str]:
+    """Episode ids whose segments changed since their passages were last built."""
+    return [row[0] for row in db.execute("SELECT episode_id FROM passages_stale ORDER BY 1")]
+
+
+def refresh_passages(db: sqlite_utils.Database) -> list[str]:
+    """Rebuild the passages of every stale episode (one transaction each); return their ids."""
+    done = []
+    for episode_id in stale_episodes(db):
+        rebuild_passages(db, episode_id)
+        done.append(episode_id)
+    return done
+
+
+def optimize_indexes(db: sqlite_utils.Database) -> None:
+    """Merge FTS5 index segments into one b-tree each: fewer pages to read per query."""
+    for table in ("passages_fts", "segments_fts", "episodes_fts"):
+        if db[table].exists():
+            with db.conn:
+                db.execute(f"INSERT INTO {table} ({table}) VALUES ('optimize')")
