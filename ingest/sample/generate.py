@@ -34,8 +34,8 @@ from ingest.sample import (
 # lower pitches measured worse: WER 8 to 13%.)
 HOST_VOICE = "en-us"
 GUEST_VOICE = "en-us+m7"
-WORDS_PER_MINUTE = 160
-WORD_GAP_10MS = 2  # espeak-ng -g: extra pause between words, in units of 10 ms
+WORDS_PER_MINUTE = 170
+WORD_GAP_10MS = 3  # espeak-ng -g: extra pause between words, in units of 10 ms
 LEAD_IN_SECONDS = 0.2
 PAUSE_SECONDS = 0.4  # between lines, like a turn in conversation
 TAIL_SECONDS = 0.3
