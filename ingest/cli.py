@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import threading
 
 import click
 
@@ -411,6 +412,217 @@ def serve(
         )
     except ConfigError as error:
         _fail(str(error))
+
+
+@cli.command()
+@click.option("--show", "show_key", help="Only this show (id, feed URL or title).")
+@click.option(
+    "--scorer",
+    type=click.Choice(["lexical", "embeddings"]),
+    help="Topic scorer (default: podarchive.toml's, else lexical; embeddings needs its extra).",
+)
+@click.option(
+    "--taxonomy",
+    "taxonomy_path",
+    type=click.Path(dir_okay=False, exists=True),
+    help="Taxonomy YAML (default: podarchive.toml's, else the shipped recruiting taxonomy).",
+)
+@click.option("--force", is_flag=True, help="Re-score every topic of every episode.")
+@click.pass_context
+def tag(
+    ctx: click.Context,
+    show_key: str | None,
+    scorer: str | None,
+    taxonomy_path: str | None,
+    force: bool,
+) -> None:
+    """Tag transcribed episodes with taxonomy topics, topic moments and keyphrases.
+
+    Only what changed is re-scored: episodes whose transcript changed, and topics whose
+    definition changed. Manual overrides (podarchive tag-override) always win.
+
+    \b
+    Example:
+        podarchive tag --show talk-talent-to-me --taxonomy my-topics.yaml
+    """
+    from ingest.config import ArchiveConfig, ConfigError
+    from ingest.lock import ArchiveBusy, archive_lock
+    from ingest.store import shows as show_store
+    from ingest.tags.job import ScorerUnavailable, tag_archive
+    from ingest.taxonomy import TaxonomyError, load_taxonomy
+
+    archive = _archive(ctx)
+    try:
+        config = ArchiveConfig.load(archive.root)
+        taxonomy = load_taxonomy(taxonomy_path or config.taxonomy)
+    except (ConfigError, TaxonomyError) as error:
+        _fail(str(error))
+    db = archive.open_db()
+    show_id = None
+    if show_key:
+        show = show_store.find_show(db, show_key)
+        if show is None:
+            _fail(f"no show matches {show_key!r}")
+        show_id = show["id"]
+    try:
+        with archive_lock(archive.root):
+            result = tag_archive(
+                db,
+                taxonomy,
+                scorer_name=scorer or config.scorer,
+                show_id=show_id,
+                force=force,
+                progress=lambda episode_id, note: click.echo(f"{episode_id}\t{note}"),
+            )
+    except (ArchiveBusy, ScorerUnavailable) as error:
+        _fail(str(error))
+    click.echo(
+        f"{len(result.tagged)} episodes tagged, {result.unchanged} unchanged, "
+        f"{len(result.failed)} failed"
+        + (f"; topics dropped: {', '.join(result.dropped_topics)}" if result.dropped_topics else "")
+    )
+    for message in result.failed.values():
+        click.echo(f"Error: {message}", err=True)
+    if result.failed:
+        sys.exit(1)
+
+
+@cli.command("tag-override")
+@click.argument("episode_id")
+@click.argument("action", type=click.Choice(["add", "remove", "clear"]))
+@click.argument("topic")
+@click.pass_context
+def tag_override(ctx: click.Context, episode_id: str, action: str, topic: str) -> None:
+    """Add or remove a topic on one episode by hand; re-tagging never undoes it.
+
+    `clear` forgets the override; the next `podarchive tag` re-scores that topic.
+
+    \b
+    Example:
+        podarchive tag-override 3f2a9c0d1e2b4a5f add reverse-interviews
+    """
+    from ingest.store import tags as tag_store
+
+    db = _archive(ctx).open_db()
+    try:
+        tag_store.set_override(db, episode_id, topic, action)
+    except ValueError as error:
+        _fail(str(error))
+    names = [t["slug"] for t in tag_store.episode_tags(db, episode_id)]
+    click.echo(f"{episode_id}\t{', '.join(names) or '(no topics)'}")
+
+
+@cli.command()
+@click.argument("urls", nargs=-1)
+@click.option("--engine", type=click.Choice(["faster-whisper", "openai-whisper"]))
+@click.option(
+    "--model", help="Whisper model name or path (default: podarchive.toml, else tiny.en)."
+)
+@click.option(
+    "--base-url", help="Where the site will be served (default: podarchive.toml, else /)."
+)
+@click.option("--no-build", is_flag=True, help="Stop after tagging; do not build the site.")
+@click.option(
+    "--wait",
+    type=click.FloatRange(min=0),
+    default=0,
+    help="Seconds to wait for another run on this archive to finish (default: exit at once).",
+)
+@click.pass_context
+def run(
+    ctx: click.Context,
+    urls: tuple[str, ...],
+    engine: str | None,
+    model: str | None,
+    base_url: str | None,
+    no_build: bool,
+    wait: float,
+) -> None:
+    """Run the whole job: fetch, download, transcribe, tag and build the site.
+
+    With URLs, adds those shows and works on them; without, works on every show in the
+    archive and in podarchive.toml. Only what is new or changed is done. Exit codes: 0 all
+    done, 1 some episodes or feeds failed, 3 nothing could be done, 75 another run holds
+    the archive (safe to retry: for cron).
+
+    \b
+    Example:
+        podarchive --archive ~/ttm run https://feeds.example.com/talk-talent-to-me.xml
+        podarchive --archive ~/ttm run          # from cron: every known show
+    """
+    from ingest.config import ArchiveConfig, ConfigError
+    from ingest.lock import ArchiveBusy, archive_lock
+    from ingest.pipeline import EXIT_BUSY, run_archive
+
+    archive = _archive(ctx)
+    try:
+        config = ArchiveConfig.load(archive.root)
+    except ConfigError as error:
+        _fail(str(error))
+    config.engine = engine or config.engine
+    config.model = model or config.model
+    config.base_url = base_url or config.base_url
+    try:
+        with archive_lock(archive.root, wait_seconds=wait):
+            summary = run_archive(archive, config, list(urls), echo=click.echo, build=not no_build)
+    except ArchiveBusy as error:
+        _fail(str(error), EXIT_BUSY)
+    for line in summary.lines():
+        click.echo(line)
+    sys.exit(summary.exit_code)
+
+
+@cli.command()
+@click.option("--no-serve", is_flag=True, help="Do the work and exit instead of serving it.")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", type=int, default=0, help="Port of the static site (default: a free one).")
+@click.pass_context
+def demo(ctx: click.Context, no_serve: bool, host: str, port: int) -> None:
+    """Archive the bundled sample show end to end, then serve the site and Datasette.
+
+    A local server plays the podcast host; the whole job runs into a fresh archive folder
+    (--archive, default ./podarchive-demo); then the static site and Datasette are served
+    until Ctrl-C.
+
+    \b
+    Example:
+        podarchive demo
+        podarchive --archive /tmp/demo demo --no-serve
+    """
+    from ingest.demo import (
+        DEFAULT_DEMO_FOLDER,
+        DemoFolderInUse,
+        fresh_demo_folder,
+        publish,
+        run_demo,
+    )
+    from ingest.lock import archive_lock
+
+    chosen = ctx.parent.params.get("archive_dir")
+    root = Archive.at(chosen or DEFAULT_DEMO_FOLDER).root
+    try:
+        archive = fresh_demo_folder(root)
+    except DemoFolderInUse as error:
+        _fail(str(error))
+    click.echo(f"Demo archive: {archive.root}")
+    with archive_lock(archive.root):
+        summary, sample = run_demo(archive, echo=click.echo)
+    for line in summary.lines():
+        click.echo(line)
+    if no_serve or summary.fatal:
+        sample.stop()
+        sys.exit(summary.exit_code)
+    published, stop = publish(archive, host=host, port=port)
+    click.echo(f"Static site: {published.site_url}")
+    click.echo(f"Datasette:   {published.datasette_url}")
+    click.echo("Press Ctrl-C to stop.")
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        click.echo("Stopping.")
+    finally:
+        stop()
+        sample.stop()
 
 
 if __name__ == "__main__":

@@ -1,0 +1,304 @@
+"""The whole job: fetch, download, transcribe, tag, build. Incremental and resumable.
+
+Each step asks the database what is left to do, so a second run with nothing new does no
+work, and a killed run picks up where it stopped. Downloading overlaps with transcribing:
+a background thread fetches audio while the main thread transcribes whatever has arrived.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from ingest import store
+from ingest.archive import Archive
+from ingest.config import ArchiveConfig
+from ingest.store import shows as show_store
+from ingest.transcribe.base import TranscribeOptions
+
+# Exit codes, so cron and scripts can tell outcomes apart (75 is sysexits' EX_TEMPFAIL).
+EXIT_OK = 0
+EXIT_PARTIAL = 1  # some episodes or feeds failed; the rest was done
+EXIT_FAILED = 3  # nothing could be done: every feed failed, or a step could not start
+EXIT_BUSY = 75  # another run holds the archive: try again later
+
+# How often the transcriber looks for newly downloaded audio while downloads are running.
+DOWNLOAD_POLL_SECONDS = 0.5
+
+Echo = Callable[[str], None]
+
+
+@dataclass
+class RunSummary:
+    """What a run did, step by step, for the closing summary and the exit code."""
+
+    feeds_ok: int = 0
+    feeds_not_modified: int = 0
+    new_episodes: int = 0
+    changed_episodes: int = 0
+    downloaded: int = 0
+    downloaded_bytes: int = 0
+    transcribed: int = 0
+    imported: int = 0  # publisher transcripts and transcript files re-read from disk
+    audio_seconds: float = 0.0
+    transcribe_seconds: float = 0.0
+    tagged: int = 0
+    pages_written: int = 0
+    failures: list[tuple[str, str]] = field(default_factory=list)  # (what, why)
+    fatal: str | None = None
+    seconds: float = 0.0
+
+    @property
+    def did_work(self) -> bool:
+        return any(
+            (
+                self.new_episodes,
+                self.changed_episodes,
+                self.downloaded,
+                self.transcribed,
+                self.imported,
+                self.tagged,
+                self.pages_written,
+            )
+        )
+
+    @property
+    def real_time_factor(self) -> float | None:
+        if not self.transcribe_seconds:
+            return None
+        return self.audio_seconds / self.transcribe_seconds
+
+    @property
+    def exit_code(self) -> int:
+        if self.fatal:
+            return EXIT_FAILED
+        if self.failures:
+            nothing_fetched = self.feeds_ok == 0 and self.feeds_not_modified == 0
+            return EXIT_FAILED if nothing_fetched else EXIT_PARTIAL
+        return EXIT_OK
+
+    def lines(self) -> list[str]:
+        if self.fatal:
+            return [f"Run failed: {self.fatal}"]
+        if not self.did_work and not self.failures:
+            return [f"Nothing new: the archive is up to date ({self.seconds:.1f} s)."]
+        speed = self.real_time_factor
+        lines = [
+            f"New episodes: {self.new_episodes} (changed: {self.changed_episodes})",
+            f"Audio downloaded: {self.downloaded} ({self.downloaded_bytes / 1e6:.1f} MB)",
+            f"Transcribed: {self.transcribed} ({self.audio_seconds / 60:.1f} min of audio"
+            + (f", {speed:.1f}x real time)" if speed else ")")
+            + f"; imported: {self.imported}",
+            f"Tagged: {self.tagged}; site pages written: {self.pages_written}",
+            f"Failures: {len(self.failures)}",
+        ]
+        lines += [f"  {what}: {why}" for what, why in self.failures]
+        lines.append(f"Done in {self.seconds:.1f} s.")
+        return lines
+
+
+def run_archive(
+    archive: Archive,
+    config: ArchiveConfig,
+    urls: list[str] | None = None,
+    *,
+    echo: Echo = print,
+    build: bool = True,
+) -> RunSummary:
+    """Run every step on `archive`; the caller holds the archive lock."""
+    started = time.monotonic()
+    summary = RunSummary()
+    db = archive.open_db()
+    run_id = (
+        db["runs"]
+        .insert({"command": "run", "started_at": store.now(), "status": "running"})
+        .last_pk
+    )
+    try:
+        _fetch(db, config, urls, summary, echo)
+        _download_and_transcribe(archive, db, config, summary, echo)
+        _index_search(db)
+        _tag(db, config, summary, echo)
+        if build:
+            _build(archive, db, config, summary, echo)
+    except Exception as error:  # a step that cannot start at all (a missing model...)
+        summary.fatal = f"{type(error).__name__}: {error}"
+    summary.seconds = time.monotonic() - started
+    status = {EXIT_OK: "ok", EXIT_PARTIAL: "partial"}.get(summary.exit_code, "failed")
+    with db.conn:
+        db["runs"].update(
+            run_id,
+            {
+                "finished_at": store.now(),
+                "status": status,
+                "summary": json.dumps(summary.__dict__, default=str),
+            },
+        )
+    return summary
+
+
+def _fetch(db, config: ArchiveConfig, urls, summary: RunSummary, echo: Echo) -> None:
+    from ingest.feed_http import make_client
+    from ingest.fetching import fetch_feeds
+
+    known = {show["feed_url"] for show in show_store.list_shows(db)}
+    new_from_config = [url for url in config.shows if url not in known]
+    with make_client() as client:
+        if urls:
+            results = fetch_feeds(db, client, list(urls))
+        else:
+            results = fetch_feeds(db, client, new_from_config) if new_from_config else []
+            done = {r.show_id for r in results}
+            results += [
+                r for r in fetch_feeds(db, client, None) if r.show_id not in done or not r.ok
+            ]
+    for result in results:
+        label = result.title or result.feed_url
+        if not result.ok:
+            summary.failures.append((f"feed {result.feed_url}", result.error))
+            echo(f"Feed {label}: FAILED: {result.error}")
+        elif result.not_modified:
+            summary.feeds_not_modified += 1
+            echo(f"Feed {label}: not modified")
+        else:
+            summary.feeds_ok += 1
+            summary.new_episodes += result.added
+            summary.changed_episodes += result.changed
+            echo(f"Feed {label}: {result.added} new, {result.changed} changed")
+
+
+def _transcribe_options(config: ArchiveConfig) -> TranscribeOptions:
+    return TranscribeOptions(model=config.model, language=config.language)
+
+
+class _RunProgress:
+    """Transcription progress across the many small batches the overlapped loop runs."""
+
+    def __init__(self, echo: Echo):
+        from ingest.transcribing import TranscribeSummary
+
+        self.echo = echo
+        self.totals = TranscribeSummary()  # running totals across batches
+
+    def start(self, episodes) -> None:
+        pass
+
+    def episode_started(self, episode) -> None:
+        pass
+
+    def episode_done(self, result, summary) -> None:
+        from ingest.transcribing import describe
+
+        self.totals.results.append(result)
+        self.echo(f"Transcript {len(self.totals.results)}: {describe(result, self.totals)}")
+
+    def finish(self, summary) -> None:
+        pass
+
+
+def _download_and_transcribe(
+    archive: Archive, db, config: ArchiveConfig, summary: RunSummary, echo: Echo
+) -> None:
+    """Download in a background thread while transcribing whatever audio has arrived."""
+    from ingest import download
+    from ingest.transcribe import get_transcriber
+    from ingest.transcribing import transcribe_episodes
+
+    finished = threading.Event()
+    outcome: dict = {}
+
+    def download_all() -> None:
+        # SQLite connections belong to one thread: the downloader opens its own (WAL lets
+        # both write in short transactions; busy_timeout makes each wait its turn).
+        try:
+            download_db = store.open_db(archive.db_path)
+            with download.make_client() as client:
+                outcome["summary"] = download.download_episodes(
+                    download_db,
+                    archive,
+                    client,
+                    concurrency=config.download_concurrency,
+                    on_error=lambda label, message: echo(f"Download {label}: FAILED: {message}"),
+                )
+        except Exception as error:
+            outcome["error"] = f"{type(error).__name__}: {error}"
+        finally:
+            finished.set()
+
+    downloader = threading.Thread(target=download_all, name="downloads", daemon=True)
+    downloader.start()
+
+    options = _transcribe_options(config)
+    engine: list = []
+
+    def shared_engine():  # one model for the whole run, loaded when first needed
+        if not engine:
+            engine.append(get_transcriber(config.engine, options))
+        return engine[0]
+
+    progress = _RunProgress(echo)
+    while True:
+        downloads_over = finished.is_set()
+        batch = transcribe_episodes(
+            archive,
+            db,
+            engine=config.engine,
+            options=options,
+            limit=1,
+            make_transcriber=shared_engine,
+            progress=progress,
+        )
+        for result in batch.results:
+            if result.status == "failed":
+                summary.failures.append((f"transcript {result.title}", result.error))
+            elif result.status == "asr":
+                summary.transcribed += 1
+                summary.audio_seconds += result.audio_seconds
+                summary.transcribe_seconds += result.seconds
+            else:
+                summary.imported += 1
+        if batch.results:
+            continue
+        if downloads_over:
+            break
+        finished.wait(DOWNLOAD_POLL_SECONDS)
+    downloader.join()
+
+    if "error" in outcome:
+        summary.failures.append(("downloads", outcome["error"]))
+    steps = outcome.get("summary")
+    if steps is not None:
+        summary.downloaded += steps.downloaded
+        summary.downloaded_bytes += steps.bytes
+        summary.failures += [(f"audio {episode_id}", why) for episode_id, why in steps.failed]
+
+
+def _index_search(db) -> None:
+    from ingest.store.search import refresh_passages
+
+    refresh_passages(db)
+
+
+def _tag(db, config: ArchiveConfig, summary: RunSummary, echo: Echo) -> None:
+    from ingest.tags.job import tag_archive
+    from ingest.taxonomy import load_taxonomy
+
+    taxonomy = load_taxonomy(config.taxonomy)
+    result = tag_archive(db, taxonomy, scorer_name=config.scorer)
+    summary.tagged += len(result.tagged)
+    summary.failures += [(f"tags {episode_id}", why) for episode_id, why in result.failed.items()]
+    if result.tagged:
+        echo(f"Tagged {len(result.tagged)} episode(s)")
+
+
+def _build(archive: Archive, db, config: ArchiveConfig, summary: RunSummary, echo: Echo) -> None:
+    from ingest.sitegen import build_site
+
+    report = build_site(db, archive, base_url=config.base_url)
+    summary.pages_written += len(report.written)
+    summary.failures += [("site", error) for error in report.errors]
+    if report.written:
+        echo(f"Site: {len(report.written)} file(s) written to {archive.site_dir}")
