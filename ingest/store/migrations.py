@@ -220,6 +220,30 @@ def m005_feed_url_history(db: sqlite_utils.Database) -> None:
         """
     )
 
+
+def m030_tag_hashes(db: sqlite_utils.Database) -> None:
+    """Tagging inputs as hashes, so re-tagging re-scores only changed topics and transcripts."""
+    db.executescript(
+        """
+        ALTER TABLE tags ADD COLUMN definition_hash TEXT;   -- NULL for keyphrases
+        ALTER TABLE tags ADD COLUMN phrases TEXT NOT NULL DEFAULT '[]';   -- JSON list
+        -- Hash of the segments and scorer the episode's topics were last scored from.
+        ALTER TABLE episodes ADD COLUMN tags_input_hash TEXT;
+
+        -- Every topic scored for an episode, tagged or not, with the definition it was scored
+        -- against: a topic whose definition hash differs here is re-scored.
+        CREATE TABLE topic_scores (
+            episode_id TEXT NOT NULL REFERENCES episodes(id),
+            tag_slug TEXT NOT NULL,
+            definition_hash TEXT NOT NULL,
+            scorer TEXT NOT NULL,
+            score REAL NOT NULL,            -- best passage score, 0..1
+            PRIMARY KEY (episode_id, tag_slug)
+        );
+        """
+    )
+
+
 def m040_passages_and_search(db: sqlite_utils.Database) -> None:
     """Search: passages (~45 s windows of segments, FTS5), episode FTS, browsing views."""
     db.executescript(
@@ -288,6 +312,7 @@ MIGRATIONS: list[Migration] = [
     m002_segments,
     m003_tags,
     m005_feed_url_history,
+    m030_tag_hashes,
     m040_passages_and_search,
 ]
 

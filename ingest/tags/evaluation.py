@@ -1,0 +1,145 @@
+"""The labelled evaluation set for topic scorers, and precision/recall over it.
+
+A case is a transcript with the topics a recruiter would expect. Cases come from YAML files
+(`transcript:` paragraphs of "Speaker: words") and from the sample show's scripts, with
+labels kept beside the cases. Timed segments are synthesised at a speaking rate, one per
+sentence, much as Whisper cuts them.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from ingest.models import Segment
+from ingest.tags.scorer import Scorer
+from ingest.tags.topics import score_topics
+from ingest.taxonomy import Taxonomy
+
+WORDS_PER_SECOND = 2.5  # 150 words a minute, an ordinary conversational pace
+SAMPLE_LABELS_FILE = "sample_labels.yaml"
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+_SPEAKER = re.compile(r"^([A-Z][\w .'-]{0,40}):\s+(.*)$", re.S)
+
+
+@dataclass
+class EvalCase:
+    """A transcript and the topic slugs it should be tagged with."""
+
+    id: str
+    title: str
+    topics: set[str]
+    segments: list[Segment]
+
+
+@dataclass
+class Scores:
+    """Micro-averaged precision and recall over (case, topic) pairs, and what went wrong."""
+
+    true_positives: int = 0
+    false_positives: int = 0
+    false_negatives: int = 0
+    misses: dict[str, list[str]] = field(default_factory=dict)  # case id -> expected, not found
+    extras: dict[str, list[str]] = field(default_factory=dict)  # case id -> found, not expected
+
+    @property
+    def precision(self) -> float:
+        found = self.true_positives + self.false_positives
+        return self.true_positives / found if found else 0.0
+
+    @property
+    def recall(self) -> float:
+        expected = self.true_positives + self.false_negatives
+        return self.true_positives / expected if expected else 0.0
+
+
+def segments_from_lines(lines: Iterable[tuple[str | None, str]]) -> list[Segment]:
+    """Timed segments, one per sentence, from (speaker, text) lines spoken back to back."""
+    segments, clock = [], 0.0
+    for speaker, text in lines:
+        for sentence in _SENTENCE_END.split(" ".join(text.split())):
+            if not sentence:
+                continue
+            duration = max(1.0, len(sentence.split()) / WORDS_PER_SECOND)
+            segments.append(Segment(round(clock, 2), round(clock + duration, 2), sentence, speaker))
+            clock += duration
+    return segments
+
+
+def _transcript_lines(text: str) -> list[tuple[str | None, str]]:
+    lines = []
+    for paragraph in re.split(r"\n\s*\n", text.strip()):
+        match = _SPEAKER.match(paragraph.strip())
+        if match:
+            lines.append((match.group(1), match.group(2)))
+        else:
+            lines.append((None, paragraph))
+    return lines
+
+
+def load_case(path: Path, taxonomy: Taxonomy | None = None) -> EvalCase:
+    """One YAML case; ValueError names the file when it is malformed or uses unknown topics."""
+    raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    if not isinstance(raw, dict) or not raw.get("transcript") or not raw.get("topics"):
+        raise ValueError(f"{path}: an eval case needs 'transcript' and 'topics'")
+    topics = set(raw["topics"])
+    if taxonomy is not None and topics - set(taxonomy.by_slug()):
+        raise ValueError(f"{path}: unknown topics {sorted(topics - set(taxonomy.by_slug()))}")
+    return EvalCase(
+        id=str(raw.get("id") or path.stem),
+        title=str(raw.get("title") or path.stem),
+        topics=topics,
+        segments=segments_from_lines(_transcript_lines(raw["transcript"])),
+    )
+
+
+def sample_cases(folder: Path) -> list[EvalCase]:
+    """The sample show's episodes with the labels in `folder`/sample_labels.yaml."""
+    labels_path = folder / SAMPLE_LABELS_FILE
+    if not labels_path.exists():
+        return []
+    from ingest.sample import load_sample
+
+    labels = yaml.safe_load(labels_path.read_text(encoding="utf-8")) or {}
+    cases = []
+    for episode in load_sample().episodes:
+        if episode.guid not in labels:
+            continue
+        lines = [(line.speaker, line.text) for line in episode.script]
+        cases.append(
+            EvalCase(
+                episode.guid, episode.title, set(labels[episode.guid]), segments_from_lines(lines)
+            )
+        )
+    return cases
+
+
+def load_eval_set(folder: Path, taxonomy: Taxonomy | None = None) -> list[EvalCase]:
+    """Every case in `folder`: the written transcripts, then the sample show's episodes."""
+    written = [
+        load_case(path, taxonomy)
+        for path in sorted(folder.glob("*.yaml"))
+        if path.name != SAMPLE_LABELS_FILE
+    ]
+    return written + sample_cases(folder)
+
+
+def evaluate(cases: Sequence[EvalCase], taxonomy: Taxonomy, scorer: Scorer) -> Scores:
+    """Tag every case with `scorer` and compare with its labels."""
+    scores = Scores()
+    for case in cases:
+        found = {
+            r.tag_slug for r in score_topics(case.segments, taxonomy.topics, scorer) if r.tagged
+        }
+        scores.true_positives += len(found & case.topics)
+        scores.false_positives += len(found - case.topics)
+        scores.false_negatives += len(case.topics - found)
+        if case.topics - found:
+            scores.misses[case.id] = sorted(case.topics - found)
+        if found - case.topics:
+            scores.extras[case.id] = sorted(found - case.topics)
+    return scores

@@ -1,0 +1,27 @@
+"""The one interface every topic scorer implements."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+from ingest.tags.passages import Passage
+from ingest.taxonomy import Taxonomy, Topic
+
+
+class Scorer(Protocol):
+    """Rates how strongly each passage discusses each topic, on a 0..1 scale.
+
+    A passage scoring at least `threshold` discusses the topic. A topic's scores may depend
+    only on the passage text and that topic's definition (plus the taxonomy's common terms),
+    so re-scoring one changed topic never changes another's.
+    """
+
+    name: str
+    threshold: float
+
+    def __init__(self, taxonomy: Taxonomy) -> None: ...
+
+    def score(self, passages: Sequence[Passage], topics: Sequence[Topic]) -> list[list[float]]:
+        """Scores indexed [passage][topic], in the order given."""
+        ...

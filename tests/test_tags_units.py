@@ -1,0 +1,115 @@
+"""The parts of tagging that need no database: taxonomy loading, passages, scorers, evaluation."""
+
+from pathlib import Path
+
+import pytest
+
+from ingest.models import Segment
+from ingest.tags import SCORERS, get_scorer
+from ingest.tags.evaluation import evaluate, load_eval_set, segments_from_lines
+from ingest.tags.keyphrases import extract_keyphrases
+from ingest.tags.lexical import LexicalScorer
+from ingest.tags.passages import MAX_SECONDS, MIN_SECONDS, group_passages
+from ingest.tags.topics import score_topics
+from ingest.taxonomy import TaxonomyError, load_taxonomy, parse_taxonomy
+
+EVAL_DIR = Path(__file__).parent / "fixtures" / "tag_eval"
+REQUIRED = {
+    "reverse-interviews", "candidate-experience", "employer-brand", "sourcing",
+    "diversity-hiring", "pay-transparency", "structured-interviews", "interview-bias",
+    "technical-assessments", "onboarding", "retention", "grit-and-resilience",
+    "collaboration", "recruiting-metrics", "hiring-managers", "offer-negotiation",
+    "remote-hiring", "recruiting-technology-and-ai",
+}  # fmt: skip
+
+
+def test_default_taxonomy_has_the_recruiting_topics():
+    taxonomy = load_taxonomy()
+    assert len(taxonomy.topics) >= 25
+    assert set(taxonomy.by_slug()) >= REQUIRED
+    for topic in taxonomy.topics:
+        assert topic.name and topic.description and topic.phrases and topic.keywords
+    hashes = {taxonomy.definition_hash(t) for t in taxonomy.topics}
+    assert len(hashes) == len(taxonomy.topics)
+
+
+OK = "    name: X\n    description: d\n    phrases: [a]\n"
+BAD_TOPICS = [
+    (
+        "  - slug: ok-topic\n    name: OK\n    phrases: [a]\n",
+        "(ok-topic): 'description' is missing",
+    ),
+    ("  - slug: Not A Slug\n" + OK, "topic 1 (Not A Slug): slug"),
+    ("  - slug: x\n    name: X\n    description: d\n", "topic 1 (x): 'phrases' is missing"),
+    ("  - slug: x\n" + OK + "    colour: red\n", "topic 1 (x): unknown keys ['colour']"),
+    ("  - slug: x\n" + OK + "  - slug: x\n" + OK, "topic 2 (x): duplicate slug"),
+]
+
+
+@pytest.mark.parametrize(("topic_yaml", "expected"), BAD_TOPICS)
+def test_taxonomy_errors_name_the_file_and_the_topic(topic_yaml, expected):
+    path = Path("/shows/mine/topics.yaml")
+    with pytest.raises(TaxonomyError) as error:
+        parse_taxonomy("topics:\n" + topic_yaml, path)
+    assert str(path) in str(error.value) and expected in str(error.value)
+
+
+def test_missing_taxonomy_file_is_named(tmp_path):
+    with pytest.raises(TaxonomyError, match="nope.yaml"):
+        load_taxonomy(tmp_path / "nope.yaml")
+
+
+def test_passages_follow_segment_boundaries_within_bounds():
+    segments = [Segment(i * 7.0, i * 7.0 + 6.5, f"sentence {i}") for i in range(40)]
+    passages = group_passages(segments)
+    assert passages[0].start == 0.0 and passages[-1].end == segments[-1].end
+    for a, b in zip(passages, passages[1:], strict=False):
+        assert b.first == a.last + 1  # no gaps, no overlaps
+    for p in passages:
+        assert MIN_SECONDS <= p.duration <= MAX_SECONDS
+        assert p.start == segments[p.first].start and p.end == segments[p.last].end
+    # One very long segment stands alone rather than being cut.
+    long = [Segment(0, 5, "a"), Segment(5, 200, "b"), Segment(200, 205, "c")]
+    assert [(p.first, p.last) for p in group_passages(long)] == [(0, 0), (1, 1), (2, 2)]
+
+
+def test_lexical_matches_stems_and_discounts_common_words():
+    taxonomy = load_taxonomy()
+    scorer = LexicalScorer(taxonomy)
+    topic = taxonomy.by_slug()["onboarding"]
+    said = segments_from_lines(
+        [("A", "Her onboarding buddy met the new hires on their first day.")]
+    )
+    generic = segments_from_lines(
+        [("A", "The candidate had an interview with the team about the role.")]
+    )
+    assert score_topics(said, [topic], scorer)[0].tagged
+    scores = scorer.score(group_passages(generic), taxonomy.topics)[0]
+    assert max(scores) < scorer.threshold  # only common words: no topic at all
+
+
+def test_registry_names_the_choices():
+    assert set(SCORERS) == {"lexical", "embeddings"}
+    with pytest.raises(ValueError, match="lexical"):
+        get_scorer("nope", load_taxonomy())
+
+
+def test_keyphrases_are_deduplicated_and_skip_topic_names():
+    text = (
+        "Reverse interviews changed our hiring. In a reverse interview the candidate asks. "
+        "Our onsite loop now ends with a reverse interview, and the onsite loop got shorter. "
+        "The onsite loop is where candidates meet the hiring panel and the hiring panel decides."
+    )
+    phrases = extract_keyphrases(text, exclude=["Reverse interviews"])
+    texts = [p.text for p in phrases]
+    assert not any("reverse interview" in t for t in texts)
+    assert "onsite loop" in texts and texts.count("onsite loop") == 1
+    assert all(0 < p.score <= 1 for p in phrases)
+
+
+def test_lexical_scorer_meets_its_target_on_the_eval_set():
+    taxonomy = load_taxonomy()
+    cases = load_eval_set(EVAL_DIR, taxonomy)
+    assert len(cases) >= 15 and sum(c.id.startswith("ttm-sample") for c in cases) >= 5
+    result = evaluate(cases, taxonomy, get_scorer("lexical", taxonomy))
+    assert result.precision >= 0.7 and result.recall >= 0.7, (result.misses, result.extras)
