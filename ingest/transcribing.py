@@ -46,6 +46,35 @@ class EpisodeResult:
     seconds: float = 0.0
     error: str | None = None
     gaps_remaining: list = field(default_factory=list)
+    worker: str | None = None  # where Whisper ran, when a runner fans jobs out (ingest.cluster)
+
+
+@dataclass(frozen=True)
+class AsrJob:
+    """One episode for Whisper: per-episode options and where its audio is; no database needed."""
+
+    episode_id: str
+    title: str
+    options: TranscribeOptions  # the show's language and names already filled in
+    audio_path: Path | None = None  # the downloaded file, inside the archive
+    audio_url: str | None = None  # the enclosure, for workers that fetch the audio themselves
+    published: str | None = None
+    publisher_errors: tuple[str, ...] = ()
+
+
+@dataclass
+class AsrOutcome:
+    """A job's transcript, or the reason there is none; where and how long Whisper ran."""
+
+    transcript: Transcript | None = None
+    error: str | None = None
+    seconds: float = 0.0
+    worker: str | None = None
+
+
+# Runs Whisper on a batch of jobs elsewhere (ingest.cluster: a Dask cluster) and calls `done`
+# here, one outcome at a time as each arrives, so this process stays the only writer.
+AsrRunner = Callable[[list[AsrJob], Callable[[AsrJob, AsrOutcome], None]], None]
 
 
 @dataclass
@@ -133,10 +162,20 @@ def transcribe_episodes(
     client: httpx.Client | None = None,
     make_transcriber: Callable[[], Transcriber] | None = None,
     progress: Progress | None = None,
+    runner: AsrRunner | None = None,
+    fetch_audio: bool = False,
 ) -> TranscribeSummary:
-    """Transcribe every episode that needs it; per-episode failures are stored, never raised."""
+    """Transcribe every episode that needs it; per-episode failures are stored, never raised.
+
+    With a `runner`, Whisper jobs are handed to it in one batch (after resumed and publisher
+    episodes are done here); `fetch_audio` also takes episodes whose audio is not downloaded,
+    for runners whose workers fetch the enclosure themselves.
+    """
     options = options or TranscribeOptions()
-    episodes = store.episodes_to_transcribe(db, show_id, force_asr=force_asr, limit=limit)
+    fetch_audio = fetch_audio and runner is not None  # only a runner's workers fetch audio
+    episodes = store.episodes_to_transcribe(
+        db, show_id, force_asr=force_asr, limit=limit, with_enclosures=fetch_audio
+    )
     summary = TranscribeSummary()
     progress = progress or Progress()
     progress.start(episodes)
@@ -152,12 +191,28 @@ def transcribe_episodes(
 
     own_client = client is None
     client = client or httpx.Client(headers={"User-Agent": USER_AGENT})
+    by_id = {episode["id"]: episode for episode in episodes}
+    jobs: list[AsrJob] = []
+
+    def record(result: EpisodeResult) -> None:
+        summary.results.append(result)
+        progress.episode_done(result, summary)
+
+    def done(job: AsrJob, outcome: AsrOutcome) -> None:
+        record(_asr_finished(archive, db, by_id[job.episode_id], job, outcome))
+
     try:
         for episode in episodes:
             progress.episode_started(episode)
-            result = _one_episode(archive, db, episode, options, force_asr, client, get_engine)
-            summary.results.append(result)
-            progress.episode_done(result, summary)
+            prepared = _prepare(archive, db, episode, options, force_asr, client, fetch_audio)
+            if isinstance(prepared, EpisodeResult):
+                record(prepared)
+            elif runner is not None:
+                jobs.append(prepared)
+            else:
+                done(prepared, run_asr(get_engine, prepared, prepared.audio_path))
+        if jobs:
+            runner(jobs, done)
     finally:
         if own_client:
             client.close()
@@ -165,7 +220,10 @@ def transcribe_episodes(
     return summary
 
 
-def _one_episode(archive, db, episode, options, force_asr, client, get_engine) -> EpisodeResult:
+def _prepare(
+    archive, db, episode, options, force_asr, client, fetch_audio
+) -> EpisodeResult | AsrJob:
+    """Finish the episode from files or the publisher, else say what Whisper must do."""
     episode_id, show_id = episode["id"], episode["show_id"]
     result = EpisodeResult(episode_id, episode["title"] or episode_id, "failed")
     existing = files.read_whole(archive.transcripts_dir, show_id, episode_id)
@@ -190,7 +248,8 @@ def _one_episode(archive, db, episode, options, force_asr, client, get_engine) -
             publisher_errors.append("no supported http(s) transcript link")
 
     audio = _audio_path(archive, episode)
-    if audio is None:
+    url = episode.get("enclosure_url")
+    if audio is None and not (fetch_audio and url):
         reason = "; ".join(publisher_errors) or "no audio downloaded"
         return _failed(db, result, f"publisher transcript unusable and no audio: {reason}")
 
@@ -199,17 +258,39 @@ def _one_episode(archive, db, episode, options, force_asr, client, get_engine) -
         language=options.language or normalise_language(episode["show_language"]),
         vocabulary=options.vocabulary or episode_vocabulary(db, episode),
     )
+    return AsrJob(
+        episode_id,
+        result.title,
+        per_episode,
+        audio_path=audio,
+        audio_url=url,
+        published=episode.get("published"),
+        publisher_errors=tuple(publisher_errors),
+    )
+
+
+def run_asr(get_engine: Callable[[], Transcriber], job: AsrJob, audio: Path) -> AsrOutcome:
+    """Whisper on one job's audio file; a failure becomes the outcome's reason, never raised."""
     started = time.perf_counter()
     try:
-        transcript = get_engine().transcribe(audio, per_episode)
+        transcript = get_engine().transcribe(audio, job.options)
     except TranscriptionError as exc:
-        return _failed(db, result, str(exc))
+        return AsrOutcome(error=str(exc))
     except Exception as exc:  # one broken episode (a decoder crash...) must not stop the run
-        return _failed(db, result, f"{audio.name}: {type(exc).__name__}: {exc}")
-    result.seconds = time.perf_counter() - started
+        return AsrOutcome(error=f"{Path(audio).name}: {type(exc).__name__}: {exc}")
+    return AsrOutcome(transcript=transcript, seconds=time.perf_counter() - started)
+
+
+def _asr_finished(archive, db, episode, job: AsrJob, outcome: AsrOutcome) -> EpisodeResult:
+    """Write what Whisper returned (files, then database), or store why it failed."""
+    result = EpisodeResult(job.episode_id, job.title, "failed", worker=outcome.worker)
+    transcript = outcome.transcript
+    if transcript is None:
+        return _failed(db, result, outcome.error or "no transcript returned")
+    result.seconds = outcome.seconds
     result.audio_seconds = transcript.duration or 0.0
-    if publisher_errors:
-        transcript.settings["publisher_errors"] = publisher_errors
+    if job.publisher_errors:
+        transcript.settings["publisher_errors"] = list(job.publisher_errors)
     result.gaps_remaining = transcript.settings.get("gaps_remaining", [])
     _keep(archive, db, episode, transcript)
     result.status = "asr"

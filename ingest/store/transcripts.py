@@ -71,20 +71,27 @@ def episodes_to_transcribe(
     *,
     force_asr: bool = False,
     limit: int | None = None,
+    with_enclosures: bool = False,
 ) -> list[dict]:
     """Episodes with audio or a publisher transcript and no transcript yet, oldest first.
 
     A failed episode is tried again only once its audio has changed since the failure. With
     `force_asr`, episodes transcribed from the publisher's file are taken again if they have audio.
+    `with_enclosures` counts an enclosure URL as audio (cluster workers fetch it themselves).
     """
     has_links = "EXISTS (SELECT 1 FROM episode_transcript_links l WHERE l.episode_id = e.id)"
-    source = f"(e.audio_path IS NOT NULL OR {has_links})"
+    audio = (
+        "(e.audio_path IS NOT NULL OR e.enclosure_url IS NOT NULL)"
+        if with_enclosures
+        else "e.audio_path IS NOT NULL"
+    )
+    source = f"({audio} OR {has_links})"
     pending = (
         "(e.transcript_status IS NULL OR (e.transcript_status = 'failed'"
         " AND e.audio_at IS NOT NULL AND e.audio_at > e.transcript_at))"
     )
     if force_asr:
-        pending = f"({pending} OR (e.transcript_source = 'publisher' AND e.audio_path IS NOT NULL))"
+        pending = f"({pending} OR (e.transcript_source = 'publisher' AND {audio}))"
     where = [source, pending]
     params: list = []
     if show_id:
