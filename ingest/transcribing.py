@@ -407,20 +407,21 @@ class RichProgress(Progress):
     """A live bar in audio minutes with the real-time factor, for a terminal."""
 
     def start(self, episodes: list[dict]) -> None:
-        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+        from rich.progress import BarColumn, TextColumn, TimeElapsedColumn
+        from rich.progress import Progress as Bar
 
         self.total = len(episodes)
+        # Feed durations size the bar; an episode without one counts as zero until it is done.
         self.minutes = {e["id"]: (e["duration"] or 0) / 60 for e in episodes}
-        self.bar = Progress(
+        self.bar = Bar(
             TextColumn("{task.description}"),
             BarColumn(),
-            TextColumn("{task.completed:.1f}/{task.total:.1f} audio min"),
-            TextColumn("{task.fields[speed]}"),
+            TextColumn("{task.fields[stats]}"),
             TimeElapsedColumn(),
         )
         self.bar.start()
         self.task = self.bar.add_task(
-            "transcribing", total=sum(self.minutes.values()) or None, speed=""
+            "transcribing", total=sum(self.minutes.values()) or 1, stats=""
         )
 
     def episode_started(self, episode: dict) -> None:
@@ -430,16 +431,16 @@ class RichProgress(Progress):
     def episode_done(self, result: EpisodeResult, summary: TranscribeSummary) -> None:
         self.done += 1
         speed = summary.speed()
-        self.bar.update(
-            self.task,
-            advance=self.minutes.get(result.episode_id, 0),
-            speed=f"{speed:.1f}x real time" if speed else "",
-        )
+        stats = f"{summary.asr_audio_seconds / 60:.1f} audio min transcribed"
+        if speed:
+            stats += f", {speed:.1f}x real time"
+        self.bar.update(self.task, advance=self.minutes.get(result.episode_id, 0), stats=stats)
         if result.status == "failed" or result.gaps_remaining:
             self.bar.console.print(describe(result, summary))
 
     def finish(self, summary: TranscribeSummary) -> None:
-        self.bar.stop()
+        if hasattr(self, "bar"):
+            self.bar.stop()
 
 
 def make_progress(echo: Callable[[str], None]) -> Progress:

@@ -13,7 +13,7 @@ from ingest.transcribe.publisher import (
     choose_link,
     parse_transcript,
 )
-from ingest.transcribing import transcribe_episodes
+from ingest.transcribing import RichProgress, transcribe_episodes
 from ingest.transcripts import read_transcript
 
 VTT = """WEBVTT Kind: captions
@@ -147,9 +147,12 @@ def test_publisher_vtt_is_imported_over_http(local_server):
     link = TranscriptLink(local_server.url("/t/1.vtt"), "text/vtt", language="en")
     archive, db, show_id, episode_id = _archive_with_episode([link])
 
-    summary = transcribe_episodes(archive, db, make_transcriber=_no_engine)
+    lines = []
+    progress = RichProgress(lines.append)
+    summary = transcribe_episodes(archive, db, make_transcriber=_no_engine, progress=progress)
 
     assert summary.count("publisher") == 1
+    assert progress.done == 1
     row = shows.get_episode(db, episode_id)
     assert row["transcript_status"] == "done"
     assert row["transcript_source"] == "publisher"
