@@ -1,0 +1,141 @@
+"""The product as a new user meets it: the demo, and `run` on a served show, end to end."""
+
+import json
+import os
+import re
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+
+import httpx
+from click.testing import CliRunner
+
+from ingest.cli import cli
+from ingest.pipeline import EXIT_BUSY
+
+
+def _rows(db_path, sql, params=()):
+    with sqlite3.connect(db_path) as conn:
+        conn.row_factory = sqlite3.Row
+        return [dict(row) for row in conn.execute(sql, params)]
+
+
+def test_demo_without_serving_builds_the_whole_archive(tmp_path):
+    root = tmp_path / "demo"
+    result = CliRunner().invoke(cli, ["--archive", str(root), "demo", "--no-serve"])
+    assert result.exit_code == 0, result.output
+    assert "Failures: 0" in result.output
+
+    db = root / "archive.db"
+    episodes = _rows(db, "SELECT * FROM episodes")
+    assert len(episodes) >= 4
+    assert all(e["audio_sha256"] for e in episodes)
+    assert {e["transcript_status"] for e in episodes} == {"done"}
+    assert {e["transcript_source"] for e in episodes} == {"asr", "publisher"}
+
+    # Every episode has its four transcript files, and the JSON is the Podcasting 2.0 format.
+    for episode in episodes:
+        stem = root / "transcripts" / episode["show_id"] / episode["id"]
+        for ext in ("json", "vtt", "srt", "txt"):
+            assert stem.with_suffix(f".{ext}").stat().st_size > 0
+        document = json.loads(stem.with_suffix(".json").read_text())
+        assert document["segments"][0]["body"]
+
+    one_medical = next(e for e in episodes if "One Medical" in e["title"])
+    segments = _rows(db, "SELECT text FROM segments WHERE episode_id = ?", [one_medical["id"]])
+    assert "reverse interview" in " ".join(s["text"] for s in segments).lower()
+    tags = {
+        r["tag_slug"]
+        for r in _rows(db, "SELECT * FROM episode_tags WHERE episode_id = ?", [one_medical["id"]])
+    }
+    assert "reverse-interviews" in tags
+    moments = _rows(
+        db,
+        "SELECT start FROM topic_moments WHERE episode_id = ? AND tag_slug = 'reverse-interviews'",
+        [one_medical["id"]],
+    )
+    assert moments
+
+    page = root / "site" / "episodes" / one_medical["slug"] / "index.html"
+    html = page.read_text()
+    assert "reverse interview" in html.lower()
+    assert (root / "site" / "index.html").exists()
+    assert (root / "site" / "pagefind").is_dir()
+    run = _rows(db, "SELECT status FROM runs ORDER BY id DESC LIMIT 1")[0]
+    assert run["status"] == "ok"
+
+
+def test_second_run_does_no_work_and_says_so(sample_show, tmp_path):
+    root = tmp_path / "archive"
+    runner = CliRunner()
+    first = runner.invoke(cli, ["--archive", str(root), "run", sample_show.feed_url])
+    assert first.exit_code == 0, first.output
+    assert "Transcribed:" in first.output
+    site_files = {p: p.stat().st_mtime_ns for p in (root / "site").rglob("*") if p.is_file()}
+
+    second = runner.invoke(cli, ["--archive", str(root), "run"])
+    assert second.exit_code == 0, second.output
+    assert "Nothing new" in second.output
+    assert "not modified" in second.output
+    after = {p: p.stat().st_mtime_ns for p in (root / "site").rglob("*") if p.is_file()}
+    assert after == site_files  # not one file rewritten
+    assert _rows(root / "archive.db", "SELECT count(*) AS n FROM episodes")[0]["n"] >= 4
+
+
+def test_run_exits_75_while_another_run_holds_the_archive(tmp_path):
+    from ingest.lock import archive_lock
+
+    root = tmp_path / "archive"
+    with archive_lock(root):
+        result = subprocess.run(
+            [sys.executable, "-m", "ingest.cli", "--archive", str(root), "run"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert result.returncode == EXIT_BUSY
+    assert "another podarchive run" in result.stderr
+
+
+def test_run_with_a_dead_feed_fails_clearly(tmp_path, local_server):
+    root = tmp_path / "archive"
+    result = CliRunner().invoke(cli, ["--archive", str(root), "run", local_server.url("/gone.xml")])
+    assert result.exit_code == 3, result.output
+    assert "gone.xml" in result.output
+
+
+def test_demo_serves_the_site_and_datasette_until_interrupted(tmp_path):
+    env = os.environ | {"PYTHONUNBUFFERED": "1"}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "ingest.cli", "--archive", str(tmp_path / "demo"), "demo"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+    )
+    try:
+        urls = {}
+        deadline = time.monotonic() + 300
+        while len(urls) < 2 and time.monotonic() < deadline:
+            line = process.stdout.readline()
+            if not line:
+                break
+            match = re.match(r"(Static site|Datasette):\s+(\S+)", line)
+            if match:
+                urls[match.group(1)] = match.group(2)
+        assert set(urls) == {"Static site", "Datasette"}, "demo never printed its URLs"
+        site = httpx.get(urls["Static site"])
+        assert site.status_code == 200 and "Talk Talent To Me" in site.text
+        search = httpx.get(
+            urls["Datasette"] + "archive/segments.json",
+            params={"_search": "reverse interview", "_shape": "array"},
+        )
+        assert search.status_code == 200 and search.json()
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=30) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
