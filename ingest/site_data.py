@@ -6,6 +6,7 @@ before they become paths, links must be http(s), and show notes are sanitised ag
 
 from __future__ import annotations
 
+import bisect
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -20,6 +21,7 @@ PASSAGE_MAX_SECONDS = 60.0
 PASSAGE_MAX_CHARS = 700
 PASSAGE_PAUSE_SECONDS = 2.0
 SUMMARY_CHARS = 220
+QUOTE_CHARS = 140
 
 # Transcript files the transcription step writes, with the MIME types the Podcasting 2.0
 # `podcast:transcript` tag expects (podcastindex.org namespace, "transcript" element).
@@ -197,6 +199,8 @@ def load(db, archive: Archive, show_id: str | None = None) -> SiteData:
             for c in chapters.get(row["id"], [])
         ]
         episode["passages"] = passages(segments.get(row["id"], []))
+        _quote_moments(episode["moments"], episode["passages"])
+        episode["credits"] = _credits(episode["people"])
         if not episode["duration"] and episode["passages"]:
             episode["duration"] = int(episode["passages"][-1]["end"])
             episode["duration_display"] = human_duration(episode["duration"])
@@ -288,6 +292,26 @@ def _episode(row: dict, show: dict) -> dict:
         "image_url": safe_url(row["image_url"]) or show["image_url"],
         "language": row["transcript_language"] or show["language"],
     }
+
+
+def _quote_moments(moments: list[dict], paragraphs: list[dict]) -> None:
+    """Give each topic moment the opening words of the passage it falls in."""
+    starts = [p["start"] for p in paragraphs]
+    for moment in moments:
+        index = bisect.bisect_right(starts, moment["start"] + 0.25) - 1
+        text = paragraphs[index]["text"] if index >= 0 else ""
+        moment["quote"] = text if len(text) <= QUOTE_CHARS else text[: QUOTE_CHARS - 1] + "…"
+
+
+def _credits(people: list[dict]) -> list[dict]:
+    """People grouped by role, in the order given (hosts, then guests, then others)."""
+    groups: dict[str, list[dict]] = {}
+    for person in people:
+        groups.setdefault(person["role"], []).append(person)
+    return [
+        {"role": role.capitalize() + ("s" if len(group) > 1 else ""), "people": group}
+        for role, group in groups.items()
+    ]
 
 
 def _people_index(db) -> dict[int, dict]:

@@ -1,0 +1,264 @@
+"""Benchmark the static site on a synthetic archive of 1,000 episodes.
+
+Reports: full HTML build time, search index time and size (whole pages vs one record per
+passage), peak memory of the build and of Pagefind, and the rebuild after one new episode.
+Targets on the project machine: HTML for 1,000 episodes < 20 s, rebuild after one new episode
+< 3 s, search index < 2 min and < 2 GB.
+
+    python bench/site.py                      # 1,000 episodes in a temporary folder
+    python bench/site.py --episodes 200 --keep /tmp/bench-site
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from ingest.archive import Archive  # noqa: E402
+from ingest.ids import episode_id_for, episode_slug_for  # noqa: E402
+from ingest.models import Segment, Transcript  # noqa: E402
+from ingest.transcripts import write_transcript  # noqa: E402
+
+SEED = 7
+SEGMENTS_PER_EPISODE = 360  # ~40 minutes of Whisper segments of ~6.5 s
+_VOCABULARY = (
+    "candidate interview hiring recruiter offer sourcing pipeline referral onboarding team "
+    "manager culture feedback process role salary equity remote engineer talent brand "
+    "diversity inclusion assessment structured question loop debrief rubric startup scale "
+    "company growth market leadership coaching retention promotion calibration panel "
+    "the a and to of in we you they it is was that this for on with as at be have"
+)
+WORDS = _VOCABULARY.split()
+TOPICS = [
+    ("interviewing", "Interviewing"),
+    ("sourcing", "Sourcing"),
+    ("employer-brand", "Employer brand"),
+    ("diversity", "Diversity and inclusion"),
+    ("compensation", "Compensation"),
+    ("onboarding", "Onboarding"),
+    ("remote-work", "Remote work"),
+    ("recruiting-ops", "Recruiting operations"),
+    ("leadership", "Leadership"),
+    ("candidate-experience", "Candidate experience"),
+    ("referrals", "Referrals"),
+    ("assessment", "Assessment"),
+]
+
+
+def sentence(rng: random.Random, words: int) -> str:
+    text = " ".join(rng.choice(WORDS) for _ in range(words))
+    return text[0].upper() + text[1:] + "."
+
+
+def add_episodes(archive: Archive, start: int, count: int, write_files: bool = True) -> None:
+    """Insert `count` synthetic episodes (numbered from `start`) with transcripts and tags."""
+    db = archive.open_db()
+    rng = random.Random(SEED + start)
+    show_id = "talk-talent-to-me"
+    now = datetime.now(UTC).isoformat(timespec="seconds")
+    if not db["shows"].exists() or not db["shows"].count:
+        db["shows"].insert(
+            {
+                "id": show_id,
+                "feed_url": "https://feeds.example.com/ttm.xml",
+                "title": "Talk Talent To Me",
+                "description": "The recruiting podcast.",
+                "added_at": now,
+                "updated_at": now,
+            }
+        )
+        db["tags"].insert_all(
+            [{"slug": s, "name": n, "description": "", "kind": "topic"} for s, n in TOPICS]
+        )
+        db["people"].insert({"id": 1, "name": "Rob Stevenson"})
+        db["show_people"].insert(
+            {"show_id": show_id, "person_id": 1, "role": "host", "group_name": "cast"}
+        )
+    first = datetime(2015, 1, 6, 9, tzinfo=UTC)
+    for number in range(start, start + count):
+        guid = f"ttm-{number:05d}"
+        episode_id = episode_id_for(show_id, guid)
+        title = f"Episode {number}: {sentence(rng, 6)[:-1].title()}"
+        segments = []
+        t = 0.0
+        speakers = ("Rob Stevenson", f"Guest {number}")
+        for index in range(SEGMENTS_PER_EPISODE):
+            length = rng.uniform(4.0, 9.0)
+            segments.append(
+                Segment(t, t + length, sentence(rng, rng.randint(10, 22)), speakers[index // 6 % 2])
+            )
+            t += length
+        with db.conn:
+            db["episodes"].insert(
+                {
+                    "id": episode_id,
+                    "show_id": show_id,
+                    "guid": guid,
+                    "slug": episode_slug_for(title, episode_id),
+                    "title": title,
+                    "published": (first + timedelta(days=7 * number)).isoformat(),
+                    "description_html": f"<p>{sentence(rng, 40)}</p><ul><li>{sentence(rng, 8)}"
+                    f"</li><li>{sentence(rng, 8)}</li></ul>",
+                    "description_text": sentence(rng, 40),
+                    "enclosure_url": f"https://cdn.example.com/ttm/{guid}.mp3",
+                    "enclosure_type": "audio/mpeg",
+                    "enclosure_length": 40_000_000,
+                    "duration": int(t),
+                    "episode_number": number,
+                    "first_seen": now,
+                    "updated_at": now,
+                    "transcript_status": "done",
+                    "transcript_language": "en",
+                }
+            )
+            person_id = db["people"].insert({"name": f"Guest {number}"}).last_pk
+            db["episode_people"].insert_all(
+                [
+                    {"episode_id": episode_id, "person_id": 1, "role": "host"},
+                    {"episode_id": episode_id, "person_id": person_id, "role": "guest"},
+                ]
+            )
+            db["segments"].insert_all(
+                {
+                    "episode_id": episode_id,
+                    "idx": i,
+                    "start": s.start,
+                    "end": s.end,
+                    "speaker": s.speaker,
+                    "text": s.text,
+                }
+                for i, s in enumerate(segments)
+            )
+            for slug, _ in rng.sample(TOPICS, 3):
+                db["episode_tags"].insert(
+                    {"episode_id": episode_id, "tag_slug": slug, "score": rng.random()}
+                    | {"source": "bench"}
+                )
+                for _ in range(2):
+                    start_at = rng.uniform(0, t - 60)
+                    db["topic_moments"].insert(
+                        {"episode_id": episode_id, "tag_slug": slug, "start": start_at}
+                        | {"end": start_at + 45, "score": rng.random()}
+                    )
+            db["chapters"].insert_all(
+                {"episode_id": episode_id, "start": c * t / 5, "title": sentence(rng, 4)}
+                | {"end": None, "url": None, "image_url": None}
+                for c in range(5)
+            )
+        if write_files:
+            write_transcript(
+                archive.transcripts_dir,
+                show_id,
+                episode_id,
+                Transcript(segments=segments, language="en", engine="bench"),
+            )
+
+
+def measure(code: str, archive: Path) -> dict:
+    """Run one step in a fresh Python so peak memory is the step's own."""
+    wrapper = (
+        "import json, resource, sys, time\n"
+        f"sys.path.insert(0, {str(Path(__file__).resolve().parent.parent)!r})\n"
+        "from ingest.archive import Archive\n"
+        f"archive = Archive.at({str(archive)!r})\n"
+        "started = time.perf_counter()\n"
+        f"{code}\n"
+        "seconds = time.perf_counter() - started\n"
+        "print(json.dumps({'seconds': seconds, 'result': result,"
+        " 'python_peak_mb': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,"
+        " 'child_peak_mb': resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024}))\n"
+    )
+    output = subprocess.run(
+        [sys.executable, "-c", wrapper], check=True, capture_output=True, text=True
+    ).stdout
+    return json.loads(output.strip().splitlines()[-1])
+
+
+HTML_BUILD = (
+    "from ingest import sitegen\n"
+    "r = sitegen.build_site(archive.open_db(), archive, 'https://example.com/ttm/', search=False)\n"
+    "result = {'written': len(r.written), 'outputs': r.outputs, 'errors': len(r.errors)}"
+)
+INDEX_PAGES = (
+    "from ingest import site_search\nresult = {'pages': site_search.build_index(archive.site_dir)}"
+)
+# Pagefind's Python API answers one request per 0.1 s poll, so records cost ~0.1 s each:
+# this indexes one episode's passages and the report extrapolates to the whole archive.
+INDEX_PASSAGES = """
+from pagefind.index import PagefindIndex
+from ingest import site_data
+data = site_data.load(archive.open_db(), archive)
+async def run():
+    e = data.episodes[0]
+    out = str(archive.root / 'pagefind-passages')
+    async with PagefindIndex(config={'force_language': 'en', 'output_path': out}) as index:
+        await asyncio.gather(*(index.add_custom_record(url=f"/{e['url']}#t={p['t']}",
+            content=p['text'], language='en', meta={'title': e['title']},
+            filters={'topic': [t['name'] for t in e['topics']]}) for p in e['passages']))
+    return {'records': len(e['passages']),
+            'archive_records': sum(len(x['passages']) for x in data.episodes)}
+result = asyncio.run(run())
+"""
+
+
+def folder_mb(path: Path) -> float:
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file()) / 1e6
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--episodes", type=int, default=1000)
+    parser.add_argument("--keep", type=Path, help="Archive folder to reuse (kept afterwards).")
+    parser.add_argument("--skip-passages", action="store_true", help="Skip the per-passage index.")
+    args = parser.parse_args()
+
+    root = args.keep or Path(tempfile.mkdtemp(prefix="bench-site-"))
+    archive = Archive.at(root)
+    figures: dict = {"episodes": args.episodes, "load_before": os.getloadavg()}
+    if not archive.db_path.exists():
+        started = time.perf_counter()
+        add_episodes(archive, 1, args.episodes)
+        figures["setup_seconds"] = round(time.perf_counter() - started, 1)
+    shutil.rmtree(archive.site_dir, ignore_errors=True)
+    db = archive.open_db()
+    figures["segments"] = db["segments"].count
+    figures["transcript_mb"] = round(
+        db.execute("SELECT sum(length(text)) FROM segments").fetchone()[0] / 1e6, 1
+    )
+
+    figures["full_html"] = measure(HTML_BUILD, root)
+    figures["index_whole_pages"] = measure(INDEX_PAGES, root)
+    figures["index_whole_pages"]["size_mb"] = round(folder_mb(archive.site_dir / "pagefind"), 1)
+    figures["noop_rebuild"] = measure(HTML_BUILD, root)
+    add_episodes(archive, args.episodes + 1, 1)
+    figures["one_new_episode_html"] = measure(HTML_BUILD, root)
+    figures["one_new_episode_index"] = measure(INDEX_PAGES, root)
+    if not args.skip_passages:
+        figures["index_per_passage"] = measure(INDEX_PASSAGES, root)
+        step = figures["index_per_passage"]
+        per_record = step["seconds"] / step["result"]["records"]
+        step["extrapolated_archive_hours"] = round(
+            per_record * step["result"]["archive_records"] / 3600, 1
+        )
+    figures["site_mb_without_index"] = round(
+        folder_mb(archive.site_dir) - folder_mb(archive.site_dir / "pagefind"), 1
+    )
+    figures["load_after"] = os.getloadavg()
+    print(json.dumps(figures, indent=1))
+    if not args.keep:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
