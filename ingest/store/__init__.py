@@ -30,6 +30,16 @@ def open_db(path: str | Path | None = None) -> sqlite_utils.Database:
     return db
 
 
+def transaction(db: sqlite_utils.Database):
+    """A context manager for one transaction: all of its writes or none.
+
+    `with db.conn:` is not enough: sqlite-utils 4 commits every `db.execute()` write (and every
+    table method) on its own unless a transaction is already open, which `db.atomic()` opens.
+    """
+    atomic = getattr(db, "atomic", None)  # sqlite-utils < 4 has none; there db.conn works
+    return atomic() if atomic is not None else db.conn
+
+
 def now() -> str:
     """The current time as stored everywhere in the archive: ISO 8601 UTC, seconds."""
     return datetime.now(UTC).isoformat(timespec="seconds")

@@ -9,7 +9,7 @@ import sqlite_utils
 
 from ingest.ids import episode_id_for, episode_slug_for, show_id_for
 from ingest.models import Episode, Person, Show
-from ingest.store import now
+from ingest.store import now, transaction
 
 # Episode columns that come from the feed (the rest belong to later steps).
 _EPISODE_FEED_FIELDS = (
@@ -149,7 +149,7 @@ def move_feed_url(db: sqlite_utils.Database, show_id: str, new_url: str, reason:
     if owner is not None and owner["id"] != show_id:
         return False
     stamp = now()
-    with db.conn:
+    with transaction(db):
         db.execute("DELETE FROM show_feed_urls WHERE url = ?", [new_url])
         db["show_feed_urls"].upsert(
             {
@@ -175,7 +175,7 @@ def add_show(db: sqlite_utils.Database, feed_url: str, title: str = "") -> dict:
     while get_show(db, show_id) is not None:
         show_id, n = f"{base}-{n}", n + 1
     stamp = now()
-    with db.conn:
+    with transaction(db):
         db["shows"].insert(
             {
                 "id": show_id,
@@ -202,7 +202,7 @@ def save_show(db: sqlite_utils.Database, show_id: str, show: Show) -> dict:
     """Update a show's channel fields from a parsed feed; return {field: [old, new]}."""
     old = get_show(db, show_id) or {}
     changes = _merge(old, _show_row(show), _SHOW_FEED_FIELDS)
-    with db.conn:
+    with transaction(db):
         if changes:
             db["shows"].update(
                 show_id, {name: new for name, (_, new) in changes.items()} | {"updated_at": now()}
@@ -230,7 +230,7 @@ def record_fetch(
             values["last_modified"] = last_modified
     if feed_url:
         values["feed_url"] = feed_url
-    with db.conn:
+    with transaction(db):
         db["shows"].update(show_id, values)
 
 
@@ -250,21 +250,29 @@ def upsert_episodes(
     existing = {
         row["guid"]: row for row in db.query("SELECT * FROM episodes WHERE show_id = ?", [show_id])
     }
+    slugs = {row["slug"] for row in existing.values()}
+    people = _PeopleCache(db)
     stamp = now()
-    with db.conn:
+    # Plain SQL in one transaction: sqlite-utils' insert/upsert re-read the schema on every
+    # call, which made a 5,000-episode feed take seconds.
+    with transaction(db):
         for episode in episodes:
             row = _episode_row(episode)
             old = existing.get(episode.guid)
             if old is None:
                 episode_id = episode_id_for(show_id, episode.guid)
+                slug = episode_slug_for(episode.title, episode_id)
+                if slug in slugs:  # same title and same id prefix: lengthen the suffix
+                    slug = f"{slug.rsplit('-', 1)[0]}-{episode_id}".lstrip("-")
+                slugs.add(slug)
                 row |= {
                     "id": episode_id,
                     "show_id": show_id,
-                    "slug": episode_slug_for(episode.title, episode_id),
+                    "slug": slug,
                     "first_seen": stamp,
                     "updated_at": stamp,
                 }
-                db["episodes"].insert(row)
+                _insert(db, "episodes", row)
                 existing[episode.guid] = row
                 result.added.append(episode_id)
             elif episode.guid in insert_only:
@@ -274,62 +282,92 @@ def upsert_episodes(
                 episode_id = old["id"]
                 changes = _merge(old, row, _EPISODE_FEED_FIELDS)
                 if changes:
-                    db["episodes"].update(
-                        episode_id,
-                        {name: new for name, (_, new) in changes.items()} | {"updated_at": stamp},
+                    values = {name: new for name, (_, new) in changes.items()}
+                    values["updated_at"] = stamp
+                    assignments = ", ".join(f"[{name}] = ?" for name in values)
+                    db.execute(
+                        f"UPDATE episodes SET {assignments} WHERE id = ?",
+                        [*values.values(), episode_id],
                     )
-                    db["episode_changes"].insert(
-                        {"episode_id": episode_id, "at": stamp, "changes": json.dumps(changes)}
+                    _insert(
+                        db,
+                        "episode_changes",
+                        {"episode_id": episode_id, "at": stamp, "changes": json.dumps(changes)},
                     )
                     result.changed[episode_id] = changes
                 else:
                     result.unchanged += 1
             _save_transcript_links(db, episode_id, episode)
-            _save_people(db, "episode_people", "episode_id", episode_id, episode.people)
+            people.link("episode_people", "episode_id", episode_id, episode.people)
     return result
+
+
+def _insert(db: sqlite_utils.Database, table: str, row: dict) -> None:
+    columns = ", ".join(f"[{name}]" for name in row)
+    marks = ", ".join("?" for _ in row)
+    db.execute(f"INSERT INTO [{table}] ({columns}) VALUES ({marks})", list(row.values()))
 
 
 def _save_transcript_links(db: sqlite_utils.Database, episode_id: str, episode: Episode) -> None:
     for link in episode.transcripts:
-        db["episode_transcript_links"].upsert(
-            {
-                "episode_id": episode_id,
-                "url": link.url,
-                "type": link.type,
-                "language": link.language,
-                "rel": link.rel,
-            },
-            pk=("episode_id", "url"),
+        # A later feed that leaves out language or rel does not erase them.
+        db.execute(
+            """
+            INSERT INTO episode_transcript_links (episode_id, url, type, language, rel)
+            VALUES (?, ?, ?, ?, ?)
+            ON CONFLICT (episode_id, url) DO UPDATE SET
+                type = coalesce(nullif(excluded.type, ''), type),
+                language = coalesce(excluded.language, language),
+                rel = coalesce(excluded.rel, rel)
+            """,
+            [episode_id, link.url, link.type, link.language, link.rel],
         )
+
+
+class _PeopleCache:
+    """People by name, read once per upsert instead of once per credit."""
+
+    def __init__(self, db: sqlite_utils.Database) -> None:
+        self.db = db
+        self.known = {
+            name: (person_id, href, img)
+            for person_id, name, href, img in db.execute("SELECT id, name, href, img FROM people")
+        }
+
+    def person_id(self, person: Person) -> int:
+        found = self.known.get(person.name)
+        if found is None:
+            cursor = self.db.execute(
+                "INSERT INTO people (name, href, img) VALUES (?, ?, ?)",
+                [person.name, person.href, person.img],
+            )
+            self.known[person.name] = (cursor.lastrowid, person.href, person.img)
+            return cursor.lastrowid
+        person_id, href, img = found
+        if (person.href and person.href != href) or (person.img and person.img != img):
+            href, img = person.href or href, person.img or img
+            self.db.execute(
+                "UPDATE people SET href = ?, img = ? WHERE id = ?", [href, img, person_id]
+            )
+            self.known[person.name] = (person_id, href, img)
+        return person_id
+
+    def link(self, table: str, key: str, owner_id: str, people: list[Person]) -> None:
+        for person in people:
+            if not person.name.strip():
+                continue
+            self.db.execute(
+                f"INSERT INTO [{table}] ([{key}], person_id, role, group_name) VALUES (?, ?, ?, ?)"
+                f" ON CONFLICT ([{key}], person_id, role) DO UPDATE SET"
+                " group_name = excluded.group_name",
+                [owner_id, self.person_id(person), person.role, person.group],
+            )
 
 
 def _save_people(
     db: sqlite_utils.Database, table: str, key: str, owner_id: str, people: list[Person]
 ) -> None:
-    for person in people:
-        if not person.name.strip():
-            continue
-        found = list(db.query("SELECT id FROM people WHERE name = ?", [person.name]))
-        if found:
-            person_id = found[0]["id"]
-            updates = {k: v for k, v in (("href", person.href), ("img", person.img)) if v}
-            if updates:
-                db["people"].update(person_id, updates)
-        else:
-            person_id = (
-                db["people"]
-                .insert({"name": person.name, "href": person.href, "img": person.img})
-                .last_pk
-            )
-        db[table].upsert(
-            {
-                key: owner_id,
-                "person_id": person_id,
-                "role": person.role,
-                "group_name": person.group,
-            },
-            pk=(key, "person_id", "role"),
-        )
+    _PeopleCache(db).link(table, key, owner_id, people)
 
 
 def mark_in_feed(db: sqlite_utils.Database, show_id: str, guids: list[str]) -> int:
@@ -341,7 +379,7 @@ def mark_in_feed(db: sqlite_utils.Database, show_id: str, guids: list[str]) -> i
         for r in stored
         if r["in_feed"] != (r["guid"] in present)
     ]
-    with db.conn:
+    with transaction(db):
         db.conn.executemany("UPDATE episodes SET in_feed = ? WHERE id = ?", flips)
     return sum(1 for flag, _ in flips if flag == 0)
 
