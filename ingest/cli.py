@@ -57,7 +57,8 @@ def cli(ctx: click.Context, archive_dir: str | None) -> None:
 )
 @click.pass_context
 def fetch(ctx: click.Context, urls: tuple[str, ...], strict: bool, timeout: float) -> None:
-    """Fetch feeds: add the given feed URLs as shows, or refresh every known show.
+    """Fetch feeds: add the given feed URLs as shows, or refresh every known show
+    (and add the `shows` listed in podarchive.toml).
 
     Sends the stored ETag/Last-Modified, so an unchanged feed costs one 304. Prints new,
     changed and unchanged episode counts per show; problems go to stderr and any failed
@@ -70,13 +71,20 @@ def fetch(ctx: click.Context, urls: tuple[str, ...], strict: bool, timeout: floa
     """
     import httpx
 
+    from ingest.config import ArchiveConfig, ConfigError
     from ingest.feed_http import CONNECT_TIMEOUT_S, make_client
     from ingest.fetching import fetch_feeds
+    from ingest.lock import ArchiveBusy, archive_lock
 
-    db = _archive(ctx).open_db()
+    archive = _archive(ctx)
+    db = archive.open_db()
     limits = httpx.Timeout(timeout, connect=min(timeout, CONNECT_TIMEOUT_S))
-    with make_client(timeout=limits) as client:
-        results = fetch_feeds(db, client, list(urls) or None)
+    try:
+        configured = [] if urls else ArchiveConfig.load(archive.root).shows
+        with archive_lock(archive.root), make_client(timeout=limits) as client:
+            results = fetch_feeds(db, client, list(urls) or None, configured=configured)
+    except (ArchiveBusy, ConfigError) as error:
+        _fail(str(error))
     if not results:
         click.echo("No shows in the archive yet: podarchive fetch FEED_URL", err=True)
     failed = False

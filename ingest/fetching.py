@@ -204,18 +204,27 @@ def _follow_move(
 
 
 def fetch_feeds(
-    db: sqlite_utils.Database, client: httpx.Client, urls: list[str] | None = None
+    db: sqlite_utils.Database,
+    client: httpx.Client,
+    urls: list[str] | None = None,
+    *,
+    configured: list[str] | tuple[str, ...] = (),
 ) -> list[FetchResult]:
-    """Add and pull the given feed URLs, or refresh every known show when none are given."""
-    results = []
+    """Add and pull the given feed URLs; with none, add `configured` ones not yet known, then
+    refresh every known show (each once)."""
     if urls:
-        for url in urls:
-            show = show_store.find_show_by_url(db, url)
-            if show is None:
-                results.append(add_feed(db, client, url))
-            else:
-                results.append(refresh_show(db, client, show))
-        return results
+        return [_fetch_url(db, client, url) for url in urls]
+    results = []
+    for url in configured:
+        if show_store.find_show_by_url(db, url) is None:
+            results.append(add_feed(db, client, url))
+    done = {result.show_id for result in results if result.show_id}
     for show in show_store.list_shows(db):
-        results.append(refresh_show(db, client, show))
+        if show["id"] not in done:
+            results.append(refresh_show(db, client, show))
     return results
+
+
+def _fetch_url(db: sqlite_utils.Database, client: httpx.Client, url: str) -> FetchResult:
+    show = show_store.find_show_by_url(db, url)
+    return add_feed(db, client, url) if show is None else refresh_show(db, client, show)

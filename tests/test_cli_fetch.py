@@ -143,3 +143,26 @@ def test_sample_show_is_archived(tmp_path, sample_show):
     assert db["episode_transcript_links"].count >= 1
     again = run(archive, "fetch")
     assert again.stdout == "talk-talent-to-me: not modified (304)\n"
+
+
+def test_fetch_adds_the_shows_listed_in_the_config_file(tmp_path, feed_server):
+    archive = tmp_path / "a"
+    archive.mkdir()
+    url = feed_server.url("/feed.xml")
+    (archive / "podarchive.toml").write_text(f'shows = ["{url}"]\n')
+    first = run(archive, "fetch")
+    assert (
+        first.exit_code == 0 and first.stdout == "hiring-matters: 3 new, 0 changed, 0 unchanged\n"
+    )
+    again = run(archive, "fetch")  # known now: refreshed once, conditionally
+    assert again.stdout == "hiring-matters: not modified (304)\n"
+
+
+def test_fetch_waits_for_no_one_when_the_archive_is_busy(tmp_path, feed_server):
+    from ingest.lock import archive_lock
+
+    archive = tmp_path / "a"
+    with archive_lock(archive):
+        result = run(archive, "fetch", feed_server.url("/feed.xml"))
+    assert result.exit_code == 1 and "another podarchive run" in result.stderr
+    assert feed_server.requests == []
