@@ -3,13 +3,15 @@
 Read-only by default: nothing in the configuration writes (no write plugins), the database is
 opened immutable (no locks, no change checks: the fastest way to serve a file that does not
 change), and arbitrary SQL is refused unless asked for. `live=True` opens it read-only but
-mutable instead, for serving while an ingest run writes.
+mutable instead, for serving while an ingest run writes; `serve` picks it by itself when
+an ingest run holds the archive's lock at start.
 """
 
 from __future__ import annotations
 
 import copy
 import functools
+import logging
 from importlib import resources
 from pathlib import Path
 
@@ -17,6 +19,8 @@ import yaml
 from datasette.app import Datasette
 
 from ingest.archive import Archive
+
+log = logging.getLogger(__name__)
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8001
@@ -68,6 +72,17 @@ def prepare_database(archive: Archive) -> Path:
     return archive.db_path
 
 
+def archive_in_use(archive: Archive) -> bool:
+    """Whether an ingest run holds the archive's lock right now."""
+    from ingest.lock import ArchiveBusy, archive_lock
+
+    try:
+        with archive_lock(archive.root):
+            return False
+    except ArchiveBusy:
+        return True
+
+
 def _register_plugin() -> None:
     from datasette.plugins import pm
 
@@ -106,6 +121,10 @@ def serve(
     """Run Datasette over the archive with uvicorn until interrupted."""
     import uvicorn
 
+    if not live and archive_in_use(archive):
+        # An immutable reader must never see a file that changes under it.
+        log.warning("another podarchive run is writing %s: serving it live", archive.root)
+        live = True
     ds = make_datasette(archive, base_url=base_url, allow_sql=allow_sql, live=live)
     # Datasette's app runs its startup hooks on the first request.
     uvicorn.run(ds.app(), host=host, port=port, log_level="warning", lifespan="on")

@@ -382,3 +382,25 @@ def test_window_segments_groups_whole_segments_with_offsets():
     assert search.match_time(first["offsets"], first["text"], first["start"]) == 0.0
     # A short tail joins the passage before it.
     assert passages[1]["end"] == 109.5
+
+
+# --- the command ------------------------------------------------------------------------------
+
+
+def test_serve_refuses_a_folder_without_an_archive(tmp_path):
+    from click.testing import CliRunner
+
+    from ingest.cli import cli
+
+    result = CliRunner().invoke(cli, ["--archive", str(tmp_path / "none"), "serve"])
+    assert result.exit_code == 1
+    assert "no archive database" in result.output
+
+
+def test_a_running_ingest_is_detected(archive):
+    from ingest.lock import archive_lock
+    from ingest.serve import archive_in_use
+
+    assert not archive_in_use(archive)
+    with archive_lock(archive.root):
+        assert archive_in_use(archive)
