@@ -633,5 +633,52 @@ def demo(ctx: click.Context, no_serve: bool, host: str, port: int) -> None:
         sample.stop()
 
 
+@cli.command()
+@click.argument("query")
+@click.option("--topic", help="Only episodes tagged with this topic (slug or name).")
+@click.option("--show", "show_key", help="Only this show (id, feed URL or title).")
+@click.option("--limit", type=click.IntRange(min=1), default=10, show_default=True)
+@click.pass_context
+def search(
+    ctx: click.Context, query: str, topic: str | None, show_key: str | None, limit: int
+) -> None:
+    """Search transcripts: ranked hits with episode, time and snippet.
+
+    QUERY uses full-text syntax: words, "a phrase", grit OR resilience, transp*.
+
+    \b
+    Example:
+        podarchive search '"reverse interview"'
+        podarchive search negotiation --topic pay-transparency
+    """
+    from ingest.search import MARK_CLOSE, MARK_OPEN, SearchError, search_archive
+    from ingest.store import shows as show_store
+
+    archive = _archive(ctx)
+    show_id = None
+    if show_key:
+        show = show_store.find_show(archive.open_db(), show_key)
+        if show is None:
+            _fail(f"no show matches {show_key!r}")
+        show_id = show["id"]
+    try:
+        hits = search_archive(archive, query, topic=topic, show=show_id)
+    except SearchError as error:
+        _fail(str(error))
+    if not hits:
+        click.echo(f"No passages match {query!r}.")
+        return
+    for number, hit in enumerate(hits[:limit], 1):
+        snippet = hit.snippet.replace(MARK_OPEN, "\x00").replace(MARK_CLOSE, "\x01")
+        parts = snippet.split("\x00")
+        styled = parts[0] + "".join(
+            click.style(p.split("\x01", 1)[0], bold=True) + (p.split("\x01", 1) + [""])[1]
+            for p in parts[1:]
+        )
+        click.echo(f"{number}. {hit.episode} at {hit.at} ({hit.show}, {hit.published})")
+        click.echo(f"   {styled}")
+        click.echo(f"   {hit.page}")
+
+
 if __name__ == "__main__":
     cli()

@@ -83,6 +83,19 @@ def test_second_run_does_no_work_and_says_so(sample_show, tmp_path):
     assert after == site_files  # not one file rewritten
     assert _rows(root / "archive.db", "SELECT count(*) AS n FROM episodes")[0]["n"] >= 4
 
+    # The terminal search ranks the One Medical passage first and links to its second.
+    found = runner.invoke(cli, ["--archive", str(root), "search", '"reverse interview"'])
+    assert found.exit_code == 0, found.output
+    first_hit = found.output.splitlines()[0]
+    assert first_hit.startswith("1. One Medical") and " at 0:" in first_hit
+    assert re.search(r"/episodes/one-medical[^ ]*/#t=\d+", found.output)
+    filtered = runner.invoke(
+        cli, ["--archive", str(root), "search", "interview", "--topic", "pay-transparency"]
+    )
+    assert "One Medical" not in filtered.output
+    bad = runner.invoke(cli, ["--archive", str(root), "search", '"unclosed'])
+    assert bad.exit_code == 1 and "unclosed" in bad.output
+
 
 def test_run_exits_75_while_another_run_holds_the_archive(tmp_path):
     from ingest.lock import archive_lock
