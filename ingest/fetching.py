@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 import httpx
 import sqlite_utils
 
-from ingest.feed import ParsedFeed, parse_feed
+from ingest.feed import ParsedFeed, normalize_enclosure_url, parse_feed
 from ingest.feed_http import MAX_FEED_BYTES, FeedFetchError, FeedResponse, fetch_feed
 from ingest.models import Show
 from ingest.store import shows as show_store
@@ -160,6 +160,7 @@ def _store(
         return result
     show_store.save_show(db, show_id, pulled.show)
     result.title = show_store.get_show(db, show_id)["title"]
+    _adopt_new_guids(db, show_id, pulled)
     upserted = show_store.upsert_episodes(
         db, show_id, pulled.episodes, insert_only=pulled.uncertain
     )
@@ -178,6 +179,22 @@ def _store(
         error=result.error,
     )
     return result
+
+
+def _adopt_new_guids(db: sqlite_utils.Database, show_id: str, pulled: PulledFeed) -> None:
+    """An episode stored under its enclosure (the feed had no guid) keeps its id once the
+    feed starts giving guids, instead of coming back as a duplicate."""
+    stored = show_store.episode_guids(db, show_id)
+    incoming = {episode.guid for episode in pulled.episodes}
+    renames = {}
+    for episode in pulled.episodes:
+        if episode.guid in stored or not episode.enclosure_url:
+            continue
+        fallback = normalize_enclosure_url(episode.enclosure_url)
+        if fallback in stored and fallback not in incoming and fallback not in renames:
+            renames[fallback] = episode.guid
+    if renames:  # recorded in episode_changes as {"guid": [old, new]}
+        show_store.rename_guids(db, show_id, renames)
 
 
 def _follow_move(

@@ -395,3 +395,30 @@ def test_refresh_show_takes_a_stored_row(local_server, client, db):
     show = show_store.add_show(db, local_server.url("/feed.xml"))
     result = refresh_show(db, client, show)
     assert result.ok and result.added == 3 and result.title == "Hiring Matters"
+
+
+def test_feed_without_guids_keeps_identity_through_tracking_changes_and_new_guids(
+    local_server, client, db
+):
+    feed = Feed((FEEDS / "no_guids.xml").read_bytes(), etag=None, last_modified=None)
+    local_server.route("/feed.xml", feed.handler)
+    url = local_server.url("/feed.xml")
+    [first] = fetch_feeds(db, client, [url])
+    assert first.added == 3
+    ids = {r["title"]: r["id"] for r in db["episodes"].rows}
+
+    # The host swaps tracking prefixes and query strings: same episodes.
+    feed.body = feed.body.replace(b"https://chrt.fm/track/ABC123/", b"https://pdst.fm/e/")
+    feed.body = feed.body.replace(b"one.mp3", b"one.mp3?updated=1")
+    [second] = fetch_feeds(db, client)
+    assert (second.added, second.changed) == (0, 2)
+    # Then the feed starts giving guids: still the same episodes, now under their guids.
+    feed.body = feed.body.replace(b"<title>Two</title>", b"<title>Two</title><guid>ep-2</guid>")
+    feed.body = feed.body.replace(b"<title>One</title>", b"<title>One</title><guid>ep-1</guid>")
+    [third] = fetch_feeds(db, client)
+    assert third.added == 0 and db["episodes"].count == 3
+    assert {r["title"]: r["id"] for r in db["episodes"].rows} == ids
+    assert {r["title"]: r["guid"] for r in db["episodes"].rows if r["enclosure_url"]} == {
+        "Two": "ep-2",
+        "One": "ep-1",
+    }

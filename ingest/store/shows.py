@@ -370,6 +370,36 @@ def _save_people(
     _PeopleCache(db).link(table, key, owner_id, people)
 
 
+def episode_guids(db: sqlite_utils.Database, show_id: str) -> set[str]:
+    """The guids of a show's stored episodes."""
+    return {row[0] for row in db.execute("SELECT guid FROM episodes WHERE show_id = ?", [show_id])}
+
+
+def rename_guids(db: sqlite_utils.Database, show_id: str, renames: dict[str, str]) -> None:
+    """Give stored episodes new guids (same id, slug and files); record each change."""
+    stamp = now()
+    with transaction(db):
+        for old, new in renames.items():
+            rows = list(
+                db.execute("SELECT id FROM episodes WHERE show_id = ? AND guid = ?", [show_id, old])
+            )
+            if not rows:
+                continue
+            db.execute(
+                "UPDATE episodes SET guid = ?, updated_at = ? WHERE id = ?",
+                [new, stamp, rows[0][0]],
+            )
+            _insert(
+                db,
+                "episode_changes",
+                {
+                    "episode_id": rows[0][0],
+                    "at": stamp,
+                    "changes": json.dumps({"guid": [old, new]}),
+                },
+            )
+
+
 def mark_in_feed(db: sqlite_utils.Database, show_id: str, guids: list[str]) -> int:
     """After a complete read of a feed, flag the stored episodes it still lists; count dropped."""
     present = set(guids)
