@@ -239,14 +239,10 @@ def _episode(entry, raw: RawItem | None, position: int, url: str, warn) -> Episo
         # feedparser copies a guid into the link when the item has none; RSS 2.0 allows that
         # only for isPermaLink guids, and only a real URL is a link.
         permalink = raw.guid if raw.guid_is_permalink else None
-        link = _http_or_none(raw.link) or _http_or_none(permalink)
+        link = _resolve(url, raw.link) or _http_or_none(permalink)
     if enclosure and enclosure.get("href") == link:
         link = None  # feedparser falls back to the enclosure when an item has no link
     label = _label(title, guid, position)
-    if problem:
-        warn(f"{url}: {label} {problem}")
-    if not title:
-        warn(f"{url}: {label} has no title")
     if guid is None:
         # Stable identity without a guid: the enclosure minus tracking, else link + title.
         if enclosure:
@@ -256,6 +252,10 @@ def _episode(entry, raw: RawItem | None, position: int, url: str, warn) -> Episo
         else:
             warn(f"{url}: {label} has no guid, enclosure, link or title: skipped")
             return None
+    if problem:
+        warn(f"{url}: {label} {problem}")
+    if not title:
+        warn(f"{url}: {label} has no title")
     html, text = _description(entry)
     length = _int(enclosure.get("length")) if enclosure else None
     episode = Episode(

@@ -198,6 +198,7 @@ def test_item_problems_are_reported_by_name_and_the_rest_kept():
     assert "item 4 'Fine, again' repeats the guid of item 1: kept the first" in text
     assert "item 5 'Local file' has an enclosure that is not an http(s) URL" in text
     assert "item 6 has no guid, enclosure, link or title: skipped" in text
+    assert sum("item 6" in w for w in feed.warnings) == 1  # one message per problem item
 
 
 def test_html_page_is_an_error_not_an_empty_show():
