@@ -149,7 +149,9 @@ def _store(
 ) -> FetchResult:
     result.warnings = pulled.warnings
     first = pulled.first
-    _follow_move(db, show_id, pulled, result)
+    if first.not_modified or pulled.show is not None:
+        # Only a feed moves a feed: a 301 to a web page (a show that ended) keeps the old URL.
+        _follow_move(db, show_id, pulled, result)
     if first.not_modified:
         result.not_modified = True
         show_store.record_fetch(db, show_id, feed_url=None)

@@ -422,3 +422,14 @@ def test_feed_without_guids_keeps_identity_through_tracking_changes_and_new_guid
         "Two": "ep-2",
         "One": "ep-1",
     }
+
+
+def test_permanent_redirect_to_a_web_page_does_not_move_the_show(local_server, client, db):
+    local_server.route("/feed.xml", itunes_feed().handler)
+    url = local_server.url("/feed.xml")
+    fetch_feeds(db, client, [url])
+    local_server.serve_bytes("/home", (FEEDS / "html_page.html").read_bytes(), "text/html")
+    local_server.route("/feed.xml", redirect("/home", 301))
+    [result] = fetch_feeds(db, client)
+    assert not result.ok and "HTML page" in result.error and result.moved_to is None
+    assert show_store.get_show(db, result.show_id)["feed_url"] == url
