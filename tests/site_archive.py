@@ -1,4 +1,9 @@
-"""A small archive for the site tests: three episodes (one hostile), real MP3, tags, moments."""
+"""Archives for the site tests.
+
+`build_archive`: three hand-made episodes (one hostile) with exact tags, moments and chapters.
+`build_sample_archive`: the bundled sample show (its MP3s, its scripts timed as transcripts,
+tagged by the real lexical tagger against the recruiting taxonomy) plus the hostile episode.
+"""
 
 from __future__ import annotations
 
@@ -201,3 +206,108 @@ def build_archive(archive: Archive, mp3: Path) -> dict[str, dict]:
             ]
         )
     return {"brand": brand, "medical": medical, "hostile": hostile}
+
+
+def build_sample_archive(archive: Archive) -> dict[str, dict]:
+    """The sample show archived through the store, tagged for real; rows by guid."""
+    from ingest.html import html_to_text, sanitize_html
+    from ingest.sample import load_sample
+    from ingest.tags.job import tag_archive
+    from ingest.taxonomy import load_taxonomy
+
+    sample = load_sample()
+    db = archive.open_db()
+    show_id = show_store.add_show(db, FEED_URL, sample.title)["id"]
+    host = Person(sample.host, role="host")
+    show_store.save_show(
+        db,
+        show_id,
+        Show(
+            feed_url=FEED_URL,
+            title=sample.title,
+            description=sample.description,
+            link=sample.link,
+            author=sample.author,
+            language=sample.language,
+            people=[host],
+        ),
+    )
+    show_store.upsert_episodes(
+        db,
+        show_id,
+        [
+            Episode(
+                guid=item.guid,
+                title=item.title,
+                published=item.published,
+                description_html=sanitize_html(item.description_html),
+                description_text=html_to_text(item.description_html),
+                enclosure_url=f"https://cdn.example.com/{item.audio_name}",
+                enclosure_type="audio/mpeg",
+                duration=round(item.duration) if item.duration else None,
+                episode_number=item.number,
+                season=item.season,
+                people=[host] + [Person(g.name, role="guest") for g in item.guests],
+            )
+            for item in sample.episodes
+        ],
+    )
+    rows = {row["guid"]: row for row in show_store.list_episodes(db, show_id)}
+    for item in sample.episodes:
+        row = rows[item.guid]
+        audio_rel = f"audio/{show_id}/{row['id']}.mp3"
+        (archive.root / audio_rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(item.audio_path, archive.root / audio_rel)
+        db["episodes"].update(row["id"], {"audio_path": audio_rel})
+        segments = [
+            Segment(line.start, line.end, line.text, speaker=line.speaker)
+            for line in item.script
+            if line.start is not None
+        ]
+        transcript = Transcript(segments=segments, language="en", engine="script")
+        transcript_store.save_transcript(db, row["id"], transcript)
+        write_transcript(archive.transcripts_dir, show_id, row["id"], transcript)
+    tag_archive(db, load_taxonomy(), scorer_name="lexical")
+    rows = {row["guid"]: row for row in show_store.list_episodes(db, show_id)}
+    rows["hostile"] = _add_hostile_episode(archive, db, show_id)
+    return rows
+
+
+def _add_hostile_episode(archive: Archive, db, show_id: str) -> dict:
+    """An episode whose every field tries to run script (each would set window.__pwned)."""
+    show_store.upsert_episodes(
+        db,
+        show_id,
+        [
+            Episode(
+                guid="hostile",
+                title=HOSTILE_TITLE,
+                published=datetime(2023, 5, 2, 9, tzinfo=UTC),
+                description_html=HOSTILE_NOTES,
+                description_text="Hostile notes",
+                link="javascript:window.__pwned='link'",
+                enclosure_url="https://cdn.example.com/hostile.mp3",
+                duration=20,
+                people=[Person("<b onmouseover=\"window.__pwned='person'\">Mallory</b>", "guest")],
+            )
+        ],
+    )
+    row = next(e for e in show_store.list_episodes(db, show_id) if e["guid"] == "hostile")
+    transcript = Transcript(
+        [Segment(0, 10, HOSTILE_TEXT, speaker="<script>window.__pwned='speaker'</script>")]
+    )
+    transcript_store.save_transcript(db, row["id"], transcript)
+    write_transcript(archive.transcripts_dir, show_id, row["id"], transcript)
+    with db.conn:
+        db["tags"].insert(
+            {"slug": "hostile", "name": "<i onclick=x>Hostile</i>", "description": ""}
+            | {"kind": "topic"}
+        )
+        db["episode_tags"].insert(
+            {"episode_id": row["id"], "tag_slug": "hostile", "score": 1.0, "source": "test"}
+        )
+        db["chapters"].insert(
+            {"episode_id": row["id"], "start": 0, "title": "<script>x</script>"}
+            | {"url": "javascript:window.__pwned='chapter'"}
+        )
+    return row

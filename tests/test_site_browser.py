@@ -13,7 +13,7 @@ from playwright.sync_api import sync_playwright
 
 from ingest import sitegen
 from ingest.archive import Archive
-from tests.site_archive import build_archive, make_speech_mp3
+from tests.site_archive import build_sample_archive
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -95,22 +95,25 @@ class RangeHandler(SimpleHTTPRequestHandler):
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory):
-    """The test archive built into a site and served under BASE_PATH on a free port."""
-    root = tmp_path_factory.mktemp("browser-archive")
-    archive = Archive.at(root)
-    mp3 = make_speech_mp3(
-        root / "speech.mp3",
-        "At One Medical we call it the reverse interview. Thanks for listening.",
-    )
-    episodes = build_archive(archive, mp3)
-    report = sitegen.build_site(archive.open_db(), archive, BASE_PATH)
-    assert report.indexed
+    """The sample show (plus a hostile episode) built into a site, served under BASE_PATH."""
+    archive = Archive.at(tmp_path_factory.mktemp("browser-archive"))
+    episodes = build_sample_archive(archive)
+    db = archive.open_db()
+    report = sitegen.build_site(db, archive, BASE_PATH)
+    assert report.indexed and report.errors == []
+    topics = {
+        row["slug"]: row for row in db.query("SELECT slug, name FROM tags WHERE kind = 'topic'")
+    }
+    tagged: dict[str, set[str]] = {}
+    for row in db.query("SELECT episode_id, tag_slug FROM episode_tags"):
+        if row["tag_slug"] in topics:
+            tagged.setdefault(row["tag_slug"], set()).add(row["episode_id"])
     handler = partial(RangeHandler, directory=str(archive.site_dir.resolve()))
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     server.daemon_threads = True
     threading.Thread(target=server.serve_forever, daemon=True).start()
     url = f"http://127.0.0.1:{server.server_address[1]}{BASE_PATH}"
-    yield {"url": url, "episodes": episodes}
+    yield {"url": url, "episodes": episodes, "topics": topics, "tagged": tagged}
     server.shutdown()
     server.server_close()
 
@@ -159,8 +162,19 @@ def page(browser):
     assert problems == []
 
 
-def _episode_url(site, name: str) -> str:
-    return site["url"] + f"episodes/{site['episodes'][name]['slug']}/"
+ONE_MEDICAL = "ttm-sample-0003"
+STRUCTURED = "ttm-sample-0005"
+
+
+def _episode_url(site, guid: str) -> str:
+    return site["url"] + f"episodes/{site['episodes'][guid]['slug']}/"
+
+
+def _starts(page) -> list[float]:
+    """The transcript passages' start times, read from the page."""
+    return page.eval_on_selector_all(
+        ".passage", "nodes => nodes.map(n => parseFloat(n.dataset.start))"
+    )
 
 
 def _wait_for_time(page, seconds: float, tolerance: float = 1.5) -> float:
@@ -172,49 +186,64 @@ def _wait_for_time(page, seconds: float, tolerance: float = 1.5) -> float:
     return page.evaluate("() => document.getElementById('player').currentTime")
 
 
+def _current_start(page) -> float:
+    return float(page.get_attribute(".passage.current", "data-start"))
+
+
 def test_clicking_a_timestamp_seeks_the_player(site, page):
-    page.goto(_episode_url(site, "medical"))
+    page.goto(_episode_url(site, ONE_MEDICAL))
     page.wait_for_function("() => document.getElementById('player').readyState >= 1")
-    page.click('.passage a.ts[href="#t=27"]')
-    assert abs(_wait_for_time(page, 27) - 27) <= 1.5
-    assert page.get_attribute('[id="t=27"]', "class") == "passage current"
-    assert page.url.endswith("#t=27")
+    start = _starts(page)[3]
+    page.click(f'.passage[data-start="{start}"] a.ts')
+    assert abs(_wait_for_time(page, start) - start) <= 1.5
+    assert _current_start(page) == start
+    assert page.url.endswith(f"#t={int(start)}")
 
 
 def test_clicking_a_topic_moment_seeks_the_player(site, page):
-    page.goto(_episode_url(site, "medical"))
-    page.click('.moments a[href="#t=35"]')
-    _wait_for_time(page, 35)
-    assert "current" in page.get_attribute('[id="t=35"]', "class")
+    page.goto(_episode_url(site, ONE_MEDICAL))
+    moment = page.locator(".moments a.seek").last
+    target = float(moment.get_attribute("data-t"))
+    moment.click()
+    _wait_for_time(page, target)
+    assert _current_start(page) <= target + 0.25
 
 
 def test_hash_and_query_start_the_player_there(site, page):
-    page.goto(_episode_url(site, "medical") + "#t=42")
-    _wait_for_time(page, 42, tolerance=0.5)
-    assert "current" in page.get_attribute('[id="t=42"]', "class")
-    page.goto(_episode_url(site, "medical") + "?t=20")
-    _wait_for_time(page, 20, tolerance=0.5)
-    # A time between passages (as Datasette links give) highlights the passage it falls in.
-    page.goto(_episode_url(site, "medical") + "#t=31")
-    _wait_for_time(page, 31, tolerance=0.5)
-    assert "current" in page.get_attribute('[id="t=27"]', "class")
+    page.goto(_episode_url(site, ONE_MEDICAL))
+    starts = _starts(page)
+    page.goto(_episode_url(site, ONE_MEDICAL) + f"#t={int(starts[4])}")
+    _wait_for_time(page, int(starts[4]), tolerance=0.5)
+    assert _current_start(page) == starts[4]
+    page.goto(_episode_url(site, ONE_MEDICAL) + f"?t={int(starts[2])}")
+    _wait_for_time(page, int(starts[2]), tolerance=0.5)
+    # A time inside a passage (as Datasette links give) highlights the passage it falls in.
+    inside = round(starts[5] + 1)
+    page.goto(_episode_url(site, ONE_MEDICAL) + f"#t={inside}")
+    _wait_for_time(page, inside, tolerance=0.5)
+    assert _current_start(page) == starts[5]
 
 
 def test_playing_highlights_the_current_passage(site, page):
-    page.goto(_episode_url(site, "medical") + "#t=48")
-    _wait_for_time(page, 48, tolerance=0.5)
+    page.goto(_episode_url(site, ONE_MEDICAL))
+    starts = _starts(page)
+    before = max(0, int(starts[2] - 1))
+    page.goto(_episode_url(site, ONE_MEDICAL) + f"#t={before}")
+    _wait_for_time(page, before, tolerance=0.5)
     page.evaluate("() => { document.getElementById('player').play(); }")
-    page.wait_for_function("() => document.getElementById('player').currentTime > 50.5")
-    page.wait_for_selector('[id="t=50"].current')
+    page.wait_for_function(
+        "t => document.getElementById('player').currentTime > t", arg=starts[2] + 0.3
+    )
+    page.wait_for_selector(f'.passage.current[data-start="{starts[2]}"]')
 
 
 def test_transcript_is_readable_without_javascript(site, browser):
     context = browser.new_context(java_script_enabled=False)
     tab = context.new_page()
-    tab.goto(_episode_url(site, "medical") + "#t=27")
-    text = tab.inner_text('[id="t=27"]')
-    assert "Candidates ask anything" in text
-    assert tab.locator(".passage").count() == 7
+    tab.goto(_episode_url(site, ONE_MEDICAL))
+    passages = tab.locator(".passage")
+    assert passages.count() >= 4
+    assert "reverse interview" in tab.inner_text(".passages").lower()
     context.close()
 
 
@@ -225,36 +254,55 @@ def test_search_lists_one_medical_first_and_opens_it(site, page):
     first = page.locator("#search-results li h3 a").first
     first.wait_for()
     assert "One Medical" in first.inner_text()
-    assert page.locator("#search-results li").count() >= 1
     jump = page.locator("#search-results li").first.locator("a.jump")
     assert jump.get_attribute("href").split("#")[1].startswith("t=")
     first.click()
-    page.wait_for_url(_episode_url(site, "medical"))
+    page.wait_for_url(_episode_url(site, ONE_MEDICAL))
     assert "Reverse Interview" in page.inner_text("h1")
 
 
+def test_search_result_jumps_to_the_passage(site, page):
+    page.goto(site["url"] + "search/?q=reverse+interview")
+    jump = page.locator("#search-results li").first.locator("a.jump")
+    jump.wait_for()
+    target = int(jump.get_attribute("href").rsplit("#t=", 1)[1])
+    jump.click()
+    _wait_for_time(page, target, tolerance=0.5)
+    assert "reverse interview" in page.inner_text(".passage.current").lower()
+
+
 def test_search_topic_filter(site, page):
+    structured = site["episodes"][STRUCTURED]["id"]
+    medical = site["episodes"][ONE_MEDICAL]["id"]
+    slug = next(s for s, ids in site["tagged"].items() if structured in ids and medical not in ids)
+    name = site["topics"][slug]["name"]
     page.goto(site["url"] + "search/?q=interview")
     page.locator("#search-results li").first.wait_for()
     titles = page.locator("#search-results li h3").all_inner_texts()
-    assert any("One Medical" in t for t in titles) and any("Employer Brand" in t for t in titles)
-    page.select_option("#topic", "Employer brand")
-    page.wait_for_function("() => document.querySelectorAll('#search-results li').length === 1")
-    assert "Employer Brand" in page.inner_text("#search-results li h3")
-    assert "topic=Employer+brand" in page.url
-    # A topic page links to the search already filtered.
-    page.goto(site["url"] + "topics/interviewing/")
+    assert any("One Medical" in t for t in titles) and any("Structured" in t for t in titles)
+    page.select_option("#topic", name)
+    page.wait_for_function(
+        "() => !document.querySelector('#search-results').textContent.includes('One Medical')"
+    )
+    titles = page.locator("#search-results li h3").all_inner_texts()
+    assert any("Structured" in t for t in titles)
+    assert len(titles) <= len(site["tagged"][slug])
+    # A topic page links to the search already filtered to it.
+    page.goto(site["url"] + f"topics/{slug}/")
     page.click("text=Search within this topic")
-    page.wait_for_function("() => document.querySelectorAll('#search-results li').length === 2")
+    page.wait_for_function(
+        "n => document.querySelectorAll('#search-results li').length === n",
+        arg=len(site["tagged"][slug]),
+    )
 
 
 def test_hostile_feed_never_runs_script(site, page):
     page.goto(_episode_url(site, "hostile"))
     page.hover("h1")
     page.click(".notes a")  # the javascript: link lost its href: clicking it does nothing
-    for selector in (".people a", ".tags a"):
+    for selector in (".people a", ".tags a", ".chapters a"):
         page.hover(selector)
-    page.goto(site["url"] + "search/?q=transcript")
+    page.goto(site["url"] + "search/?q=hostile")
     page.locator("#search-results li").first.wait_for()
     assert "<script>" in page.inner_text("#search-results")  # shown as text
     for url in (site["url"], site["url"] + "topics/", site["url"] + "people/"):

@@ -50,16 +50,23 @@
     return p;
   }
 
-  // The passage (id "t=SECONDS") holding the first match inside the transcript: a deep link.
+  // The transcript passage (id "t=SECONDS") where the query matches best: a deep link.
+  // Each matched word counts once, and words matched side by side (the phrase) count double.
   function matchTime(data) {
     var passages = (data.anchors || []).filter(function (a) { return /^t=\d+$/.test(a.id || ""); });
+    if (!passages.length) return null;
     var locations = (data.locations || []).slice().sort(function (a, b) { return a - b; });
-    for (var i = 0; i < locations.length; i++) {
-      var best = null;
-      passages.forEach(function (a) { if (a.location <= locations[i]) best = a; });
-      if (best) return parseInt(best.id.slice(2), 10);
-    }
-    return null;
+    var scores = {};
+    var best = null;
+    locations.forEach(function (location, i) {
+      var passage = null;
+      passages.forEach(function (a) { if (a.location <= location) passage = a; });
+      if (!passage) return;
+      var score = 1 + (locations[i + 1] === location + 1 ? 2 : 0);
+      scores[passage.id] = (scores[passage.id] || 0) + score;
+      if (best === null || scores[passage.id] > scores[best.id]) best = passage;
+    });
+    return best ? parseInt(best.id.slice(2), 10) : null;
   }
 
   function card(data) {

@@ -19,10 +19,13 @@
     return parseInt(m[1] || "0", 10) * 3600 + parseInt(m[2], 10) * 60 + parseFloat(m[3]);
   }
 
+  // #t= wins over ?t=. Whole seconds naming a passage (id "t=754") mean that passage's exact
+  // start, since links floor it; any other time is taken as given.
   function requestedTime() {
     var hash = /^#t=(.+)$/.exec(window.location.hash);
-    if (hash) return parseTime(hash[1]);
-    return parseTime(new URLSearchParams(window.location.search).get("t"));
+    var t = hash ? parseTime(hash[1]) : parseTime(new URLSearchParams(window.location.search).get("t"));
+    var passage = t !== null && Number.isInteger(t) && document.getElementById("t=" + t);
+    return passage && passage.hasAttribute("data-start") ? parseFloat(passage.getAttribute("data-start")) : t;
   }
 
   // The last passage starting at or before t (binary search: transcripts can be long).
