@@ -365,7 +365,7 @@ def build(ctx: click.Context, base_url: str | None, show_key: str | None, no_sea
     try:
         base_url = base_url or ArchiveConfig.load(archive.root).base_url
         report = sitegen.build_site(db, archive, base_url, show_id=show_id, search=not no_search)
-    except (ConfigError, ValueError, sitegen.site_search.SearchIndexError) as error:
+    except (ConfigError, ValueError) as error:
         _fail(str(error))
     for error in report.errors:
         click.echo(f"Error: {error}", err=True)

@@ -158,10 +158,15 @@ def build_site(
         index_digest = content_hash(version, json.dumps(episode_hashes))
         if writer.extra.get("search_index") != index_digest or not site_search.exists(site):
             index_started = time.perf_counter()
-            site_search.build_index(site)
+            try:
+                site_search.build_index(site)
+            except site_search.SearchIndexError as error:  # the pages stand without search
+                report.errors.append(str(error))
+                writer.extra.pop("search_index", None)
+            else:
+                report.indexed = True
+                writer.extra["search_index"] = index_digest
             report.index_seconds = time.perf_counter() - index_started
-            report.indexed = True
-            writer.extra["search_index"] = index_digest
     writer.save()
     report.outputs = len(writer.current)
     report.written = writer.written

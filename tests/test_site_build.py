@@ -310,3 +310,16 @@ def test_cli_build(archive, episodes):
     assert 'href="/sub/search/"' in (archive.site_dir / "index.html").read_text()
     result = CliRunner().invoke(cli, ["build", "--base-url", "ftp://nope/"])
     assert result.exit_code == 1 and "--base-url" in result.output
+
+
+def test_search_index_failure_keeps_the_pages(archive, episodes, monkeypatch):
+    monkeypatch.setenv("PAGEFIND_BINARY_PATH", str(archive.root / "no-such-pagefind"))
+    report = build(archive, search=True)
+    assert not report.indexed
+    assert any("pagefind failed" in error for error in report.errors)
+    assert (archive.site_dir / "index.html").is_file()
+    assert not (archive.site_dir / "pagefind").exists()
+    monkeypatch.delenv("PAGEFIND_BINARY_PATH")
+    report = build(archive, search=True)
+    assert report.indexed and report.written == [] and report.errors == []
+    assert (archive.site_dir / "pagefind" / "pagefind.js").is_file()
