@@ -199,6 +199,11 @@ def test_corrupt_and_silent_audio_fail_clearly_and_the_run_goes_on(transcribed, 
     result = CliRunner().invoke(cli, ["--archive", str(archive.root), "transcribe"])
 
     assert result.exit_code == 1
+    # Plain progress lines off a terminal: audio minutes and the real-time factor.
+    assert "x real time); total" in result.stdout
+    assert "1 transcribed, 0 from publisher transcripts, 0 re-imported from files, 2 failed" in (
+        result.stdout
+    )
     after = episode_rows(db)
     assert after[good["guid"]]["transcript_status"] == "done"
     for row, message in ((corrupt, "cannot decode audio file"), (silent, "no speech detected")):
