@@ -168,6 +168,40 @@ def test_search_transcripts_query_syntax(ds, q, numbers, words):
     assert relevance == sorted(relevance, reverse=True)
 
 
+def test_everyday_text_searches_as_plain_words(ds):
+    """Text that is not FTS5 syntax (an apostrophe, a hyphen) is searched, not an error."""
+    joined = rows(ds, "/archive/search_transcripts.json", q="I'm joined")
+    assert len({r["episode"] for r in joined}) >= 2
+    assert all("<mark>I'm</mark>" in r["snippet"] for r in joined)
+    hyphenated = rows(ds, "/archive/search_transcripts.json", q="reverse-interview")
+    assert hyphenated and all("<mark>reverse interview</mark>" in r["snippet"] for r in hyphenated)
+    assert rows(ds, "/archive/search_transcripts.json", q='"unbalanced grit') == []
+    # Opening a stored search before typing anything shows its form, not an error.
+    for name in ("search_transcripts", "search_episodes"):
+        page = get(ds, f"/archive/{name}")
+        assert page.status_code == 200 and "Query parameters" in page.text
+        assert rows(ds, f"/archive/{name}.json", q="") == []
+
+
+@pytest.mark.parametrize(
+    ("typed", "query"),
+    [
+        ('"reverse interview"', '"reverse interview"'),
+        ("grit OR resilience", "grit OR resilience"),
+        ("transp*", "transp*"),
+        ("(pay OR salary) AND range*", "(pay OR salary) AND range*"),
+        ("don't", '"don\'t"'),
+        ("grit OR", '"grit" "OR"'),
+        ("(grit", '"(grit"'),
+        ("  ", ""),
+    ],
+)
+def test_search_query_keeps_fts5_syntax_and_quotes_the_rest(typed, query):
+    from ingest.datasette.plugin import search_query
+
+    assert search_query(typed) == query
+
+
 def test_search_links_to_the_second_the_words_are_said(ds):
     """The link points at the line holding the match, not at the start of its passage."""
     for q, number, phrase in [

@@ -8,9 +8,11 @@ to its own site even when several run in one process (tests).
 from __future__ import annotations
 
 import json
+import re
 
 import markupsafe
 from datasette import hookimpl
+from datasette.utils import escape_fts
 
 from ingest.store import search
 
@@ -43,6 +45,44 @@ def episode_page_url(site_url: str, slug: str | None, seconds=None) -> str | Non
     if seconds is not None and seconds != "":
         url += f"#t={int(float(seconds))}"
     return url
+
+
+# FTS5 query syntax (sqlite.org/fts5.html section 3): "phrases", barewords, prefix*, ^initial,
+# phrase + phrase, (groups) and the AND / OR / NOT operators between them.
+_FTS5_TOKEN = re.compile(r'\s*("(?:[^"]|"")*"\*?|\w+\*?|[()^+])')
+_FTS5_OPERATORS = {"AND", "OR", "NOT"}
+
+
+def _is_fts5_syntax(query: str) -> bool:
+    tokens, position = [], 0
+    while position < len(query):
+        match = _FTS5_TOKEN.match(query, position)
+        if match is None:
+            return query[position:].strip() == ""
+        tokens.append(match.group(1))
+        position = match.end()
+    depth, previous = 0, "("
+    for token in tokens:
+        operator = token in _FTS5_OPERATORS
+        if operator and (previous in _FTS5_OPERATORS or previous == "("):
+            return False
+        if token == ")" and (previous in _FTS5_OPERATORS or previous == "("):
+            return False
+        depth += {"(": 1, ")": -1}.get(token, 0)
+        if depth < 0:
+            return False
+        previous = token
+    return depth == 0 and previous not in _FTS5_OPERATORS and previous not in "^+"
+
+
+def search_query(query: str | None) -> str:
+    """The search box's text for FTS5 MATCH: as typed when it is FTS5 query syntax
+    ("reverse interview", grit OR resilience, transp*), else each word as a quoted phrase, so
+    everyday text such as don't or hiring-manager searches instead of failing."""
+    query = (query or "").strip()
+    if not query or _is_fts5_syntax(query):
+        return query
+    return escape_fts(query)
 
 
 def site_url_of(datasette) -> str:
@@ -80,6 +120,7 @@ def prepare_connection(conn, database, datasette):
     site_url = site_url_of(datasette)
     conn.create_function("mmss", 1, format_time, deterministic=True)
     conn.create_function("match_time", 3, search.match_time, deterministic=True)
+    conn.create_function("search_query", 1, search_query, deterministic=True)
     conn.create_function(
         "episode_url",
         2,
