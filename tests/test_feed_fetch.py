@@ -433,3 +433,9 @@ def test_permanent_redirect_to_a_web_page_does_not_move_the_show(local_server, c
     [result] = fetch_feeds(db, client)
     assert not result.ok and "HTML page" in result.error and result.moved_to is None
     assert show_store.get_show(db, result.show_id)["feed_url"] == url
+
+
+def test_redirect_to_another_scheme_is_refused(local_server, client):
+    local_server.route("/feed.xml", redirect("file:///etc/passwd", 301))
+    with pytest.raises(FeedFetchError, match="redirected to a URL that is not http"):
+        fetch_feed(client, local_server.url("/feed.xml"))
