@@ -13,7 +13,6 @@ import copy
 import functools
 import logging
 from importlib import resources
-from pathlib import Path
 
 import yaml
 from datasette.app import Datasette
@@ -56,20 +55,16 @@ def default_site_url(archive: Archive) -> str:
     return ArchiveConfig.load(archive.root).base_url or "/"
 
 
-def prepare_database(archive: Archive) -> Path:
-    """Bring the schema and search passages up to date and fold the WAL into the main file.
-
-    An immutable reader ignores the WAL, so every committed change must be in the main file.
-    """
+def prepare_database(archive: Archive) -> bool:
+    """Bring the schema and search passages up to date; True when the database file alone
+    holds every committed change (what an immutable reader needs)."""
     from ingest.store import search
 
     db = archive.open_db()
     try:
-        search.refresh_passages(db)
-        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        return search.prepare_for_serving(db)
     finally:
         db.conn.close()
-    return archive.db_path
 
 
 def archive_in_use(archive: Archive) -> bool:
@@ -99,7 +94,10 @@ def make_datasette(
     live: bool = False,
 ) -> Datasette:
     """A Datasette instance over the archive; `base_url` is the static site's base URL."""
-    path = str(prepare_database(archive))
+    if not prepare_database(archive) and not live:
+        log.warning("%s is being read by another process: serving it live", archive.db_path)
+        live = True
+    path = str(archive.db_path)
     _register_plugin()
     site_url = base_url if base_url is not None else default_site_url(archive)
     return Datasette(

@@ -438,3 +438,29 @@ def test_a_running_ingest_is_detected(archive):
     assert not archive_in_use(archive)
     with archive_lock(archive.root):
         assert archive_in_use(archive)
+
+
+def test_a_reader_holding_old_data_makes_the_server_live(archive):
+    """An immutable reader sees only the database file: if a reader on an older snapshot
+    keeps new writes in the WAL, the server must read the WAL too."""
+    import sqlite3
+
+    reader = sqlite3.connect(archive.db_path)
+    try:
+        reader.execute("BEGIN")
+        reader.execute("SELECT count(*) FROM episodes").fetchone()  # holds this snapshot
+        db = archive.open_db()
+        with db.conn:
+            db.execute("UPDATE episodes SET title = 'Renamed while read' WHERE guid = 'hostile'")
+        db.conn.close()
+        ds = make_datasette(archive, base_url=SITE)
+        assert get(ds, "/-/databases.json").json()[0]["is_mutable"] is True
+        found = rows(ds, "/archive/newest_episodes.json")
+        assert "Renamed while read" in {r["episode"] for r in found}
+    finally:
+        reader.close()
+    calm = make_datasette(archive, base_url=SITE)
+    assert get(calm, "/-/databases.json").json()[0]["is_mutable"] is False
+    assert "Renamed while read" in {
+        r["episode"] for r in rows(calm, "/archive/newest_episodes.json")
+    }

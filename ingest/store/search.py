@@ -131,6 +131,19 @@ def refresh_passages(db: sqlite_utils.Database) -> list[str]:
     return done
 
 
+def prepare_for_serving(db: sqlite_utils.Database) -> bool:
+    """Refresh stale passages and fold the WAL into the main file; False if readers kept it.
+
+    An immutable reader (Datasette's -i) never looks at the WAL, so it sees only what a
+    complete checkpoint has copied into the database file.
+    """
+    refresh_passages(db)
+    # PASSIVE never waits on readers; log == checkpointed means every frame reached the file
+    # (-1, -1 when the database is not in WAL mode).
+    busy, log_frames, checkpointed = db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+    return busy == 0 and log_frames == checkpointed
+
+
 def optimize_indexes(db: sqlite_utils.Database) -> None:
     """Merge FTS5 index segments into one b-tree each: fewer pages to read per query."""
     for table in ("passages_fts", "segments_fts", "episodes_fts"):
