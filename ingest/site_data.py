@@ -153,7 +153,7 @@ def load(db, archive: Archive, show_id: str | None = None) -> SiteData:
     episode_topics = site_store.topics_by_episode(db)
     moments = site_store.moments_by_episode(db)
     chapters = site_store.chapters_by_episode(db)
-    segments = site_store.segments_by_episode(db)
+    transcripts = site_store.transcript_digests(db)
 
     files: dict[str, Path] = {}
     episodes: list[dict] = []
@@ -198,12 +198,15 @@ def load(db, archive: Archive, show_id: str | None = None) -> SiteData:
             }
             for c in chapters.get(row["id"], [])
         ]
-        episode["passages"] = passages(segments.get(row["id"], []))
-        _quote_moments(episode["moments"], episode["passages"])
+        # The transcript itself is read only for pages that must be rendered (see
+        # `with_transcript`); its digest stands for it in the page's input hash.
+        digest, last_end = transcripts.get(row["id"], ("", 0.0))
+        episode["transcript_digest"] = digest
         episode["credits"] = _credits(episode["people"])
-        if not episode["duration"] and episode["passages"]:
-            episode["duration"] = int(episode["passages"][-1]["end"])
-            episode["duration_display"] = human_duration(episode["duration"])
+        if not episode["duration"] and last_end:
+            episode["duration"] = int(last_end)
+            episode["duration_display"] = human_duration(last_end)
+            episode["duration_iso"] = iso_duration(last_end)
         error = _attach_files(episode, row, archive, files)
         if error:
             errors.append(f"{label}: {error}")
@@ -294,13 +297,17 @@ def _episode(row: dict, show: dict) -> dict:
     }
 
 
-def _quote_moments(moments: list[dict], paragraphs: list[dict]) -> None:
-    """Give each topic moment the opening words of the passage it falls in."""
+def with_transcript(db, episode: dict) -> dict:
+    """The episode plus its transcript passages, and each moment quoting the passage it is in."""
+    paragraphs = passages(site_store.segments_of(db, episode["id"]))
     starts = [p["start"] for p in paragraphs]
-    for moment in moments:
+    moments = []
+    for moment in episode["moments"]:
         index = bisect.bisect_right(starts, moment["start"] + 0.25) - 1
         text = paragraphs[index]["text"] if index >= 0 else ""
-        moment["quote"] = text if len(text) <= QUOTE_CHARS else text[: QUOTE_CHARS - 1] + "…"
+        quote = text if len(text) <= QUOTE_CHARS else text[: QUOTE_CHARS - 1] + "…"
+        moments.append(moment | {"quote": quote})
+    return episode | {"passages": paragraphs, "moments": moments}
 
 
 def _credits(people: list[dict]) -> list[dict]:

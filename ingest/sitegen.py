@@ -99,14 +99,20 @@ def build_site(
     }
     env.globals.update(common, link=base.link, full=base.full, timestamp=site_data.timestamp)
 
-    def page(rel: str, template: str, **context) -> None:
+    def page(rel: str, template: str, complete=None, **context) -> None:
+        """Render `template` to `rel` unless its inputs hash as last time.
+
+        `complete(context)`, when given, adds what is costly to load (a transcript) and is
+        called only for pages that must be rendered; the hash covers a digest of it instead.
+        """
         digest = content_hash(
             version, template, json.dumps([common, context], sort_keys=True, default=str)
         )
         if writer.unchanged(rel, digest):
             return
         try:
-            html = env.get_template(template).render(canonical=_canonical(rel), **context)
+            full = complete(context) if complete else context
+            html = env.get_template(template).render(canonical=_canonical(rel), **full)
         except Exception as error:  # one bad page never stops the build
             report.errors.append(f"{rel}: could not render ({error})")
             writer.current[rel] = writer.previous.get(rel, "")
@@ -132,6 +138,9 @@ def build_site(
         page(
             episode["url"] + "index.html",
             "episode.html",
+            complete=lambda context: (
+                context | {"episode": site_data.with_transcript(db, context["episode"])}
+            ),
             episode=episode,
             ld=_episode_ld(episode, show, base),
         )
@@ -140,14 +149,26 @@ def build_site(
     page("search/index.html", "search.html", topics=_topic_counts(data))
     page("404.html", "404.html")
 
-    for rel, payload in (
-        ("feed.xml", site_feed.rss(data, base)),
-        ("sitemap.xml", site_feed.sitemap(data, base)),
-        ("robots.txt", site_feed.robots(base)),
-    ):
-        digest = content_hash(payload)
+    # The feed and sitemap are made of what the episode pages were made of: their hashes (plus
+    # the shows, topics and people) stand in for rebuilding 1,000 items to compare them.
+    inputs = json.dumps(
+        [
+            common,
+            data.shows,
+            data.topics,
+            data.people,
+            [writer.current.get(e["url"] + "index.html") for e in data.episodes],
+        ],
+        sort_keys=True,
+        default=str,
+    )
+    for rel, make in (("feed.xml", site_feed.rss), ("sitemap.xml", site_feed.sitemap)):
+        digest = content_hash(version, rel, inputs)
         if not writer.unchanged(rel, digest):
-            writer.write(rel, digest, payload)
+            writer.write(rel, digest, make(data, base))
+    digest = content_hash(version, "robots.txt", base.absolute)
+    if not writer.unchanged("robots.txt", digest):
+        writer.write("robots.txt", digest, site_feed.robots(base))
 
     report.removed = writer.remove_stale()
     report.html_seconds = time.perf_counter() - started

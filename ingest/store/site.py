@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections import defaultdict
 from collections.abc import Iterable
 
@@ -101,15 +102,35 @@ def chapters_by_episode(db: sqlite_utils.Database) -> dict[str, list[dict]]:
     return _group(rows, "episode_id")
 
 
-def segments_by_episode(db: sqlite_utils.Database) -> dict[str, list[tuple]]:
-    """Episode id -> (start, end, speaker, text) tuples in order; tuples keep 100k rows cheap."""
-    grouped: dict[str, list[tuple]] = defaultdict(list)
-    cursor = db.execute(
-        'SELECT episode_id, start, "end", speaker, text FROM segments ORDER BY episode_id, idx'
+def transcript_digests(db: sqlite_utils.Database) -> dict[str, tuple[str, float]]:
+    """Episode id -> (digest of its segments, end of the last one), in one pass over segments.
+
+    SQLite concatenates the texts itself, so a rebuild that renders nothing never builds a
+    Python row per segment; times enter the digest as sums (a moved segment changes them).
+    """
+    rows = db.execute(
+        """
+        SELECT episode_id, count(*), total(start), total("end"), max("end"),
+               group_concat(text, char(30)), group_concat(ifnull(speaker, ''), char(30))
+        FROM segments GROUP BY episode_id
+        """
     )
-    for episode_id, start, end, speaker, text in cursor:
-        grouped[episode_id].append((start, end, speaker, text))
-    return grouped
+    result = {}
+    for episode_id, count, starts, ends, last_end, texts, speakers in rows:
+        digest = hashlib.sha256(f"{count}|{starts!r}|{ends!r}|".encode())
+        digest.update((texts or "").encode("utf-8", "surrogatepass"))
+        digest.update(b"\x1f")
+        digest.update((speakers or "").encode("utf-8", "surrogatepass"))
+        result[episode_id] = (digest.hexdigest()[:24], float(last_end or 0.0))
+    return result
+
+
+def segments_of(db: sqlite_utils.Database, episode_id: str) -> list[tuple]:
+    """One episode's (start, end, speaker, text) segments in order."""
+    return db.execute(
+        'SELECT start, "end", speaker, text FROM segments WHERE episode_id = ? ORDER BY idx',
+        [episode_id],
+    ).fetchall()
 
 
 def _group(rows: Iterable[dict], key: str) -> dict[str, list[dict]]:
