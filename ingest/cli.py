@@ -402,7 +402,8 @@ def serve(
     """Browse and search the archive in Datasette (read-only).
 
     Stored searches rank transcript passages by relevance and link to the static episode
-    pages at the second the words are said (.../episodes/<slug>/#t=754).
+    pages at the second the words are said (.../episodes/<slug>/#t=754). The database is
+    opened immutable: restart after an ingest run to serve its new episodes, or use --live.
 
     \b
     Example:
@@ -678,50 +679,6 @@ def search(
         click.echo(f"{number}. {hit.episode} at {hit.at} ({hit.show}, {hit.published})")
         click.echo(f"   {styled}")
         click.echo(f"   {hit.page}")
-
-
-@cli.command()
-@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
-@click.option("--port", "-p", default=8001, show_default=True, type=int, help="Port to listen on.")
-@click.option(
-    "--allow-sql", is_flag=True, help="Let visitors run arbitrary read-only SQL (off by default)."
-)
-@click.option(
-    "--site-url",
-    help="Base URL of the static site that results link to "
-    "(default: base_url in podarchive.toml, else '/').",
-)
-@click.option(
-    "--live",
-    is_flag=True,
-    help="Open the database read-only but not immutable, to serve while an ingest run writes.",
-)
-@click.pass_context
-def serve(
-    ctx: click.Context, host: str, port: int, allow_sql: bool, site_url: str | None, live: bool
-) -> None:
-    """Browse and search the archive in Datasette (read-only).
-
-    Stored searches rank transcript passages by relevance and link to the static episode
-    pages at the second the words are said (.../episodes/<slug>/#t=754). The database is
-    opened immutable: restart after an ingest run to serve its new episodes, or use --live.
-
-    \b
-    Example:
-        podarchive serve --port 8001 --site-url https://archive.example.com/
-    """
-    from ingest import serve as serving
-    from ingest.config import ConfigError
-
-    archive = _archive(ctx)
-    if not archive.db_path.exists():
-        _fail(f"no archive database at {archive.db_path}: run podarchive fetch first")
-    try:
-        serving.serve(
-            archive, host=host, port=port, base_url=site_url, allow_sql=allow_sql, live=live
-        )
-    except ConfigError as error:
-        _fail(str(error))
 
 
 if __name__ == "__main__":
