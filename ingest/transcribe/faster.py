@@ -77,13 +77,14 @@ class FasterWhisperTranscriber:
         audio = load_audio(audio_path)
         duration = len(audio) / SAMPLE_RATE
         started = time.perf_counter()
-        speech = gap_finder.speech_spans(audio)
+        chunks = gap_finder.speech_chunks(audio)  # one VAD pass serves decoding and gap finding
+        speech = gap_finder.spans_of(chunks)
         if not speech:
             raise TranscriptionError(
                 f"no speech detected in {Path(audio_path).name} "
                 f"({duration:.1f} s of audio: silent, or music only)"
             )
-        segments, info = self._decode(audio, opts)
+        segments, info = self._decode(audio, opts, speech_chunks=chunks if opts.vad else None)
         language = info.language
         segments, gaps, remaining = self.recover_gaps(audio, speech, segments, opts, language)
         segments = split_sentences(segments)
@@ -115,18 +116,34 @@ class FasterWhisperTranscriber:
             },
         )
 
-    def _decode(self, audio: np.ndarray, opts: TranscribeOptions, **overrides):
+    def _decode(
+        self,
+        audio: np.ndarray,
+        opts: TranscribeOptions,
+        speech_chunks: list[dict] | None = None,
+        **overrides,
+    ):
+        """Decode `audio`; with `speech_chunks`, only the speech, as faster-whisper's vad_filter
+        does (the same calls), reusing the VAD pass already made instead of running it again."""
         kwargs = {
             "language": normalise_language(opts.language),
             "beam_size": opts.beam_size,
-            "vad_filter": opts.vad,
+            "vad_filter": False,
             "word_timestamps": opts.word_timestamps,
             "initial_prompt": opts.initial_prompt or None,
             "hotwords": hotwords(opts.vocabulary),
         }
         kwargs.update(opts.extra.get("faster_whisper", {}))
         kwargs.update(overrides)
-        raw, info = self.model.transcribe(audio, **kwargs)
+        if speech_chunks:
+            from faster_whisper.transcribe import restore_speech_timestamps
+            from faster_whisper.vad import collect_chunks
+
+            pieces, _ = collect_chunks(audio, speech_chunks, sampling_rate=SAMPLE_RATE)
+            raw, info = self.model.transcribe(np.concatenate(pieces), **kwargs)
+            raw = restore_speech_timestamps(raw, speech_chunks, SAMPLE_RATE)
+        else:
+            raw, info = self.model.transcribe(audio, **kwargs)
         return [_segment(s) for s in raw], info
 
     def recover_gaps(
@@ -158,7 +175,6 @@ class FasterWhisperTranscriber:
                 beam_size=1,
                 temperature=GAP_TEMPERATURES,
                 condition_on_previous_text=False,
-                vad_filter=False,
             )
             for segment in segments:
                 shifted = _shift(segment, start)

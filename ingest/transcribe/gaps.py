@@ -36,12 +36,20 @@ class Gap:
         return [round(float(self.start), 2), round(float(self.end), 2)]
 
 
-def speech_spans(audio: np.ndarray, sampling_rate: int = SAMPLE_RATE) -> list[Gap]:
-    """Where the audio has speech, in seconds, by Silero VAD with faster-whisper's defaults."""
+def speech_chunks(audio: np.ndarray, sampling_rate: int = SAMPLE_RATE) -> list[dict]:
+    """Silero VAD with faster-whisper's defaults: [{"start", "end"}] in samples."""
     from faster_whisper.vad import VadOptions, get_speech_timestamps
 
-    stamps = get_speech_timestamps(audio, VadOptions(), sampling_rate=sampling_rate)
-    return [Gap(float(s["start"]) / sampling_rate, float(s["end"]) / sampling_rate) for s in stamps]
+    return get_speech_timestamps(audio, VadOptions(), sampling_rate=sampling_rate)
+
+
+def speech_spans(audio: np.ndarray, sampling_rate: int = SAMPLE_RATE) -> list[Gap]:
+    """Where the audio has speech, in seconds."""
+    return spans_of(speech_chunks(audio, sampling_rate), sampling_rate)
+
+
+def spans_of(chunks: list[dict], sampling_rate: int = SAMPLE_RATE) -> list[Gap]:
+    return [Gap(float(c["start"]) / sampling_rate, float(c["end"]) / sampling_rate) for c in chunks]
 
 
 def find_gaps(speech: list[Gap], segments: list[Segment], min_gap: float = MIN_GAP_S) -> list[Gap]:
