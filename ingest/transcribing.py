@@ -271,9 +271,10 @@ def _prepare(
 
 def run_asr(get_engine: Callable[[], Transcriber], job: AsrJob, audio: Path) -> AsrOutcome:
     """Whisper on one job's audio file; a failure becomes the outcome's reason, never raised."""
+    engine = get_engine()  # a missing engine or model stops the run: every episode would fail
     started = time.perf_counter()
     try:
-        transcript = get_engine().transcribe(audio, job.options)
+        transcript = engine.transcribe(audio, job.options)
     except TranscriptionError as exc:
         return AsrOutcome(error=str(exc))
     except Exception as exc:  # one broken episode (a decoder crash...) must not stop the run

@@ -327,3 +327,21 @@ def test_gap_finder_ignores_pauses_and_merges_nearby_pieces():
 def test_unknown_engine_is_a_clear_error():
     with pytest.raises(EngineUnavailableError, match="faster-whisper, openai-whisper"):
         get_transcriber("whisper.cpp")
+
+
+def test_a_missing_model_stops_the_run_without_failing_episodes(transcribed, tmp_path):
+    archive = copy_of(transcribed, tmp_path)
+    db = archive.open_db()
+    row = next(r for r in episode_rows(db).values() if r["transcript_source"] == "asr")
+    transcript_store.clear_transcript(db, row["id"])
+    for path in (archive.transcripts_dir / row["show_id"]).glob(f"{row['id']}.*"):
+        path.unlink()
+
+    result = CliRunner().invoke(
+        cli, ["--archive", str(archive.root), "transcribe", "--model", "large-v9"]
+    )
+
+    assert result.exit_code == 1
+    assert "Whisper model 'large-v9' is not on this machine" in result.stderr
+    after = shows.get_episode(db, row["id"])
+    assert (after["transcript_status"], after["transcript_error"]) == (None, None)
