@@ -12,7 +12,6 @@ import re
 
 import markupsafe
 from datasette import hookimpl
-from datasette.utils import escape_fts
 
 from ingest.store import search
 
@@ -49,40 +48,34 @@ def episode_page_url(site_url: str, slug: str | None, seconds=None) -> str | Non
 
 # FTS5 query syntax (sqlite.org/fts5.html section 3): "phrases", barewords, prefix*, ^initial,
 # phrase + phrase, (groups) and the AND / OR / NOT operators between them.
-_FTS5_TOKEN = re.compile(r'\s*("(?:[^"]|"")*"\*?|\w+\*?|[()^+])')
-_FTS5_OPERATORS = {"AND", "OR", "NOT"}
+_FTS5_TOKEN = re.compile(r'"(?:[^"]|"")*"\*?|\w+\*?|[()^+]')
+# What the search box holds, split on spaces outside quoted phrases.
+_CHUNK = re.compile(r'"(?:[^"]|"")*"\*?|\S+')
 
 
-def _is_fts5_syntax(query: str) -> bool:
-    tokens, position = [], 0
-    while position < len(query):
-        match = _FTS5_TOKEN.match(query, position)
+def _is_fts5_syntax(chunk: str) -> bool:
+    """Whether FTS5 tokens alone make up `chunk` (no stray punctuation)."""
+    position = 0
+    while position < len(chunk):
+        match = _FTS5_TOKEN.match(chunk, position)
         if match is None:
-            return query[position:].strip() == ""
-        tokens.append(match.group(1))
+            return False
         position = match.end()
-    depth, previous = 0, "("
-    for token in tokens:
-        operator = token in _FTS5_OPERATORS
-        if operator and (previous in _FTS5_OPERATORS or previous == "("):
-            return False
-        if token == ")" and (previous in _FTS5_OPERATORS or previous == "("):
-            return False
-        depth += {"(": 1, ")": -1}.get(token, 0)
-        if depth < 0:
-            return False
-        previous = token
-    return depth == 0 and previous not in _FTS5_OPERATORS and previous not in "^+"
+    return True
 
 
 def search_query(query: str | None) -> str:
-    """The search box's text for FTS5 MATCH: as typed when it is FTS5 query syntax
-    ("reverse interview", grit OR resilience, transp*), else each word as a quoted phrase, so
-    everyday text such as don't or hiring-manager searches instead of failing."""
-    query = (query or "").strip()
-    if not query or _is_fts5_syntax(query):
-        return query
-    return escape_fts(query)
+    """The search box's text for FTS5 MATCH: FTS5 syntax passes as typed ("reverse interview",
+    grit OR resilience, transp*), and a word with punctuation FTS5 does not accept (don't,
+    hiring-manager) becomes a quoted phrase instead of a syntax error. Text using quotes or
+    parentheses is left to FTS5, whose error then says what is wrong."""
+    chunks = []
+    for chunk in _CHUNK.findall(query or ""):
+        if _is_fts5_syntax(chunk) or any(c in chunk for c in '"()'):
+            chunks.append(chunk)
+        else:
+            chunks.append(f'"{chunk}"')
+    return " ".join(chunks)
 
 
 def site_url_of(datasette) -> str:
