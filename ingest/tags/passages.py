@@ -65,3 +65,18 @@ def group_passages(
         else:
             spans.append(tail)
     return [_passage(segments, a, b) for a, b in spans]
+
+
+def with_bridges(segments: Sequence[Segment], passages: Sequence[Passage]) -> list[Passage]:
+    """The passages plus a window straddling each boundary between two, in time order.
+
+    A topic discussed across a boundary (a mention at the end of one passage, another at the
+    start of the next) is whole in the bridge, as a half-overlapping sliding window would have it.
+    """
+    windows = list(passages)
+    for left, right in zip(passages, passages[1:], strict=False):
+        first = (left.first + left.last + 1) // 2
+        last = (right.first + right.last) // 2
+        if first <= left.last and last >= right.first:
+            windows.append(_passage(segments, first, last))
+    return sorted(windows, key=lambda p: (p.start, p.end))

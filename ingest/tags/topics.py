@@ -6,9 +6,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from ingest.models import Segment
-from ingest.tags.passages import Passage, group_passages
+from ingest.tags.passages import Passage, group_passages, with_bridges
 from ingest.tags.scorer import Scorer
 from ingest.taxonomy import Topic
+
+# Strong windows closer than this (a pause between segments) make one moment.
+MOMENT_GAP_SECONDS = 5.0
 
 
 @dataclass(frozen=True)
@@ -37,21 +40,20 @@ def aggregate(
     topics: Sequence[Topic],
     threshold: float,
 ) -> list[TopicResult]:
-    """An episode has a topic when a passage reaches `threshold`; its moments are those passages."""
+    """An episode has a topic when a window reaches `threshold`; its moments are those windows."""
     results = []
     for j, topic in enumerate(topics):
         column = [row[j] for row in scores]
-        moments: list[Moment] = []
-        run: list[int] = []
-        for i in [*range(len(passages)), None]:  # None closes the last run
-            if i is not None and column[i] >= threshold:
-                run.append(i)
+        spans: list[list[float]] = []  # [start, end, best score]
+        for i, window in enumerate(passages):  # in time order; windows may overlap
+            if column[i] < threshold:
                 continue
-            if run:
-                best = max(column[k] for k in run)
-                start, end = passages[run[0]].start, passages[run[-1]].end
-                moments.append(Moment(topic.slug, start, end, round(best, 4)))
-                run = []
+            if spans and window.start <= spans[-1][1] + MOMENT_GAP_SECONDS:
+                spans[-1][1] = max(spans[-1][1], window.end)
+                spans[-1][2] = max(spans[-1][2], column[i])
+            else:
+                spans.append([window.start, window.end, column[i]])
+        moments = [Moment(topic.slug, a, b, round(score, 4)) for a, b, score in spans]
         best = max(column, default=0.0)
         results.append(TopicResult(topic.slug, round(best, 4), bool(moments), moments))
     return results
@@ -60,7 +62,7 @@ def aggregate(
 def score_topics(
     segments: Sequence[Segment], topics: Sequence[Topic], scorer: Scorer
 ) -> list[TopicResult]:
-    """Group segments into passages, score them and aggregate, one TopicResult per topic."""
-    passages = group_passages(segments)
+    """Score passages (and windows bridging them) and aggregate, one TopicResult per topic."""
+    passages = with_bridges(segments, group_passages(segments))
     scores = scorer.score(passages, topics) if passages else []
     return aggregate(passages, scores, topics, scorer.threshold)
