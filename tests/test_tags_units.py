@@ -9,7 +9,7 @@ from ingest.tags import SCORERS, get_scorer
 from ingest.tags.evaluation import evaluate, load_eval_set, segments_from_lines
 from ingest.tags.keyphrases import extract_keyphrases
 from ingest.tags.lexical import LexicalScorer
-from ingest.tags.passages import MAX_SECONDS, MIN_SECONDS, group_passages
+from ingest.tags.passages import MAX_SECONDS, MIN_SECONDS, group_passages, with_bridges
 from ingest.tags.topics import score_topics
 from ingest.taxonomy import TaxonomyError, load_taxonomy, parse_taxonomy
 
@@ -71,6 +71,34 @@ def test_passages_follow_segment_boundaries_within_bounds():
     # One very long segment stands alone rather than being cut.
     long = [Segment(0, 5, "a"), Segment(5, 200, "b"), Segment(200, 205, "c")]
     assert [(p.first, p.last) for p in group_passages(long)] == [(0, 0), (1, 1), (2, 2)]
+
+
+def test_bridging_windows_straddle_each_boundary():
+    segments = [Segment(i * 7.0, i * 7.0 + 6.5, f"sentence {i}") for i in range(40)]
+    passages = group_passages(segments)
+    windows = with_bridges(segments, passages)
+    bridges = [w for w in windows if w not in passages]
+    assert len(bridges) == len(passages) - 1
+    for bridge, (left, right) in zip(
+        bridges, zip(passages, passages[1:], strict=False), strict=True
+    ):
+        assert left.start < bridge.start < left.end and right.start < bridge.end < right.end
+    assert [w.start for w in windows] == sorted(w.start for w in windows)
+
+
+def test_topic_split_across_a_passage_boundary_is_found():
+    taxonomy = load_taxonomy()
+    filler = [("A", "We talked about the weather and the traffic on the way in.")]
+    grit = [("B", "Grit matters a lot to us."), ("B", "Grit is what kept her going.")]
+    segments = segments_from_lines([*filler * 9, *grit, *filler * 9])
+    said = [i for i, s in enumerate(segments) if s.text.startswith("Grit")]
+    passages = group_passages(segments)
+    # One mention on each side of a boundary: no single passage holds both.
+    assert not any(p.first <= said[0] and said[1] <= p.last for p in passages)
+    topic = taxonomy.by_slug()["grit-and-resilience"]
+    result = score_topics(segments, [topic], LexicalScorer(taxonomy))[0]
+    assert result.tagged
+    assert any(m.start <= segments[said[0]].start < m.end for m in result.moments)
 
 
 def test_lexical_matches_stems_and_discounts_common_words():
