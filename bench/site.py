@@ -166,7 +166,11 @@ def add_episodes(archive: Archive, start: int, count: int, write_files: bool = T
 
 
 def measure(code: str, archive: Path) -> dict:
-    """Run one step in a fresh Python so peak memory is the step's own."""
+    """Run one step in a fresh Python so peak memory is the step's own.
+
+    CPU seconds (the step's and its children's, e.g. Pagefind) are reported beside wall time:
+    on a shared machine the wall time mostly measures the other processes.
+    """
     wrapper = (
         "import json, resource, sys, time\n"
         f"sys.path.insert(0, {str(Path(__file__).resolve().parent.parent)!r})\n"
@@ -175,9 +179,11 @@ def measure(code: str, archive: Path) -> dict:
         "started = time.perf_counter()\n"
         f"{code}\n"
         "seconds = time.perf_counter() - started\n"
+        "own, kids = (resource.getrusage(w) for w in"
+        " (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))\n"
         "print(json.dumps({'seconds': seconds, 'result': result,"
-        " 'python_peak_mb': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,"
-        " 'child_peak_mb': resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024}))\n"
+        " 'cpu_seconds': own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime,"
+        " 'python_peak_mb': own.ru_maxrss / 1024, 'child_peak_mb': kids.ru_maxrss / 1024}))\n"
     )
     output = subprocess.run(
         [sys.executable, "-c", wrapper], check=True, capture_output=True, text=True
@@ -199,22 +205,30 @@ INDEX_PASSAGES = """
 import asyncio
 from pagefind.index import PagefindIndex
 from ingest import site_data
-data = site_data.load(archive.open_db(), archive)
+db = archive.open_db()
+data = site_data.load(db, archive)
+e = site_data.with_transcript(db, data.episodes[0])
 async def run():
-    e = data.episodes[0]
     out = str(archive.root / 'pagefind-passages')
     async with PagefindIndex(config={'force_language': 'en', 'output_path': out}) as index:
         await asyncio.gather(*(index.add_custom_record(url=f"/{e['url']}#t={p['t']}",
             content=p['text'], language='en', meta={'title': e['title']},
             filters={'topic': [t['name'] for t in e['topics']]}) for p in e['passages']))
     return {'records': len(e['passages']),
-            'archive_records': sum(len(x['passages']) for x in data.episodes)}
+            'archive_records': len(e['passages']) * len(data.episodes)}
 result = asyncio.run(run())
 """
 
 
 def folder_mb(path: Path) -> float:
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file()) / 1e6
+
+
+def step(figures: dict, name: str, code: str, root: Path) -> dict:
+    """Measure one step, record it and show the figures so far (a long run can be watched)."""
+    figures[name] = measure(code, root)
+    print(json.dumps({name: figures[name]}), file=sys.stderr, flush=True)
+    return figures[name]
 
 
 def main() -> None:
@@ -239,21 +253,18 @@ def main() -> None:
         db.execute("SELECT sum(length(text)) FROM segments").fetchone()[0] / 1e6, 1
     )
 
-    figures["full_html"] = measure(HTML_BUILD, root)
-    print(json.dumps(figures), file=sys.stderr)
-    figures["index_whole_pages"] = measure(INDEX_PAGES, root)
+    step(figures, "full_html", HTML_BUILD, root)
+    step(figures, "index_whole_pages", INDEX_PAGES, root)
     figures["index_whole_pages"]["size_mb"] = round(folder_mb(archive.site_dir / "pagefind"), 1)
-    print(json.dumps(figures), file=sys.stderr)
-    figures["noop_rebuild"] = measure(HTML_BUILD, root)
+    step(figures, "noop_rebuild", HTML_BUILD, root)
     add_episodes(archive, db["episodes"].count + 1, 1)
-    figures["one_new_episode_html"] = measure(HTML_BUILD, root)
-    figures["one_new_episode_index"] = measure(INDEX_PAGES, root)
+    step(figures, "one_new_episode_html", HTML_BUILD, root)
+    step(figures, "one_new_episode_index", INDEX_PAGES, root)
     if not args.skip_passages:
-        figures["index_per_passage"] = measure(INDEX_PASSAGES, root)
-        step = figures["index_per_passage"]
-        per_record = step["seconds"] / step["result"]["records"]
-        step["extrapolated_archive_hours"] = round(
-            per_record * step["result"]["archive_records"] / 3600, 1
+        passages = step(figures, "index_per_passage", INDEX_PASSAGES, root)
+        per_record = passages["seconds"] / passages["result"]["records"]
+        passages["extrapolated_archive_hours"] = round(
+            per_record * passages["result"]["archive_records"] / 3600, 1
         )
     figures["site_mb_without_index"] = round(
         folder_mb(archive.site_dir) - folder_mb(archive.site_dir / "pagefind"), 1

@@ -21,8 +21,7 @@ MANIFEST_VERSION = 1
 
 
 def write_atomic(path: Path, data: bytes) -> None:
-    """Write to a temporary file in the same folder, then rename over `path`."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """Write to a temporary file in the same (existing) folder, then rename over `path`."""
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as handle:
@@ -53,6 +52,7 @@ class SiteWriter:
     written: list[str] = field(default_factory=list)
     extra: dict = field(default_factory=dict)  # other build state kept in the manifest
     previous_extra: dict = field(default_factory=dict)
+    _folders: set[Path] = field(default_factory=set)  # made this build: skip the syscall
 
     @classmethod
     def open(cls, root: Path) -> SiteWriter:
@@ -78,6 +78,7 @@ class SiteWriter:
     def write(self, rel: str, digest: str, data: bytes | str) -> None:
         """Write `rel` atomically and record its input hash."""
         payload = data.encode("utf-8") if isinstance(data, str) else data
+        self._folder(self.root / rel)
         write_atomic(self.root / rel, payload)
         self.current[rel] = digest
         self.written.append(rel)
@@ -89,7 +90,7 @@ class SiteWriter:
         target = self.root / rel
         if self.unchanged(rel, digest):
             return
-        target.parent.mkdir(parents=True, exist_ok=True)
+        self._folder(target)
         tmp = target.with_name(f".{target.name}.tmp")
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
@@ -100,6 +101,11 @@ class SiteWriter:
         os.replace(tmp, target)
         self.current[rel] = digest
         self.written.append(rel)
+
+    def _folder(self, path: Path) -> None:
+        if path.parent not in self._folders:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._folders.add(path.parent)
 
     def remove_stale(self) -> list[str]:
         """Delete outputs of the last build that this build did not produce."""
@@ -117,6 +123,7 @@ class SiteWriter:
         data = {"version": MANIFEST_VERSION, "outputs": self.current, "extra": self.extra}
         if self.current == self.previous and self.extra == self.previous_extra:
             return
+        self.root.mkdir(parents=True, exist_ok=True)
         write_atomic(
             self.root / MANIFEST_NAME, json.dumps(data, sort_keys=True, indent=0).encode("utf-8")
         )
