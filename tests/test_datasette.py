@@ -258,12 +258,12 @@ def test_episodes_by_topic(ds):
 
 
 def test_topic_moments(ds):
-    found = rows(ds, "/archive/topic_moments.json", topic="interviewing")
+    found = rows(ds, "/archive/moments_for_topic.json", topic="interviewing")
     moment = next(r for r in found if r["episode"] == sample_title(3))
     second = int(first_line_with(3, "reverse interview"))
     assert moment["page"].endswith(f"#t={second}") and moment["seconds"] == second
     assert "reverse interview" in moment["passage"]
-    assert rows(ds, "/archive/topic_moments.json", topic="interviewing", show="other") == []
+    assert rows(ds, "/archive/moments_for_topic.json", topic="interviewing", show="other") == []
 
 
 def test_guests_and_their_episodes(ds):
@@ -323,7 +323,11 @@ def test_episode_list_search_and_facets(ds):
 def test_segment_times_render_as_minutes_and_seconds(ds):
     html = get(ds, "/archive/segments", _search="grit").text
     second = int(first_line_with(3, "grit"))
-    assert f">{second // 60}:{second % 60:02d}<" in html
+    # The start links to the episode page at that second.
+    link = rf'<a href="{re.escape(SITE)}episodes/one-medical[^"]*/#t={second}">'
+    assert re.search(link + f"{second // 60}:{second % 60:02d}</a>", html)
+    moments = get(ds, "/archive/topic_moments").text
+    assert re.search(rf'href="{re.escape(SITE)}episodes/[^"]+/#t=\d+">\d+:\d\d</a>', moments)
 
 
 def test_stored_search_page_links_and_highlights(ds):
@@ -468,3 +472,14 @@ def test_a_reader_holding_old_data_makes_the_server_live(archive):
     assert "Renamed while read" in {
         r["episode"] for r in rows(calm, "/archive/newest_episodes.json")
     }
+
+
+def test_stored_queries_do_not_hide_tables(archive):
+    """A stored query named like a table would take over the table's URL."""
+    from ingest.serve import load_metadata
+
+    queries = set(load_metadata("/")["databases"]["archive"]["queries"])
+    db = archive.open_db()
+    names = set(db.table_names()) | set(db.view_names())
+    db.conn.close()
+    assert queries and not queries & names

@@ -101,7 +101,7 @@ def test_every_stored_query_answers_over_http(server):
         "search_transcripts": {"q": "candidate", "topic": "interviewing"},
         "search_episodes": {"q": "transparency"},
         "episodes_by_topic": {"topic": "pay-transparency"},
-        "topic_moments": {"topic": "employer-brand"},
+        "moments_for_topic": {"topic": "employer-brand"},
         "guests": {"name": "Nguyen"},
         "longest_episodes": {},
         "newest_episodes": {},
@@ -110,7 +110,7 @@ def test_every_stored_query_answers_over_http(server):
         found = rows(server, f"/archive/{name}.json", **params)
         assert found, name
         assert all(r["page"].startswith(SITE + "episodes/") for r in found), name
-    moments = rows(server, "/archive/topic_moments.json", topic="employer-brand")
+    moments = rows(server, "/archive/moments_for_topic.json", topic="employer-brand")
     assert all(r["page"].endswith(f"#t={r['seconds']}") for r in moments)
     html = server.get("/archive/search_transcripts", params={"q": "tenacity"}).text
     assert "&lt;img src=x onerror=alert(1)&gt;" in html and "<img src=x" not in html

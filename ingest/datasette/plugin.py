@@ -156,11 +156,33 @@ def _render_episode_cell(row, value, column, datasette):
     return None
 
 
+def _start_link(row, seconds, database, datasette):
+    """A start time as m:ss linking to the episode page at that second."""
+
+    async def inner():
+        label = format_time(seconds)
+        episode_id = _get(row, "episode_id")
+        if isinstance(episode_id, dict):  # Datasette expanded the foreign key to its label
+            episode_id = episode_id.get("value")
+        if episode_id is None:
+            return label
+        # One primary-key lookup per cell: a page shows at most a few hundred rows.
+        slug = await datasette.get_database(database).execute_fn(
+            lambda conn: search.episode_slug(conn, episode_id)
+        )
+        page = episode_page_url(site_url_of(datasette), slug, seconds)
+        return _link(page, label) if page else label
+
+    return inner
+
+
 @hookimpl
 def render_cell(row, value, column, table, database, datasette):
     if table is None:
         return _render_query_cell(row, value, column)
-    if table in TIMED_TABLES and column in ("start", "end"):
+    if table in TIMED_TABLES and column == "start" and isinstance(value, int | float):
+        return _start_link(row, value, database, datasette)
+    if table in TIMED_TABLES and column == "end":
         return format_time(value)
     if table in ("episodes", "episode_list"):
         return _render_episode_cell(row, value, column, datasette)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import bisect
 import json
+import sqlite3
 from collections.abc import Iterable
 
 import sqlite_utils
@@ -142,6 +143,13 @@ def prepare_for_serving(db: sqlite_utils.Database) -> bool:
     # (-1, -1 when the database is not in WAL mode).
     busy, log_frames, checkpointed = db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
     return busy == 0 and log_frames == checkpointed
+
+
+def episode_slug(conn: sqlite3.Connection, episode_id: str) -> str | None:
+    """The page slug of an episode (a plain connection: Datasette's read threads have no
+    sqlite_utils wrapper)."""
+    row = conn.execute("SELECT slug FROM episodes WHERE id = ?", [episode_id]).fetchone()
+    return row[0] if row else None
 
 
 def optimize_indexes(db: sqlite_utils.Database) -> None:
