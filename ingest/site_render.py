@@ -83,6 +83,7 @@ def make_environment(directory: Path | None = None) -> jinja2.Environment:
         loader=jinja2.FileSystemLoader(str(directory or templates_dir())),
         autoescape=jinja2.select_autoescape(["html", "xml"], default=True),
         undefined=jinja2.StrictUndefined,
+        auto_reload=False,  # one build, one set of templates (and no stat per page)
         trim_blocks=True,
         lstrip_blocks=True,
     )
