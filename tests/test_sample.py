@@ -103,6 +103,17 @@ def test_range_requests_return_206_with_the_right_bytes(sample_show):
     assert beyond.status_code == 416
 
 
+def test_if_range_with_a_stale_validator_gets_the_whole_file(sample_show):
+    url = sample_show.url(f"/audio/{ONE_MEDICAL.audio_name}")
+    head = httpx.head(url)
+    assert head.headers["accept-ranges"] == "bytes"
+    assert int(head.headers["content-length"]) == ONE_MEDICAL.audio_path.stat().st_size
+    fresh = httpx.get(url, headers={"Range": "bytes=10-19", "If-Range": head.headers["etag"]})
+    assert fresh.status_code == 206 and len(fresh.content) == 10
+    stale = httpx.get(url, headers={"Range": "bytes=10-19", "If-Range": '"changed"'})
+    assert stale.status_code == 200 and stale.content == ONE_MEDICAL.audio_path.read_bytes()
+
+
 def test_unknown_paths_are_404_and_never_reach_the_disk(sample_show):
     for path in ("/audio/../episodes.yaml", "/episodes.yaml", "/audio/9.mp3", "/transcripts/3.vtt"):
         assert httpx.get(sample_show.url(path)).status_code == 404

@@ -13,9 +13,9 @@ import hashlib
 import re
 import threading
 from dataclasses import dataclass, field
+from datetime import datetime
 from email.utils import format_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 
 from ingest.sample import load_sample, sample_feed_xml
 
@@ -24,17 +24,28 @@ RANGE_RE = re.compile(r"^bytes=(\d*)-(\d*)$")
 
 @dataclass(frozen=True)
 class _Resource:
-    path: Path | None  # file on disk, or None for the feed (rendered per server)
+    body: bytes
     content_type: str
+    last_modified: datetime
+
+    @property
+    def etag(self) -> str:
+        return '"' + hashlib.sha256(self.body).hexdigest()[:32] + '"'
 
 
-def _resources() -> dict[str, _Resource]:
-    table = {"/feed.xml": _Resource(None, "application/rss+xml; charset=utf-8")}
-    for episode in load_sample().episodes:
-        table[f"/audio/{episode.audio_name}"] = _Resource(episode.audio_path, "audio/mpeg")
+def _resources(base_url: str) -> dict[str, _Resource]:
+    """Path -> what to serve: the feed (rendered for this server's URL) and the sample's files."""
+    show = load_sample()
+    newest = max(e.published for e in show.episodes)
+    feed = sample_feed_xml(base_url)
+    table = {"/feed.xml": _Resource(feed, "application/rss+xml; charset=utf-8", newest)}
+    for episode in show.episodes:
+        table[f"/audio/{episode.audio_name}"] = _Resource(
+            episode.audio_path.read_bytes(), "audio/mpeg", episode.published
+        )
         if episode.transcript_path is not None:
             table[f"/transcripts/{episode.transcript_name}"] = _Resource(
-                episode.transcript_path, "text/vtt; charset=utf-8"
+                episode.transcript_path.read_bytes(), "text/vtt; charset=utf-8", episode.published
             )
     return table
 
@@ -64,7 +75,7 @@ class SampleServer:
     port: int = 0
     requests: list[tuple[str, str, dict[str, str]]] = field(default_factory=list)
     _httpd: ThreadingHTTPServer | None = None
-    _feed: bytes = b""
+    _resources: dict[str, _Resource] = field(default_factory=dict)
 
     @property
     def base_url(self) -> str:
@@ -78,7 +89,6 @@ class SampleServer:
         return f"{self.base_url}/{path.lstrip('/')}"
 
     def start(self) -> SampleServer:
-        resources = _resources()
         server = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -87,13 +97,11 @@ class SampleServer:
             def _dispatch(self) -> None:
                 path = self.path.split("?", 1)[0]
                 server.requests.append((self.command, self.path, dict(self.headers)))
-                resource = resources.get(path)
+                resource = server._resources.get(path)
                 if resource is None:
                     self._reply(404, b"not found\n", "text/plain; charset=utf-8")
-                elif resource.path is None:
-                    self._feed()
                 else:
-                    self._file(resource)
+                    self._serve(resource)
 
             do_GET = do_HEAD = _dispatch  # noqa: N815
 
@@ -107,43 +115,42 @@ class SampleServer:
                 if self.command != "HEAD":
                     self.wfile.write(body)
 
-            def _feed(self) -> None:
-                body = server._feed
-                etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
-                newest = max(e.published for e in load_sample().episodes)
-                headers = {"ETag": etag, "Last_Modified": format_datetime(newest, usegmt=True)}
-                if self.headers.get("If-None-Match") == etag:
+            def _serve(self, resource: _Resource) -> None:
+                data, kind, size = resource.body, resource.content_type, len(resource.body)
+                validators = {
+                    "ETag": resource.etag,
+                    "Last_Modified": format_datetime(resource.last_modified, usegmt=True),
+                    "Accept_Ranges": "bytes",
+                }
+                if self.headers.get("If-None-Match") == resource.etag:
+                    # RFC 9110 15.4.5: a 304 has no body (and no Content-Length of 0).
                     self.send_response(304)
-                    for name, value in headers.items():
+                    for name, value in validators.items():
                         self.send_header(name.replace("_", "-"), value)
                     self.end_headers()
                     return
-                self._reply(200, body, "application/rss+xml; charset=utf-8", **headers)
-
-            def _file(self, resource: _Resource) -> None:
-                data = resource.path.read_bytes()
-                size = len(data)
                 header = self.headers.get("Range")
-                if header is None:
-                    self._reply(200, data, resource.content_type, Accept_Ranges="bytes")
-                    return
+                if_range = self.headers.get("If-Range")
+                # RFC 9110 13.1.5: a Range whose If-Range validator no longer matches gets 200.
+                if if_range is not None and if_range not in (
+                    resource.etag,
+                    validators["Last_Modified"],
+                ):
+                    header = None
                 try:
-                    span = parse_range(header, size)
-                except ValueError:  # RFC 9110 14.2: ignore a Range we do not understand
-                    self._reply(200, data, resource.content_type, Accept_Ranges="bytes")
-                    return
-                if span is None:
-                    self._reply(416, b"", resource.content_type, Content_Range=f"bytes */{size}")
-                    return
-                start, end = span
-                content_range = f"bytes {start}-{end}/{size}"
-                self._reply(
-                    206,
-                    data[start : end + 1],
-                    resource.content_type,
-                    Accept_Ranges="bytes",
-                    Content_Range=content_range,
-                )
+                    span = None if header is None else parse_range(header, size)
+                except ValueError:  # RFC 9110 14.2: a Range we do not understand is ignored
+                    header = None
+                if header is None:
+                    self._reply(200, data, kind, **validators)
+                elif span is None:
+                    self._reply(416, b"", kind, Content_Range=f"bytes */{size}")
+                else:
+                    start, end = span
+                    content_range = f"bytes {start}-{end}/{size}"
+                    self._reply(
+                        206, data[start : end + 1], kind, Content_Range=content_range, **validators
+                    )
 
             def log_message(self, format, *args):  # keep test and demo output clean
                 pass
@@ -151,7 +158,7 @@ class SampleServer:
         self._httpd = ThreadingHTTPServer((self.host, self.port), Handler)
         self._httpd.daemon_threads = True
         self.port = self._httpd.server_address[1]
-        self._feed = sample_feed_xml(self.base_url)
+        self._resources = _resources(self.base_url)
         threading.Thread(target=self._httpd.serve_forever, daemon=True).start()
         return self
 
