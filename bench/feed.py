@@ -3,10 +3,10 @@
     python bench/feed.py                 # 5,000 items, best of 3
     python bench/feed.py --items 20000 --repeat 1
 
-Times four things on a fresh archive database (a file, WAL, as the job uses it):
-parse (feedparser + raw XML + nh3), first store (all new), second store (all unchanged),
-and the whole `fetch` path over a real local HTTP server. Target (issue 2): parse + first
-store under 10 s on the project's 2-core machine.
+Times four things (wall clock, best of N, and CPU time) on a fresh archive database (a
+file, WAL, as the job uses it): parse (feedparser + raw XML + nh3), first store (all new),
+second store (all unchanged), and the whole `fetch` path over a real local HTTP server.
+Target (issue 2): parse + first store under 10 s on the project's 2-core machine.
 """
 
 from __future__ import annotations
@@ -55,18 +55,20 @@ def _serve(body: bytes) -> ThreadingHTTPServer:
 
 def run_once(content: bytes, folder: Path) -> dict[str, float]:
     timings = {}
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     parsed = parse_feed(content, FEED_URL)
     timings["parse"] = time.perf_counter() - started
+    timings["parse (cpu)"] = time.process_time() - cpu
     assert parsed.error is None and parsed.warnings == []
 
     db = store.open_db(folder / "archive.db")
     show = show_store.add_show(db, FEED_URL, parsed.show.title)
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     show_store.save_show(db, show["id"], parsed.show)
     result = show_store.upsert_episodes(db, show["id"], parsed.episodes)
     show_store.mark_in_feed(db, show["id"], [e.guid for e in parsed.episodes])
     timings["store (new)"] = time.perf_counter() - started
+    timings["store (new) (cpu)"] = time.process_time() - cpu
     assert len(result.added) == len(parsed.episodes)
 
     started = time.perf_counter()
@@ -107,8 +109,11 @@ def main() -> int:
     for name, seconds in best.items():
         print(f"{name:>32}: {seconds:6.2f} s")
     total = best["parse"] + best["store (new)"]
+    cpu = best["parse (cpu)"] + best["store (new) (cpu)"]
     verdict = "ok" if total < TARGET_SECONDS else "OVER TARGET"
     print(f"{'parse + store (target < 10 s)':>32}: {total:6.2f} s  {verdict}")
+    # On a shared machine wall time mostly measures the neighbours; CPU time does not.
+    print(f"{'parse + store, CPU time':>32}: {cpu:6.2f} s")
     print(f"load average after: {os.getloadavg()[0]:.2f} (2 cores)")
     return 0 if total < TARGET_SECONDS else 1
 
