@@ -19,6 +19,7 @@ import os
 import resource
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -68,7 +69,7 @@ def episode_vocabulary(show, episode) -> list[str]:
     return names
 
 
-def run_one(setting: Setting, model: str) -> dict:
+def run_one(setting: Setting, model: str, episodes: int | None = None) -> dict:
     """In the child: load the engine, warm it up, transcribe every episode, measure."""
     from ingest.transcribe import TranscribeOptions, get_transcriber
 
@@ -84,11 +85,26 @@ def run_one(setting: Setting, model: str) -> dict:
     started = time.perf_counter()
     engine = get_transcriber(setting.engine, options)
     load_seconds = time.perf_counter() - started
-    engine.transcribe(show.episodes[0].audio_path, options)  # warm-up: lazy inits, caches
+    with tempfile.TemporaryDirectory() as tmp:  # warm-up on 15 s: lazy inits, caches
+        clip = Path(tmp) / "warm-up.wav"
+        subprocess.run(
+            [
+                "ffmpeg",
+                "-loglevel",
+                "error",
+                "-i",
+                str(show.episodes[0].audio_path),
+                "-t",
+                "15",
+                str(clip),
+            ],
+            check=True,
+        )
+        engine.transcribe(clip, options)
     audio = seconds = 0.0
     edits = words = 0
     gaps = 0
-    for episode in show.episodes:
+    for episode in show.episodes[:episodes]:
         names = episode_vocabulary(show, episode)
         per_episode = TranscribeOptions(
             **{**asdict(options), "vocabulary": names if setting.names else []}
@@ -121,18 +137,20 @@ def main() -> None:
     parser.add_argument("--model", default="tiny.en")
     parser.add_argument("--repeat", type=int, default=1)
     parser.add_argument("--only", help="run settings whose label contains this text")
+    parser.add_argument("--episodes", type=int, help="use only the first N sample episodes")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        print(json.dumps(run_one(Setting(**json.loads(args.child)), args.model)))
+        print(json.dumps(run_one(Setting(**json.loads(args.child)), args.model, args.episodes)))
         return
 
     from ingest.transcribe.faster import available_cores
 
     show = load_sample()
-    total = sum(e.duration or 0 for e in show.episodes)
+    chosen = show.episodes[: args.episodes]
+    total = sum(e.duration or 0 for e in chosen)
     print(
-        f"model {args.model}; {len(show.episodes)} sample episodes, {total / 60:.1f} min of "
+        f"model {args.model}; {len(chosen)} sample episodes, {total / 60:.1f} min of "
         f"espeak-ng speech; {available_cores()} cores; load average {load_average()}"
     )
     header = f"{'setting':<52} {'x real time':>11} {'peak MB':>8} {'WER':>6} {'gaps':>5}"
@@ -150,6 +168,7 @@ def main() -> None:
                     args.model,
                     "--child",
                     json.dumps(asdict(setting)),
+                    *(["--episodes", str(args.episodes)] if args.episodes else []),
                 ],
                 capture_output=True,
                 text=True,
