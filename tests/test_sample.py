@@ -18,6 +18,7 @@ from ingest.sample import (
     sample_feed_xml,
     spoken_text,
 )
+from ingest.sample.generate import generate
 from ingest.sample.server import parse_range
 
 SHOW = load_sample()
@@ -162,3 +163,15 @@ def test_vtt_cues_match_the_script_and_name_the_speakers():
         hours, minutes, seconds = start.split(":")
         assert int(hours) * 3600 + int(minutes) * 60 + float(seconds) == pytest.approx(line.start)
     assert {voice for _, _, voice, _ in cues} == {"Rob Stevenson", episode.guests[0].name}
+
+
+def test_generate_matches_the_committed_transcript_and_timings(tmp_path):
+    """The script regenerates what is committed (same words and speakers, same timing)."""
+    (episode,) = [e for e in SHOW.episodes if e.has_transcript]
+    timings = generate(tmp_path, only={episode.number})
+    made = (tmp_path / "transcripts" / episode.transcript_name).read_text(encoding="utf-8")
+    committed = episode.transcript_path.read_text(encoding="utf-8")
+    assert re.findall(r"<v [^\n]+", made) == re.findall(r"<v [^\n]+", committed)
+    assert timings[str(episode.number)]["duration"] == pytest.approx(episode.duration, rel=0.05)
+    with av.open(str(tmp_path / "audio" / episode.audio_name)) as container:
+        assert container.duration / av.time_base == pytest.approx(episode.duration, rel=0.05)

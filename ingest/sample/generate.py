@@ -1,6 +1,6 @@
 """Regenerate the sample show's audio, WebVTT transcript and line timings from episodes.yaml.
 
-    python -m ingest.sample.generate [--only N ...]
+    python -m ingest.sample.generate [--only N ...] [--out DIR]
 
 Needs espeak-ng and ffmpeg. Each script line is spoken to its own WAV (host and guests in
 different voices), the lines are joined with short pauses, and the result is encoded as a
@@ -74,75 +74,90 @@ def webvtt(episode: SampleEpisode, spans: list[tuple[float, float]]) -> str:
     return "\n".join(cues)
 
 
-def generate_episode(episode: SampleEpisode, host: str, workdir: Path) -> dict:
-    """Speak one episode to MP3 (and VTT if it has one); return its timings."""
-    frames: list[bytes] = []
+def _silence(params, seconds: float) -> bytes:
+    return b"\0" * params.sampwidth * params.nchannels * round(seconds * params.framerate)
+
+
+def _join_lines(wavs: list[Path], out: Path) -> list[tuple[float, float]]:
+    """Join the line WAVs with pauses into `out`; return each line's (start, end) in seconds."""
+    chunks: list[bytes] = []
     spans: list[tuple[float, float]] = []
     params = None
-    position = 0  # in samples
-    for index, line in enumerate(episode.script):
-        wav_path = workdir / f"{episode.number}-{index}.wav"
-        _speak(line.text, HOST_VOICE if line.speaker == host else GUEST_VOICE, wav_path)
-        with wave.open(str(wav_path), "rb") as wav:
-            if params is None:
-                params = wav.getparams()
-                rate = params.framerate
-                silence = b"\0" * params.sampwidth * params.nchannels
-                frames.append(silence * round(LEAD_IN_SECONDS * rate))
-                position = round(LEAD_IN_SECONDS * rate)
-            elif index:
-                frames.append(silence * round(PAUSE_SECONDS * rate))
-                position += round(PAUSE_SECONDS * rate)
-            count = wav.getnframes()
-            frames.append(wav.readframes(count))
-        spans.append((round(position / rate, 3), round((position + count) / rate, 3)))
-        position += count
-    frames.append(silence * round(TAIL_SECONDS * rate))
-    position += round(TAIL_SECONDS * rate)
+    for index, path in enumerate(wavs):
+        with wave.open(str(path), "rb") as wav:
+            params = params or wav.getparams()
+            if wav.getparams()[:3] != params[:3]:
+                raise ValueError(f"{path}: espeak-ng changed the audio format between lines")
+            chunks.append(_silence(params, PAUSE_SECONDS if index else LEAD_IN_SECONDS))
+            start = sum(map(len, chunks)) // params.sampwidth
+            chunks.append(wav.readframes(wav.getnframes()))
+            end = sum(map(len, chunks)) // params.sampwidth
+        spans.append((round(start / params.framerate, 3), round(end / params.framerate, 3)))
+    chunks.append(_silence(params, TAIL_SECONDS))
+    with wave.open(str(out), "wb") as joined:
+        joined.setparams(params)
+        joined.writeframes(b"".join(chunks))
+    return spans
 
+
+def generate_episode(episode: SampleEpisode, host: str, out_dir: Path, workdir: Path) -> dict:
+    """Speak one episode to `out_dir`/audio/N.mp3 (and its VTT if it has one); return timings."""
+    wavs = []
+    for index, line in enumerate(episode.script):
+        wavs.append(workdir / f"{episode.number}-{index}.wav")
+        _speak(line.text, HOST_VOICE if line.speaker == host else GUEST_VOICE, wavs[-1])
     joined = workdir / f"{episode.number}.wav"
-    with wave.open(str(joined), "wb") as out:
-        out.setparams(params)
-        out.writeframes(b"".join(frames))
-    mp3_tmp = workdir / f"{episode.number}.mp3"
+    spans = _join_lines(wavs, joined)
+    with wave.open(str(joined), "rb") as wav:
+        duration = round(wav.getnframes() / wav.getframerate(), 3)
+    mp3 = workdir / f"{episode.number}.mp3"
     # bitexact and no metadata: the same script gives the same bytes on the same ffmpeg.
     subprocess.run(
         ["ffmpeg", "-hide_banner", "-loglevel", "error", "-y", "-i", str(joined),
          "-ac", "1", "-ar", str(MP3_SAMPLE_RATE), "-codec:a", "libmp3lame", "-b:a", MP3_BITRATE,
          "-map_metadata", "-1", "-fflags", "+bitexact", "-flags:a", "+bitexact",
-         "-id3v2_version", "0", str(mp3_tmp)],
+         "-id3v2_version", "0", str(mp3)],
         check=True,
     )  # fmt: skip
-    _write_atomic(episode.audio_path, mp3_tmp.read_bytes())
-    if episode.transcript_path is not None:
-        _write_atomic(episode.transcript_path, webvtt(episode, spans).encode("utf-8"))
-    return {"duration": round(position / rate, 3), "lines": spans}
+    _write_atomic(out_dir / AUDIO_DIR.name / episode.audio_name, mp3.read_bytes())
+    if episode.transcript_name is not None:
+        vtt = webvtt(episode, spans).encode("utf-8")
+        _write_atomic(out_dir / TRANSCRIPTS_DIR.name / episode.transcript_name, vtt)
+    return {"duration": duration, "lines": spans}
+
+
+def generate(out_dir: Path = SAMPLE_DIR, only: set[int] | None = None) -> dict[str, dict]:
+    """Generate audio and transcripts (all episodes, or those in `only`) and timings.json."""
+    load_sample.cache_clear()
+    show = load_sample()
+    timings_file = out_dir / TIMINGS_FILE.name
+    timings = json.loads(timings_file.read_text()) if timings_file.exists() else {}
+    (out_dir / AUDIO_DIR.name).mkdir(parents=True, exist_ok=True)
+    (out_dir / TRANSCRIPTS_DIR.name).mkdir(exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="sample-") as tmp:
+        for episode in show.episodes:
+            if only and episode.number not in only:
+                continue
+            timings[str(episode.number)] = generate_episode(episode, show.host, out_dir, Path(tmp))
+    numbers = sorted(e.number for e in show.episodes)
+    timings = {str(n): timings[str(n)] for n in numbers if str(n) in timings}
+    _write_atomic(timings_file, (json.dumps(timings, indent=1) + "\n").encode())
+    load_sample.cache_clear()
+    return timings
 
 
 def main(argv: list[str] | None = None) -> int:
     """Regenerate audio, transcripts and timings for all (or the chosen) episodes."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", type=int, nargs="*", help="episode numbers to regenerate")
+    parser.add_argument("--out", type=Path, default=SAMPLE_DIR, help="output folder")
     args = parser.parse_args(argv)
-    load_sample.cache_clear()
-    show = load_sample()
-    timings = json.loads(TIMINGS_FILE.read_text()) if TIMINGS_FILE.exists() else {}
-    AUDIO_DIR.mkdir(exist_ok=True)
-    TRANSCRIPTS_DIR.mkdir(exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="sample-") as tmp:
-        for episode in show.episodes:
-            if args.only and episode.number not in args.only:
-                continue
-            timing = generate_episode(episode, show.host, Path(tmp))
-            timings[str(episode.number)] = timing
-            size = episode.audio_path.stat().st_size
-            print(f"episode {episode.number}: {timing['duration']:.1f} s, {size:,} bytes")
-    numbers = {str(e.number) for e in show.episodes}
-    timings = {k: v for k, v in sorted(timings.items(), key=lambda kv: int(kv[0])) if k in numbers}
-    _write_atomic(TIMINGS_FILE, (json.dumps(timings, indent=1) + "\n").encode())
-    load_sample.cache_clear()
-    total = sum(p.stat().st_size for p in SAMPLE_DIR.rglob("*") if p.is_file())
-    print(f"sample folder: {total:,} bytes")
+    timings = generate(args.out, set(args.only or ()))
+    for number, timing in timings.items():
+        size = (args.out / AUDIO_DIR.name / f"{number}.mp3").stat().st_size
+        print(f"episode {number}: {timing['duration']:.1f} s, {size:,} bytes")
+    total = sum(p.stat().st_size for p in args.out.rglob("*") if p.is_file())
+    print(f"{args.out}: {total:,} bytes")
     return 0
 
 
