@@ -8,6 +8,7 @@ is, and users online may name any model openai-whisper downloads itself.
 from __future__ import annotations
 
 import os
+import sys
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -27,6 +28,11 @@ from ingest.transcribe.models import (
 )
 
 SAMPLE_RATE = gap_finder.SAMPLE_RATE
+# PyTorch's OpenMP threads spin at every barrier by default (OMP_WAIT_POLICY=ACTIVE). With the
+# cores shared, a descheduled thread stalls the other at each of the decoder's small ops:
+# measured here at load 13 on 2 cores, tiny.en on a 15 s clip took 75 s wall with 2 spinning
+# threads, 21 s with PASSIVE ones and 13-16 s with one thread.
+OMP_WAIT_POLICY = "PASSIVE"
 # Re-decoding a gap: greedy, not conditioned on the text before it (what made Whisper skip it).
 GAP_TEMPERATURES = (0.0, 0.2, 0.4)
 
@@ -72,13 +78,32 @@ def checkpoint_alignment_heads(checkpoint: str) -> list[list[int]] | None:
     return loaded.get("alignment_heads")
 
 
+def import_torch():
+    """Import PyTorch with its OpenMP threads set to sleep, not spin, when idle.
+
+    libgomp reads OMP_WAIT_POLICY once, when it is loaded, and torch carries its own copy; the
+    variable is restored afterwards so CTranslate2's copy, loaded later, keeps its default.
+    A user's own OMP_WAIT_POLICY wins; if torch is already imported nothing changes.
+    """
+    if "torch" in sys.modules or "OMP_WAIT_POLICY" in os.environ:
+        import torch
+
+        return torch
+    os.environ["OMP_WAIT_POLICY"] = OMP_WAIT_POLICY
+    try:
+        import torch
+    finally:
+        del os.environ["OMP_WAIT_POLICY"]
+    return torch
+
+
 class OpenAIWhisperTranscriber:
     """openai-whisper with the model loaded once; `transcribe` is called per episode."""
 
     name = "openai-whisper"
 
     def __init__(self, options: TranscribeOptions | None = None):
-        import torch
+        torch = import_torch()
         import whisper
 
         self.options = options or TranscribeOptions()
