@@ -418,6 +418,14 @@ def parse_feed(content: bytes, url: str, headers: Mapping[str, str] | None = Non
         episode = _episode(entry, raw_item, position, url, result.warnings.append)
         if episode is None:
             continue
+        if raw.error and raw_item is None and not (entry.get("id") or "").strip():
+            # Read after the document broke and without a guid: the guid may be the part that
+            # was cut off, and a fallback identity would store a second copy of a known episode.
+            result.warnings.append(
+                f"{url}: {_label(episode.title, None, position)} was read after the document "
+                "broke and has no guid: skipped until the feed is whole"
+            )
+            continue
         if episode.guid in seen:
             result.warnings.append(
                 f"{url}: {_label(episode.title, episode.guid, position)} repeats the guid of "
