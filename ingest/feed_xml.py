@@ -178,6 +178,8 @@ def read_raw(content: bytes) -> RawFeed:
                 _channel_child(raw, element, ns, local)
     except ParseError as error:
         raw.error = str(error)
+    except LookupError as error:  # expat knows no codec for the declared encoding
+        raw.error = str(error)
     except DefusedXmlException as error:
         raw.refused = type(error).__name__
     return raw
