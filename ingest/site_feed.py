@@ -92,7 +92,11 @@ def sitemap(data: SiteData, base: BaseUrl) -> bytes:
 
 
 def robots(base: BaseUrl) -> bytes:
-    return f"User-agent: *\nAllow: /\nSitemap: {base.full('sitemap.xml')}\n".encode()
+    """Allow everything; name the sitemap when its full URL is known (robotstxt.org)."""
+    text = "User-agent: *\nAllow: /\n"
+    if base.absolute.startswith(("http://", "https://")):
+        text += f"Sitemap: {base.full('sitemap.xml')}\n"
+    return text.encode()
 
 
 def _text(parent: ET.Element, tag: str, text: str, **attributes: str) -> ET.Element:

@@ -200,6 +200,15 @@ def test_clicking_a_timestamp_seeks_the_player(site, page):
     assert page.url.endswith(f"#t={int(start)}")
 
 
+def test_keyboard_enter_on_a_timestamp_seeks_the_player(site, page):
+    page.goto(_episode_url(site, ONE_MEDICAL))
+    page.wait_for_function("() => document.getElementById('player').readyState >= 1")
+    start = _starts(page)[1]
+    page.focus(f'.passage[data-start="{start}"] a.ts')
+    page.keyboard.press("Enter")
+    _wait_for_time(page, start)
+
+
 def test_clicking_a_topic_moment_seeks_the_player(site, page):
     page.goto(_episode_url(site, ONE_MEDICAL))
     moment = page.locator(".moments a.seek").last

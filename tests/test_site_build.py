@@ -323,3 +323,15 @@ def test_search_index_failure_keeps_the_pages(archive, episodes, monkeypatch):
     report = build(archive, search=True)
     assert report.indexed and report.written == [] and report.errors == []
     assert (archive.site_dir / "pagefind" / "pagefind.js").is_file()
+
+
+def test_build_of_one_show(archive, episodes, mp3):
+    db = archive.open_db()
+    other = show_store.add_show(db, "https://feeds.example.com/other.xml", "Other Show")
+    show_store.upsert_episodes(db, other["id"], [Episode(guid="o-1", title="Elsewhere")])
+    build(archive)
+    assert (archive.site_dir / "shows" / other["id"] / "index.html").is_file()
+    report = sitegen.build_site(db, archive, "/", show_id="talk-talent-to-me", search=False)
+    assert not (archive.site_dir / "shows" / other["id"]).exists()
+    assert any(rel.startswith(f"shows/{other['id']}/") for rel in report.removed)
+    assert "Elsewhere" not in (archive.site_dir / "index.html").read_text()
