@@ -128,7 +128,7 @@ def run_archive(
         summary.fatal = f"{type(error).__name__}: {error}"
     summary.seconds = time.monotonic() - started
     status = {EXIT_OK: "ok", EXIT_PARTIAL: "partial"}.get(summary.exit_code, "failed")
-    with db.conn:
+    with store.transaction(db):
         db["runs"].update(
             run_id,
             {

@@ -1,3 +1,4 @@
+import contextlib
 from datetime import UTC, datetime
 
 from ingest import store
@@ -42,3 +43,26 @@ def test_people_are_shared_between_shows_and_episodes():
     shows.upsert_episodes(db, show["id"], [ep])
     assert db["people"].count == 2
     assert db["episode_people"].count == 2
+
+
+def test_a_failing_migration_leaves_nothing_behind(monkeypatch):
+    from ingest.store import migrations
+
+    def m999_half_done(db):
+        db.executescript("CREATE TABLE half (x); INSERT INTO half VALUES (1);")
+        raise RuntimeError("disk full")
+
+    db = store.open_db()
+    monkeypatch.setattr(migrations, "MIGRATIONS", [*migrations.MIGRATIONS, m999_half_done])
+    with contextlib.suppress(RuntimeError):
+        migrations.migrate(db)
+    assert not db["half"].exists()
+    assert "m999_half_done" not in {r["name"] for r in db.query("SELECT name FROM _migrations")}
+
+
+def test_store_writes_roll_back_together():
+    db = store.open_db()
+    with contextlib.suppress(RuntimeError), store.transaction(db):
+        shows.add_show(db, "http://example.com/a.xml", "A")
+        raise RuntimeError
+    assert db["shows"].count == 0

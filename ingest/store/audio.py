@@ -7,7 +7,7 @@ from pathlib import Path
 
 import sqlite_utils
 
-from ingest.store import now
+from ingest.store import now, transaction
 
 
 @dataclass(frozen=True)
@@ -96,7 +96,7 @@ def record_audio(
 ) -> None:
     """Store a whole, verified file: its path relative to the archive folder, size and hash."""
     relative = Path(path).resolve().relative_to(root.resolve()).as_posix()
-    with db.conn:
+    with transaction(db):
         db.execute(
             "UPDATE episodes SET audio_path = ?, audio_bytes = ?, audio_sha256 = ?, audio_at = ?,"
             " audio_error = NULL WHERE id = ?",
@@ -106,7 +106,7 @@ def record_audio(
 
 def record_audio_error(db: sqlite_utils.Database, episode_id: str, message: str) -> None:
     """Store why an episode's audio could not be fetched; any earlier file is gone or invalid."""
-    with db.conn:
+    with transaction(db):
         db.execute(
             "UPDATE episodes SET audio_error = ?, audio_path = NULL, audio_bytes = NULL,"
             " audio_sha256 = NULL, audio_at = ? WHERE id = ?",

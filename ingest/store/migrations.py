@@ -206,7 +206,7 @@ def m003_tags(db: sqlite_utils.Database) -> None:
 
 
 def m005_feed_url_history(db: sqlite_utils.Database) -> None:
-    """Feed URLs a show has moved away from (301/308, itunes:new-feed-url), so they still find it."""
+    """Feed URLs a show moved away from (301/308, itunes:new-feed-url), so they still find it."""
     db.executescript(
         """
         CREATE TABLE show_feed_urls (
@@ -319,6 +319,8 @@ MIGRATIONS: list[Migration] = [
 
 def migrate(db: sqlite_utils.Database) -> list[str]:
     """Apply every migration not yet recorded; return the names applied."""
+    from ingest.store import transaction  # the package imports this module first
+
     db.execute(
         "CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)"
     )
@@ -328,7 +330,7 @@ def migrate(db: sqlite_utils.Database) -> list[str]:
         name = migration.__name__
         if name in done:
             continue
-        with db.conn:  # one transaction per migration: all of it or none
+        with transaction(db):  # one transaction per migration: all of it or none
             migration(db)
             db.execute(
                 "INSERT INTO _migrations (name, applied_at) VALUES (?, ?)",

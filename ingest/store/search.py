@@ -15,6 +15,8 @@ from collections.abc import Iterable
 
 import sqlite_utils
 
+from ingest.store import transaction
+
 # Target length of a passage: long enough to cut the rows to rank, short enough that the
 # link to its start lands near the words that matched.
 PASSAGE_SECONDS = 45.0
@@ -114,7 +116,7 @@ def _rebuild_episode(db: sqlite_utils.Database, episode_id: str) -> int:
 
 def rebuild_passages(db: sqlite_utils.Database, episode_id: str) -> int:
     """Rebuild one episode's passages from its segments, in one transaction; return the count."""
-    with db.conn:
+    with transaction(db):
         return _rebuild_episode(db, episode_id)
 
 
@@ -156,5 +158,5 @@ def optimize_indexes(db: sqlite_utils.Database) -> None:
     """Merge FTS5 index segments into one b-tree each: fewer pages to read per query."""
     for table in ("passages_fts", "segments_fts", "episodes_fts"):
         if db[table].exists():
-            with db.conn:
+            with transaction(db):
                 db.execute(f"INSERT INTO {table} ({table}) VALUES ('optimize')")

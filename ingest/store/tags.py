@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 import sqlite_utils
 
 from ingest.models import Segment
-from ingest.store import now
+from ingest.store import now, transaction
 from ingest.taxonomy import Taxonomy
 
 MANUAL = "manual"
@@ -24,7 +24,7 @@ OVERRIDE_ACTIONS = ("add", "remove")
 
 def sync_topics(db: sqlite_utils.Database, taxonomy: Taxonomy, hashes: dict[str, str]) -> list[str]:
     """Make `tags` match the taxonomy's topics; drop (and return) topics it no longer has."""
-    with db.conn:
+    with transaction(db):
         for topic in taxonomy.topics:
             db["tags"].upsert(
                 {
@@ -108,7 +108,7 @@ def save_tagging(
     `results` are `ingest.tags.topics.TopicResult`; `keyphrases` (`Keyphrase`), when given,
     replace the episode's keyphrases. One transaction: a killed run leaves the old rows.
     """
-    with db.conn:
+    with transaction(db):
         for result in results:
             slug = result.tag_slug
             db.execute(
@@ -219,7 +219,7 @@ def set_override(db: sqlite_utils.Database, episode_id: str, slug: str, action: 
         raise ValueError(
             f"no topic {slug!r} in the archive (run `podarchive tag` to load the taxonomy)"
         )
-    with db.conn:
+    with transaction(db):
         if action == "clear":
             db.execute(
                 "DELETE FROM tag_overrides WHERE episode_id = ? AND tag_slug = ?",
@@ -241,7 +241,7 @@ def set_override(db: sqlite_utils.Database, episode_id: str, slug: str, action: 
 
 
 def record_tag_error(db: sqlite_utils.Database, episode_id: str, message: str) -> None:
-    with db.conn:
+    with transaction(db):
         db["episodes"].update(episode_id, {"tag_error": message})
 
 

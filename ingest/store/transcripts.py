@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlite_utils
 
 from ingest.models import Transcript, TranscriptLink
-from ingest.store import now
+from ingest.store import now, transaction
 
 
 def save_transcript(db: sqlite_utils.Database, episode_id: str, transcript: Transcript) -> int:
@@ -23,7 +23,7 @@ def save_transcript(db: sqlite_utils.Database, episode_id: str, transcript: Tran
         }
         for idx, segment in enumerate(s for s in transcript.segments if s.text.strip())
     ]
-    with db.conn:
+    with transaction(db):
         db.execute("DELETE FROM segments WHERE episode_id = ?", [episode_id])
         if rows:
             db["segments"].insert_all(rows)
@@ -45,7 +45,7 @@ def save_transcript(db: sqlite_utils.Database, episode_id: str, transcript: Tran
 
 def mark_failed(db: sqlite_utils.Database, episode_id: str, error: str) -> None:
     """Record why an episode could not be transcribed (its old segments, if any, stay)."""
-    with db.conn:
+    with transaction(db):
         db.execute(
             """UPDATE episodes SET transcript_status = CASE WHEN transcript_status = 'done'
             THEN 'done' ELSE 'failed' END, transcript_error = ?, transcript_at = ? WHERE id = ?""",
@@ -55,7 +55,7 @@ def mark_failed(db: sqlite_utils.Database, episode_id: str, error: str) -> None:
 
 def clear_transcript(db: sqlite_utils.Database, episode_id: str) -> None:
     """Forget an episode's transcript in the database (its files are the record)."""
-    with db.conn:
+    with transaction(db):
         db.execute("DELETE FROM segments WHERE episode_id = ?", [episode_id])
         db.execute(
             """UPDATE episodes SET transcript_status = NULL, transcript_source = NULL,
