@@ -137,6 +137,16 @@ def add_feed(db: sqlite_utils.Database, client: httpx.Client, url: str) -> Fetch
     if pulled.show is None:
         result.error = pulled.error
         return result
+    # An old address of a show we already have: store into that show, and remember the URL.
+    for target, reason in (
+        (pulled.first.permanent_url, "redirect"),
+        (pulled.show.new_feed_url, "new-feed-url"),
+    ):
+        known = show_store.find_show_by_url(db, target) if target else None
+        if known is not None:
+            show_store.remember_old_url(db, known["id"], url, known["feed_url"], reason)
+            result.show_id, result.feed_url = known["id"], known["feed_url"]
+            return _store(db, known["id"], pulled, result)
     # Added at the URL asked for; `_store` then moves it if the feed said it moved, so the old
     # URL stays known and still finds the show.
     show = show_store.add_show(db, url, pulled.show.title)

@@ -439,3 +439,14 @@ def test_redirect_to_another_scheme_is_refused(local_server, client):
     local_server.route("/feed.xml", redirect("file:///etc/passwd", 301))
     with pytest.raises(FeedFetchError, match="redirected to a URL that is not http"):
         fetch_feed(client, local_server.url("/feed.xml"))
+
+
+def test_old_address_of_a_known_show_adds_no_second_show(local_server, client, db):
+    local_server.route("/feed.xml", itunes_feed().handler)
+    local_server.route("/old.xml", redirect("/feed.xml", 301))
+    [first] = fetch_feeds(db, client, [local_server.url("/feed.xml")])
+    [second] = fetch_feeds(db, client, [local_server.url("/old.xml")])
+    assert second.ok and second.show_id == first.show_id and second.unchanged == 3
+    assert db["shows"].count == 1 and db["episodes"].count == 3
+    found = show_store.find_show_by_url(db, local_server.url("/old.xml"))
+    assert found["id"] == first.show_id

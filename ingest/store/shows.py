@@ -148,21 +148,28 @@ def move_feed_url(db: sqlite_utils.Database, show_id: str, new_url: str, reason:
     owner = find_show_by_url(db, new_url)
     if owner is not None and owner["id"] != show_id:
         return False
-    stamp = now()
     with transaction(db):
         db.execute("DELETE FROM show_feed_urls WHERE url = ?", [new_url])
+        remember_old_url(db, show_id, show["feed_url"], new_url, reason)
+        db["shows"].update(show_id, {"feed_url": new_url, "updated_at": now()})
+    return True
+
+
+def remember_old_url(
+    db: sqlite_utils.Database, show_id: str, old_url: str, new_url: str, reason: str
+) -> None:
+    """Record that `old_url` now leads to the show (which lives at `new_url`)."""
+    with transaction(db):
         db["show_feed_urls"].upsert(
             {
-                "url": show["feed_url"],
+                "url": old_url,
                 "show_id": show_id,
                 "replaced_by": new_url,
                 "reason": reason,
-                "replaced_at": stamp,
+                "replaced_at": now(),
             },
             pk="url",
         )
-        db["shows"].update(show_id, {"feed_url": new_url, "updated_at": stamp})
-    return True
 
 
 def add_show(db: sqlite_utils.Database, feed_url: str, title: str = "") -> dict:
