@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import re
 import threading
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -18,8 +17,7 @@ from email.utils import format_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from ingest.sample import load_sample, sample_feed_xml
-
-RANGE_RE = re.compile(r"^bytes=(\d*)-(\d*)$")
+from ingest.static_server import parse_range
 
 
 @dataclass(frozen=True)
@@ -48,23 +46,6 @@ def _resources(base_url: str) -> dict[str, _Resource]:
                 episode.transcript_path.read_bytes(), "text/vtt; charset=utf-8", episode.published
             )
     return table
-
-
-def parse_range(header: str, size: int) -> tuple[int, int] | None:
-    """First byte and last byte (inclusive) of a single `bytes=` range (RFC 9110 14.1.2).
-
-    Returns None when the range cannot be satisfied; raises ValueError when it is malformed.
-    """
-    match = RANGE_RE.match(header.strip())
-    if not match or match.groups() == ("", ""):
-        raise ValueError(f"unsupported Range header: {header!r}")
-    first, last = match.groups()
-    if first == "":  # suffix range: the last N bytes
-        length = int(last)
-        return (max(size - length, 0), size - 1) if length and size else None
-    start = int(first)
-    end = min(int(last), size - 1) if last else size - 1
-    return (start, end) if start < size and start <= end else None
 
 
 @dataclass
