@@ -157,7 +157,8 @@ def episodes(ctx: click.Context, show_key: str | None) -> None:
         date = (ep["published"] or "")[:10]
         audio = "audio" if ep["audio_sha256"] else ("audio-failed" if ep["audio_error"] else "-")
         transcript = ep["transcript_status"] or "-"
-        click.echo(f"{ep['id']}\t{date}\t{audio}\t{transcript}\t{ep['title']}")
+        gone = "" if ep["in_feed"] else "\t(no longer in the feed)"
+        click.echo(f"{ep['id']}\t{date}\t{audio}\t{transcript}\t{ep['title']}{gone}")
 
 
 @cli.command()

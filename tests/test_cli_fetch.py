@@ -166,3 +166,21 @@ def test_fetch_waits_for_no_one_when_the_archive_is_busy(tmp_path, feed_server):
         result = run(archive, "fetch", feed_server.url("/feed.xml"))
     assert result.exit_code == 1 and "another podarchive run" in result.stderr
     assert feed_server.requests == []
+
+
+def test_episodes_listing_marks_episodes_gone_from_the_feed(tmp_path, feed_server):
+    archive = tmp_path / "a"
+    run(archive, "fetch", feed_server.url("/feed.xml"))
+    state = feed_server.state
+    start = state["body"].index(b"<item>\n      <title>Trailer")
+    state["body"] = (
+        state["body"][:start] + state["body"][state["body"].index(b"</item>", start) + 7 :]
+    )
+    state["etag"] = '"v2"'
+    fetched = run(archive, "fetch")
+    assert fetched.stdout == (
+        "hiring-matters: 0 new, 0 changed, 2 unchanged, 1 no longer in the feed\n"
+    )
+    lines = run(archive, "episodes").stdout.splitlines()
+    assert [line.endswith("\t(no longer in the feed)") for line in lines] == [False, False, True]
+    assert lines[2].split("\t")[4] == "Trailer"
