@@ -450,3 +450,41 @@ def test_old_address_of_a_known_show_adds_no_second_show(local_server, client, d
     assert db["shows"].count == 1 and db["episodes"].count == 3
     found = show_store.find_show_by_url(db, local_server.url("/old.xml"))
     assert found["id"] == first.show_id
+
+
+def gzipped(body: bytes):
+    import gzip
+
+    packed = gzip.compress(body)
+
+    def handler(request):
+        request.send_response(200)
+        request.send_header("Content-Type", "application/rss+xml")
+        request.send_header("Content-Encoding", "gzip")
+        request.send_header("Content-Length", str(len(packed)))
+        request.end_headers()
+        request.wfile.write(packed)
+
+    return handler
+
+
+def test_gzip_feed_is_read_and_a_gzip_bomb_is_capped(local_server, client):
+    local_server.route("/feed.xml", gzipped((FEEDS / "itunes.xml").read_bytes()))
+    response = fetch_feed(client, local_server.url("/feed.xml"))
+    assert response.content == (FEEDS / "itunes.xml").read_bytes()
+    # 10 MB of zeros packs into ~10 kB: the cap counts what it unpacks to.
+    local_server.route("/bomb.xml", gzipped(b"\0" * 10_000_000))
+    with pytest.raises(FeedFetchError, match="larger than 1 MB"):
+        fetch_feed(client, local_server.url("/bomb.xml"), max_bytes=1024 * 1024)
+
+
+def test_latin1_feed_is_decoded(local_server, client, db):
+    body = (
+        '<?xml version="1.0" encoding="ISO-8859-1"?><rss version="2.0"><channel>'
+        "<title>Caf\u00e9 Radio</title><item><title>R\u00e9sum\u00e9s</title><guid>r1</guid>"
+        '<enclosure url="https://e.example.com/r.mp3" type="audio/mpeg"/></item></channel></rss>'
+    ).encode("latin-1")
+    local_server.serve_bytes("/feed.xml", body, "application/rss+xml")
+    [result] = fetch_feeds(db, client, [local_server.url("/feed.xml")])
+    assert result.ok and result.show_id == "cafe-radio"
+    assert [r["title"] for r in db["episodes"].rows] == ["R\u00e9sum\u00e9s"]
