@@ -399,6 +399,7 @@ def parse_feed(content: bytes, url: str, headers: Mapping[str, str] | None = Non
 
     if not parsed.get("version") and not parsed.get("entries"):
         result.error = _document_error(content, headers, parsed, raw)
+        result.show = Show(feed_url=url)  # an HTML page's <title> is not the show's title
         return result
 
     entries = parsed.entries

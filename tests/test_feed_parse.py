@@ -204,7 +204,7 @@ def test_item_problems_are_reported_by_name_and_the_rest_kept():
 def test_html_page_is_an_error_not_an_empty_show():
     feed = parse("html_page.html", **{"Content-Type": "text/html; charset=utf-8"})
     assert feed.error == "is an HTML page (text/html), not a podcast feed"
-    assert feed.episodes == []
+    assert feed.episodes == [] and feed.show.title == ""
     # Recognised by its content even when served as XML.
     again = parse("html_page.html", **{"Content-Type": "application/rss+xml"})
     assert "HTML page" in again.error
