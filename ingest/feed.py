@@ -8,6 +8,7 @@ Nothing here does I/O: fetching is `feed_http`, storing is `ingest.store`.
 from __future__ import annotations
 
 import calendar
+import html
 import io
 import re
 from collections.abc import Mapping
@@ -181,8 +182,10 @@ def _description(entry) -> tuple[str, str]:
         return "", ""
     value = chosen.get("value") or ""
     # RSS says description is HTML, but many feeds put plain text with line breaks there.
-    if (chosen.get("type") or "").startswith("text/plain") or "<" not in value:
+    if (chosen.get("type") or "").startswith("text/plain"):
         safe = text_to_html(value)
+    elif "<" not in value:  # HTML without tags: entities (&amp;) become text, breaks kept
+        safe = text_to_html(html.unescape(value))
     else:
         safe = sanitize_html(value)
     return safe, html_to_text(safe)
@@ -256,14 +259,14 @@ def _episode(entry, raw: RawItem | None, position: int, url: str, warn) -> Episo
         warn(f"{url}: {label} {problem}")
     if not title:
         warn(f"{url}: {label} has no title")
-    html, text = _description(entry)
+    description_html, description_text = _description(entry)
     length = _int(enclosure.get("length")) if enclosure else None
     episode = Episode(
         guid=guid,
         title=title,
         published=_datetime(entry.get("published_parsed") or entry.get("updated_parsed")),
-        description_html=html,
-        description_text=text,
+        description_html=description_html,
+        description_text=description_text,
         link=link,
         enclosure_url=enclosure["href"] if enclosure else None,
         enclosure_type=(enclosure.get("type") or None) if enclosure else None,

@@ -291,3 +291,14 @@ def test_huge_feed_of_5000_items():
     last = feed.episodes[-1]
     assert last.guid == "synthetic-0" and len(last.transcripts) == 2
     assert last.people[0].name == "Guest 0" and last.duration == 1800
+
+
+def test_html_description_without_tags_is_unescaped_once():
+    body = (
+        (FEEDS / "itunes.xml")
+        .read_bytes()
+        .replace(b"<description>Plain text notes.", b"<description>Tom &amp;amp; Jerry &amp;lt;3")
+    )
+    second = parse_feed(body, URL).episodes[1]
+    assert second.description_text.startswith("Tom & Jerry <3")
+    assert second.description_html.startswith("<p>Tom &amp; Jerry &lt;3")
