@@ -75,7 +75,7 @@ def test_transcript_is_close_to_the_spoken_text(transcript, clip):
     assert transcript.engine == "openai-whisper" and transcript.model == "tiny.en"
     assert transcript.language == "en"
     assert transcript.settings["initial_prompt"] == PROMPT
-    assert transcript.settings["beam_size"] == 5
+    assert transcript.settings["beam_size"] == 5 and transcript.settings["vad"] is True
     assert transcript.duration == pytest.approx(clip[2], abs=0.1)
     error = wer(clip[1], transcript.text)
     assert error < MAX_WER, f"WER {error:.1%}: {transcript.text!r}"
@@ -101,14 +101,22 @@ def test_segments_and_words_carry_times_and_scores(transcript):
 
 
 def test_words_agree_with_faster_whisper(transcript, clip):
-    """Same weights, other implementation: faster-whisper float32 with beam 5, no VAD."""
+    """Same weights and settings, other implementation: faster-whisper float32, beam 5, VAD."""
     faster = get_transcriber(
-        "faster-whisper",
-        TranscribeOptions(model="tiny.en", beam_size=5, compute_type="float32", vad=False),
+        "faster-whisper", TranscribeOptions(model="tiny.en", beam_size=5, compute_type="float32")
     )
     reference = faster.transcribe(clip[0], TranscribeOptions(language="en", initial_prompt=PROMPT))
     agreement = word_agreement(transcript.text, reference.text)
     assert agreement >= MIN_AGREEMENT, f"{transcript.text!r} vs {reference.text!r}"
+
+
+def test_show_names_join_the_prompt():
+    from ingest.transcribe.openai_engine import prompt_text
+
+    options = TranscribeOptions(initial_prompt="Hello.", vocabulary=["Sarah Miller", "Canopy"])
+    assert prompt_text(options) == "Hello. Sarah Miller, Canopy."
+    assert prompt_text(TranscribeOptions(vocabulary=["Canopy"])) == "Canopy."
+    assert prompt_text(TranscribeOptions()) is None
 
 
 def test_silent_and_corrupt_audio_are_clear_errors(engine, tmp_path):

@@ -19,7 +19,13 @@ from ingest.models import Segment, Transcript, Word
 from ingest.transcribe import gaps as gap_finder
 from ingest.transcribe.base import TranscribeOptions, TranscriptionError
 from ingest.transcribe.convert import converted_checkpoint, encode_alignment_heads
-from ingest.transcribe.faster import available_cores, load_audio, normalise_language
+from ingest.transcribe.faster import (
+    available_cores,
+    hotwords,
+    load_audio,
+    normalise_language,
+    split_sentences,
+)
 from ingest.transcribe.models import (
     MODEL_PACKAGES,
     ModelNotFoundError,
@@ -128,25 +134,30 @@ class OpenAIWhisperTranscriber:
         """Transcribe one audio file; TranscriptionError when it is unreadable or has no speech."""
         opts = self.options
         if options is not None:
-            opts = replace(opts, language=options.language, initial_prompt=options.initial_prompt)
+            opts = replace(
+                opts,
+                language=options.language,
+                initial_prompt=options.initial_prompt,
+                vocabulary=options.vocabulary,
+            )
         audio = load_audio(audio_path)
         duration = len(audio) / SAMPLE_RATE
         started = time.perf_counter()
-        speech = gap_finder.speech_spans(audio)
+        chunks = gap_finder.speech_chunks(audio)  # one VAD pass serves decoding and gap finding
+        speech = gap_finder.spans_of(chunks)
         if not speech:
             raise TranscriptionError(
                 f"no speech detected in {Path(audio_path).name} "
                 f"({duration:.1f} s of audio: silent, or music only)"
             )
-        result = self._decode(audio, opts)
-        language = result.get("language") or normalise_language(opts.language)
-        segments = [_segment(s) for s in result["segments"]]
+        segments, language = self._decode(audio, opts, speech_chunks=chunks if opts.vad else None)
+        language = language or normalise_language(opts.language)
         gaps = gap_finder.find_gaps(speech, segments)
         remaining: list[gap_finder.Gap] = []
         if gaps:
-            found = self._fill_gaps(audio, gaps, opts, language)
-            segments = gap_finder.splice(segments, found)
+            segments = gap_finder.splice(segments, self._fill_gaps(audio, gaps, opts, language))
             remaining = gap_finder.find_gaps(speech, segments)
+        segments = split_sentences(segments)
         if not any(s.text.strip() for s in segments):
             raise TranscriptionError(
                 f"no words recognised in {Path(audio_path).name} ({duration:.1f} s of audio)"
@@ -161,10 +172,10 @@ class OpenAIWhisperTranscriber:
             settings={
                 "compute_type": "float32",  # PyTorch on the CPU: fp16=False
                 "beam_size": opts.beam_size,
-                "vad": False,  # openai-whisper decodes all audio; VAD only finds gaps here
+                "vad": opts.vad,
                 "word_timestamps": opts.word_timestamps,
                 "cpu_threads": self.cpu_threads,
-                "initial_prompt": opts.initial_prompt,
+                "initial_prompt": prompt_text(opts),
                 "speech_seconds": round(sum(s.duration for s in speech), 2),
                 "gaps_found": [g.as_list() for g in gaps],
                 "gaps_filled": len(gaps) - len(remaining),
@@ -173,18 +184,41 @@ class OpenAIWhisperTranscriber:
             },
         )
 
-    def _decode(self, audio: np.ndarray, opts: TranscribeOptions, **overrides) -> dict:
+    def _decode(
+        self,
+        audio: np.ndarray,
+        opts: TranscribeOptions,
+        speech_chunks: list[dict] | None = None,
+        **overrides,
+    ) -> tuple[list[Segment], str | None]:
+        """Decode `audio` into segments and the language; with `speech_chunks`, only the speech,
+        joined and mapped back to the original times as faster-whisper's vad_filter does."""
         kwargs = {
             "language": normalise_language(opts.language),
             "beam_size": opts.beam_size if opts.beam_size > 1 else None,
             "word_timestamps": opts.word_timestamps,
-            "initial_prompt": opts.initial_prompt or None,
+            "initial_prompt": prompt_text(opts),
+            # Names stay in the prompt of every 30 s window, like faster-whisper's hotwords.
+            "carry_initial_prompt": bool(opts.vocabulary),
             "fp16": False,  # half precision is for GPUs; on the CPU whisper warns and uses fp32
             "verbose": None,  # no progress bar or text on stdout
         }
         kwargs.update(opts.extra.get("openai_whisper", {}))
         kwargs.update(overrides)
-        return self.model.transcribe(audio, **kwargs)
+        if speech_chunks:
+            from faster_whisper.transcribe import restore_speech_timestamps
+            from faster_whisper.vad import collect_chunks
+
+            pieces, _ = collect_chunks(audio, speech_chunks, sampling_rate=SAMPLE_RATE)
+            result = self.model.transcribe(np.concatenate(pieces), **kwargs)
+            segments = [_segment(raw) for raw in result["segments"]]
+            # restore_speech_timestamps only reads and sets .start/.end/.words, which our
+            # Segment and Word have too.
+            segments = list(restore_speech_timestamps(segments, speech_chunks, SAMPLE_RATE))
+        else:
+            result = self.model.transcribe(audio, **kwargs)
+            segments = [_segment(raw) for raw in result["segments"]]
+        return segments, result.get("language")
 
     def _fill_gaps(self, audio, gaps, opts, language) -> list[Segment]:
         """Decode each gap's audio alone and keep what falls inside the gap."""
@@ -193,7 +227,7 @@ class OpenAIWhisperTranscriber:
         for gap in gaps:
             start, end = gap_finder.clip_bounds(gap, duration)
             clip = audio[int(start * SAMPLE_RATE) : int(end * SAMPLE_RATE)]
-            result = self._decode(
+            segments, _ = self._decode(
                 clip,
                 opts,
                 language=language,
@@ -201,11 +235,19 @@ class OpenAIWhisperTranscriber:
                 temperature=GAP_TEMPERATURES,
                 condition_on_previous_text=False,
             )
-            for raw in result["segments"]:
-                shifted = _segment(raw, offset=start)
+            for segment in segments:
+                shifted = _shift(segment, start)
                 if shifted.text.strip() and gap_finder.inside(shifted, gap):
                     found.append(shifted)
         return found
+
+
+def prompt_text(opts: TranscribeOptions) -> str | None:
+    """The initial prompt: the caller's text, then the show's names (openai-whisper has no
+    hotwords; a prompt of names is how Whisper's authors suggest teaching it spellings)."""
+    names = hotwords(opts.vocabulary)
+    parts = [p for p in (opts.initial_prompt, f"{names}." if names else None) if p]
+    return " ".join(parts) or None
 
 
 def _warm_up_dtw() -> None:
@@ -215,20 +257,34 @@ def _warm_up_dtw() -> None:
     dtw_cpu(np.zeros((2, 2), dtype=np.float32))
 
 
-def _segment(raw: dict, offset: float = 0.0) -> Segment:
+def _segment(raw: dict) -> Segment:
+    """One of openai-whisper's segment dicts as our Segment (its numbers may be numpy's)."""
     return Segment(
-        start=round(float(raw["start"]) + offset, 3),
-        end=round(float(raw["end"]) + offset, 3),
+        start=round(float(raw["start"]), 3),
+        end=round(float(raw["end"]), 3),
         text=raw["text"].strip(),
         avg_logprob=round(float(raw["avg_logprob"]), 4),
         no_speech_prob=round(float(raw["no_speech_prob"]), 4),
         words=[
             Word(
-                round(float(w["start"]) + offset, 3),
-                round(float(w["end"]) + offset, 3),
+                round(float(w["start"]), 3),
+                round(float(w["end"]), 3),
                 w["word"],
                 round(float(w["probability"]), 4),
             )
             for w in raw.get("words") or []
+        ],
+    )
+
+
+def _shift(segment: Segment, offset: float) -> Segment:
+    """A segment decoded from a clip, moved to the clip's place in the episode."""
+    return replace(
+        segment,
+        start=round(segment.start + offset, 3),
+        end=round(segment.end + offset, 3),
+        words=[
+            replace(w, start=round(w.start + offset, 3), end=round(w.end + offset, 3))
+            for w in segment.words
         ],
     )
