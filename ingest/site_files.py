@@ -99,6 +99,10 @@ class SiteWriter:
         except OSError:  # another filesystem, or links not allowed
             shutil.copy2(source, tmp)
         os.replace(tmp, target)
+        # rename(2) does nothing when both names are links to one file (a rebuild after a lost
+        # manifest finds the target already linked to the source): drop the temporary name.
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
         self.current[rel] = digest
         self.written.append(rel)
 
