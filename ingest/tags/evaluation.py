@@ -22,6 +22,8 @@ from ingest.taxonomy import Taxonomy
 
 WORDS_PER_SECOND = 2.5  # 150 words a minute, an ordinary conversational pace
 SAMPLE_LABELS_FILE = "sample_labels.yaml"
+# Cases written after the scorers and the taxonomy were tuned, and never tuned on since.
+HELD_OUT_PREFIX = "heldout-"
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 _SPEAKER = re.compile(r"^([A-Z][\w .'-]{0,40}):\s+(.*)$", re.S)
 
@@ -45,6 +47,15 @@ class Scores:
     false_negatives: int = 0
     misses: dict[str, list[str]] = field(default_factory=dict)  # case id -> expected, not found
     extras: dict[str, list[str]] = field(default_factory=dict)  # case id -> found, not expected
+
+    def __add__(self, other: Scores) -> Scores:
+        return Scores(
+            self.true_positives + other.true_positives,
+            self.false_positives + other.false_positives,
+            self.false_negatives + other.false_negatives,
+            self.misses | other.misses,
+            self.extras | other.extras,
+        )
 
     @property
     def precision(self) -> float:
