@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from ingest import store
 from ingest.archive import Archive
 from ingest.config import ArchiveConfig
-from ingest.store import shows as show_store
 from ingest.transcribe.base import TranscribeOptions
 
 # Exit codes, so cron and scripts can tell outcomes apart (75 is sysexits' EX_TEMPFAIL).
@@ -144,17 +143,8 @@ def _fetch(db, config: ArchiveConfig, urls, summary: RunSummary, echo: Echo) -> 
     from ingest.feed_http import make_client
     from ingest.fetching import fetch_feeds
 
-    known = {show["feed_url"] for show in show_store.list_shows(db)}
-    new_from_config = [url for url in config.shows if url not in known]
     with make_client() as client:
-        if urls:
-            results = fetch_feeds(db, client, list(urls))
-        else:
-            results = fetch_feeds(db, client, new_from_config) if new_from_config else []
-            done = {r.show_id for r in results}
-            results += [
-                r for r in fetch_feeds(db, client, None) if r.show_id not in done or not r.ok
-            ]
+        results = fetch_feeds(db, client, list(urls or ()), configured=config.shows)
     for result in results:
         label = result.title or result.feed_url
         if not result.ok:
