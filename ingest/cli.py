@@ -241,6 +241,24 @@ def download(
 @click.option(
     "--download-model", is_flag=True, help="Let the engine download a model not installed here."
 )
+@click.option(
+    "--scheduler",
+    metavar="tcp://HOST:8786",
+    help="Run Whisper on this Dask cluster, one task per episode; workers fetch the audio "
+    "(default: scheduler in podarchive.toml). Needs the [cluster] extra.",
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    help="Without --scheduler: run Whisper in this many local worker processes (a Dask "
+    "LocalCluster; each model gets cores / workers threads).",
+)
+@click.option(
+    "--shared-audio",
+    is_flag=True,
+    help="The workers see this archive's audio folder at the same path: read it instead of "
+    "fetching enclosures (default: shared_audio in podarchive.toml).",
+)
 @click.pass_context
 def transcribe(
     ctx: click.Context,
@@ -253,18 +271,25 @@ def transcribe(
     language: str | None,
     beam_size: int,
     download_model: bool,
+    scheduler: str | None,
+    workers: int | None,
+    shared_audio: bool,
 ) -> None:
     """Transcribe every episode with audio (or a publisher transcript) and no transcript yet.
 
     Publisher transcripts (podcast:transcript) are imported instead of running Whisper.
     Files go to transcripts/<show>/<episode>.{json,vtt,srt,txt}, then to the database.
     Failures are stored per episode and the run goes on, exiting 1 at the end if any failed.
+    On a cluster (--scheduler), episodes not downloaded yet are taken too: workers fetch the
+    enclosure, and this command alone writes the files and the database.
 
     \b
     Example:
         podarchive transcribe --show talk-talent-to-me --model base --limit 3
+        podarchive transcribe --scheduler tcp://10.0.0.5:8786
     """
-    from ingest import transcribing
+    from ingest import cluster, transcribing
+    from ingest.cluster import ClusterError
     from ingest.config import ArchiveConfig, ConfigError
     from ingest.lock import ArchiveBusy, archive_lock
     from ingest.store import shows as show_store
@@ -290,19 +315,30 @@ def transcribe(
         initial_prompt=initial_prompt,
         allow_download=download_model,
     )
+    scheduler = scheduler or config.scheduler
+    step = dict(show_id=show_id, engine=engine or config.engine, options=options, limit=limit)
     try:
         with archive_lock(archive.root):
-            summary = transcribing.transcribe_episodes(
-                archive,
-                db,
-                show_id=show_id,
-                engine=engine or config.engine,
-                options=options,
-                limit=limit,
-                force_asr=force_asr,
-                progress=transcribing.make_progress(click.echo),
-            )
-    except (ArchiveBusy, EngineUnavailableError, ModelNotFoundError) as error:
+            if scheduler or workers:
+                summary = cluster.transcribe_on_cluster(
+                    archive,
+                    db,
+                    scheduler=scheduler,
+                    workers=workers,
+                    shared_audio=shared_audio or config.shared_audio,
+                    force_asr=force_asr,
+                    progress=cluster.make_cluster_progress(click.echo),
+                    **step,
+                )
+            else:
+                summary = transcribing.transcribe_episodes(
+                    archive,
+                    db,
+                    force_asr=force_asr,
+                    progress=transcribing.make_progress(click.echo),
+                    **step,
+                )
+    except (ArchiveBusy, EngineUnavailableError, ModelNotFoundError, ClusterError) as error:
         _fail(str(error))
     click.echo(summary.line())
     for result in summary.failed:

@@ -8,6 +8,7 @@ Every key is optional; command-line options win over the file. Example:
     taxonomy = "taxonomy.yaml"        # relative to the archive folder
     base_url = "https://archive.example.com/"
     scheduler = "tcp://10.0.0.5:8786" # optional Dask cluster for transcription
+    shared_audio = false              # true: workers read audio/ at this path, not the URLs
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ class ArchiveConfig:
     scorer: str = "lexical"
     base_url: str = "/"
     scheduler: str | None = None
+    shared_audio: bool = False  # cluster workers see the archive's audio folder at its path
     download_concurrency: int = 4
 
     @classmethod
@@ -61,5 +63,9 @@ class ArchiveConfig:
         for name in ("engine", "model", "scorer", "base_url"):
             if not isinstance(getattr(self, name), str):
                 raise ConfigError(f"{path}: {name!r} must be a string")
+        if self.scheduler is not None and not isinstance(self.scheduler, str):
+            raise ConfigError(f"{path}: 'scheduler' must be an address like tcp://host:8786")
+        if not isinstance(self.shared_audio, bool):
+            raise ConfigError(f"{path}: 'shared_audio' must be true or false")
         if not isinstance(self.download_concurrency, int) or self.download_concurrency < 1:
             raise ConfigError(f"{path}: 'download_concurrency' must be a positive integer")

@@ -21,7 +21,7 @@ python3 -m venv .venv
 # shellcheck disable=SC1091
 . .venv/bin/activate
 python -m pip install -q --upgrade pip
-python -m pip install -q -e '.[test]'
+python -m pip install -q -e '.[test,cluster]'
 # The [embeddings] extra (topic scoring with MiniLM): PyTorch's CPU build, pinned in both steps
 # so no dependency can swap in the multi-GB CUDA build.
 python -m pip install -q torch==2.13.0
