@@ -10,6 +10,7 @@ from ingest.tags.evaluation import evaluate, load_eval_set, segments_from_lines
 from ingest.tags.keyphrases import extract_keyphrases
 from ingest.tags.lexical import LexicalScorer
 from ingest.tags.passages import MAX_SECONDS, MIN_SECONDS, group_passages, with_bridges
+from ingest.tags.text import content_stems
 from ingest.tags.topics import score_topics
 from ingest.taxonomy import TaxonomyError, load_taxonomy, parse_taxonomy
 
@@ -29,6 +30,8 @@ def test_default_taxonomy_has_the_recruiting_topics():
     assert set(taxonomy.by_slug()) >= REQUIRED
     for topic in taxonomy.topics:
         assert topic.name and topic.description and topic.phrases and topic.keywords
+        # A term of stop words only ("let go") could never match in the lexical scorer.
+        assert all(content_stems(term) for term in [*topic.phrases, *topic.keywords]), topic.slug
     hashes = {taxonomy.definition_hash(t) for t in taxonomy.topics}
     assert len(hashes) == len(taxonomy.topics)
 
