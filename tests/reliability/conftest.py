@@ -252,3 +252,13 @@ def vtt(*cues: str, seconds: float = 1.0) -> bytes:
         start, end = index * seconds, (index + 1) * seconds
         lines.append(f"00:00:{start:06.3f} --> 00:00:{end:06.3f}\n{text}\n\n")
     return "".join(lines).encode("utf-8")
+
+
+@pytest.fixture(scope="session")
+def served_archive(tmp_path_factory, clips):
+    """The sample show (real Whisper) and the hostile show, archived once by `podarchive run`."""
+    from tests.reliability.served import build_archive
+
+    built = build_archive(tmp_path_factory.mktemp("served") / "archive", clips["short"])
+    yield built
+    built.stop()
