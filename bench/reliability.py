@@ -44,8 +44,8 @@ class Collector:
     def __init__(self) -> None:
         self.cases: dict[str, Case] = {}
 
-    def pytest_collection_modifyitems(self, items) -> None:
-        for item in items:
+    def pytest_collection_finish(self, session) -> None:
+        for item in session.items:  # after -k deselection
             doc = " ".join((item.function.__doc__ or "").split())
             name = item.name.removeprefix("test_").replace("_", " ")
             area = item.module.__name__.rsplit(".", 1)[-1].removeprefix("test_")
