@@ -120,6 +120,7 @@ def add_episodes(archive: Archive, start: int, count: int, write_files: bool = T
                     "updated_at": now,
                     "transcript_status": "done",
                     "transcript_language": "en",
+                    "transcript_at": now,
                 }
             )
             person_id = db["people"].insert({"name": f"Guest {number}"}).last_pk

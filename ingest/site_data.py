@@ -7,9 +7,10 @@ before they become paths, links must be http(s), and show notes are sanitised ag
 from __future__ import annotations
 
 import bisect
+import os
 import re
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 
 from ingest.archive import Archive
@@ -56,6 +57,8 @@ class SiteData:
     people: list[dict]
     files: dict[str, Path] = field(default_factory=dict)  # site path -> archive file to copy
     errors: list[str] = field(default_factory=list)
+    # Episode id -> {"stamp", "digest", "settled"} of its transcript, kept for the next build.
+    transcripts: dict[str, dict] = field(default_factory=dict)
 
 
 def is_safe_id(value: object) -> bool:
@@ -135,8 +138,14 @@ def passages(segments: list[tuple]) -> list[dict]:
     return result
 
 
-def load(db, archive: Archive, show_id: str | None = None) -> SiteData:
-    """Read the archive (or one show of it) into page data; bad rows go to `errors`, not raise."""
+def load(
+    db, archive: Archive, show_id: str | None = None, transcripts: dict | None = None
+) -> SiteData:
+    """Read the archive (or one show of it) into page data; bad rows go to `errors`, not raise.
+
+    `transcripts` is the last build's `SiteData.transcripts`: digests to reuse.
+    """
+    known = transcripts
     errors: list[str] = []
     shows = []
     show_people = site_store.people_by_show(db)
@@ -153,9 +162,13 @@ def load(db, archive: Archive, show_id: str | None = None) -> SiteData:
     episode_topics = site_store.topics_by_episode(db)
     moments = site_store.moments_by_episode(db)
     chapters = site_store.chapters_by_episode(db)
-    transcripts = site_store.transcript_digests(db)
+    stamps = site_store.transcript_stamps(db)
+    this_second = datetime.now(UTC).isoformat(timespec="seconds")
+    digests: dict[str, dict] = {}
 
     files: dict[str, Path] = {}
+    listings: dict[str, set[str]] = {}  # show id -> names in its transcripts folder
+    untimed: list[dict] = []  # episodes the feed gave no duration
     episodes: list[dict] = []
     seen_slugs: set[str] = set()
     for row in site_store.episodes(db, show_id):
@@ -200,17 +213,30 @@ def load(db, archive: Archive, show_id: str | None = None) -> SiteData:
         ]
         # The transcript itself is read only for pages that must be rendered (see
         # `with_transcript`); its digest stands for it in the page's input hash.
-        digest, last_end = transcripts.get(row["id"], ("", 0.0))
-        episode["transcript_digest"] = digest
+        stamp = stamps.get(row["id"])
+        if stamp:
+            digests[row["id"]] = _transcript_digest(
+                db, row["id"], list(stamp), (known or {}).get(row["id"]), this_second
+            )
+        episode["transcript_digest"] = digests[row["id"]]["digest"] if stamp else ""
         episode["credits"] = _credits(episode["people"])
-        if not episode["duration"] and last_end:
-            episode["duration"] = int(last_end)
-            episode["duration_display"] = human_duration(last_end)
-            episode["duration_iso"] = iso_duration(last_end)
-        error = _attach_files(episode, row, archive, files)
+        if not episode["duration"] and stamp:
+            untimed.append(episode)
+        names = listings.get(show["id"])
+        if names is None:
+            names = listings[show["id"]] = _file_names(archive.transcripts_dir / show["id"])
+        error = _attach_files(episode, row, archive, files, names)
         if error:
             errors.append(f"{label}: {error}")
         episodes.append(episode)
+
+    ends = site_store.last_segment_ends(db, [e["id"] for e in untimed])
+    for episode in untimed:
+        if ends.get(episode["id"]):
+            last_end = ends[episode["id"]]
+            episode["duration"] = int(last_end)
+            episode["duration_display"] = human_duration(last_end)
+            episode["duration_iso"] = iso_duration(last_end)
 
     used_topics = {t["slug"] for e in episodes for t in e["topics"]}
     topics = [
@@ -231,7 +257,27 @@ def load(db, archive: Archive, show_id: str | None = None) -> SiteData:
     )
     for show in shows:
         show["people"] = [_credit(p, people) for p in show["people"]]
-    return SiteData(shows, episodes, topics, people_list, files, errors)
+    return SiteData(shows, episodes, topics, people_list, files, errors, digests)
+
+
+def _transcript_digest(
+    db, episode_id: str, stamp: list, known: dict | None, this_second: str
+) -> dict:
+    """The digest of an episode's transcript, reused from the last build while its stamp holds.
+
+    A transcript saved within the second this build runs in could be saved again within that
+    second after being read, keeping its stamp; such a digest is not trusted next time but
+    computed again (the "racy clean" entries of git's index). Saves without a time (rows
+    written outside the store) are trusted on their segment count and ids.
+    """
+    if known and known.get("stamp") == stamp and known.get("settled") and known.get("digest"):
+        return known
+    saved_at = stamp[0]
+    return {
+        "stamp": stamp,
+        "digest": site_store.transcript_digest(db, episode_id),
+        "settled": not saved_at or saved_at < this_second,
+    }
 
 
 def summary(episode: dict) -> dict:
@@ -351,7 +397,18 @@ def _credit(row: dict, people: dict[int, dict]) -> dict:
     }
 
 
-def _attach_files(episode: dict, row: dict, archive: Archive, files: dict[str, Path]) -> str | None:
+def _file_names(folder: Path) -> set[str]:
+    """Names of the files in `folder` (one listing instead of a stat per expected file)."""
+    try:
+        with os.scandir(folder) as entries:
+            return {entry.name for entry in entries if entry.is_file()}
+    except OSError:
+        return set()
+
+
+def _attach_files(
+    episode: dict, row: dict, archive: Archive, files: dict[str, Path], transcript_names: set[str]
+) -> str | None:
     """Audio and transcript files to copy into the site (else the feed's enclosure URL).
 
     Returns an error message when the stored audio path cannot be used; the page is still built.
@@ -360,10 +417,10 @@ def _attach_files(episode: dict, row: dict, archive: Archive, files: dict[str, P
     episode["transcript_files"] = []
     folder = archive.transcripts_dir / show_id
     for ext, label, mime in TRANSCRIPT_FORMATS:
-        source = folder / f"{episode_id}.{ext}"
-        if source.is_file():
-            site_path = f"transcripts/{show_id}/{episode_id}.{ext}"
-            files[site_path] = source
+        name = f"{episode_id}.{ext}"
+        if name in transcript_names:
+            site_path = f"transcripts/{show_id}/{name}"
+            files[site_path] = folder / name
             episode["transcript_files"].append(
                 {"ext": ext, "label": label, "type": mime, "url": site_path}
             )

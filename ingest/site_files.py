@@ -70,7 +70,8 @@ class SiteWriter:
 
     def unchanged(self, rel: str, digest: str) -> bool:
         """True (and recorded) when `rel` exists with the same input hash as last time."""
-        if self.previous.get(rel) == digest and (self.root / rel).exists():
+        # Plain string paths: a no-change build asks this of every one of thousands of files.
+        if self.previous.get(rel) == digest and os.path.exists(f"{self.root}/{rel}"):
             self.current[rel] = digest
             return True
         return False
@@ -85,11 +86,11 @@ class SiteWriter:
 
     def link(self, rel: str, source: Path) -> None:
         """Put `source` at `rel`: a hard link (no copy of big audio), else a copy."""
-        stat = source.stat()
+        stat = os.stat(source)
         digest = f"{stat.st_size}:{stat.st_mtime_ns}"
-        target = self.root / rel
         if self.unchanged(rel, digest):
             return
+        target = self.root / rel
         self._folder(target)
         tmp = target.with_name(f".{target.name}.tmp")
         with contextlib.suppress(FileNotFoundError):

@@ -3,7 +3,7 @@
 `build_site(db, archive)` renders every page's data, hashes it, and rewrites only the pages
 whose hash changed since the last build (see `site_files`). URLs are fixed by this layout:
 
-    index.html, page/N/              newest episodes first
+    index.html, page/N/              newest episodes first; page N never changes (see `_lists`)
     episodes/<slug>/                 one folder per episode (Datasette links here with #t=SECONDS)
     shows/<id>/, topics/, topics/<slug>/, people/, people/<slug>/, search/, 404.html
     audio/<show>/<episode>.<ext>, transcripts/<show>/<episode>.{vtt,srt,json,txt}
@@ -13,7 +13,6 @@ whose hash changed since the last build (see `site_files`). URLs are fixed by th
 from __future__ import annotations
 
 import json
-import math
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -85,11 +84,12 @@ def build_site(
     template_dir = templates or site_render.templates_dir()
     env = site_render.make_environment(template_dir)
     version = site_render.fingerprint(template_dir)
-    data = site_data.load(db, archive, show_id)
-    report.errors.extend(data.errors)
     site = archive.site_dir
     site.mkdir(parents=True, exist_ok=True)
     writer = SiteWriter.open(site)
+    data = site_data.load(db, archive, show_id, writer.extra.get("transcripts"))
+    writer.extra["transcripts"] = data.transcripts
+    report.errors.extend(data.errors)
     common = {
         "base": base.path,
         "site_url": base.absolute,
@@ -99,14 +99,17 @@ def build_site(
     }
     env.globals.update(common, link=base.link, full=base.full, timestamp=site_data.timestamp)
 
-    def page(rel: str, template: str, complete=None, **context) -> None:
+    def page(rel: str, template: str, complete=None, inputs=None, **context) -> None:
         """Render `template` to `rel` unless its inputs hash as last time.
 
         `complete(context)`, when given, adds what is costly to load (a transcript) and is
-        called only for pages that must be rendered; the hash covers a digest of it instead.
+        called only for pages that must be rendered; the hash covers a stamp of it instead.
+        `inputs`, when given, is hashed instead of `context`: a smaller stand-in that changes
+        whenever the context does (episode rows by their digests).
         """
+        hashed = context if inputs is None else inputs
         digest = content_hash(
-            version, template, json.dumps([common, context], sort_keys=True, default=str)
+            version, template, json.dumps([common, hashed], sort_keys=True, default=str)
         )
         if writer.unchanged(rel, digest):
             return
@@ -129,23 +132,32 @@ def build_site(
             report.errors.append(f"{rel}: could not copy {source} ({error})")
 
     summaries = [site_data.summary(e) for e in data.episodes]
-    _lists(page, "", "index.html", summaries, shows=data.shows)
+    # A list row is hashed once; the pages listing it hash its digest (1,000 rows appear on
+    # the home, show, topic and host pages: re-encoding them per page was most of the hashing).
+    rows = {s["id"]: content_hash(json.dumps(s, sort_keys=True)) for s in summaries}
+    _lists(page, "", "index.html", summaries, [rows[s["id"]] for s in summaries], shows=data.shows)
+    shows = {show["id"]: show for show in data.shows}
     for show in data.shows:
         own = [s for s in summaries if s["show_id"] == show["id"]]
-        _lists(page, show["url"], "show.html", own, show=show)
+        _lists(page, show["url"], "show.html", own, [rows[s["id"]] for s in own], show=show)
     for episode in data.episodes:
-        show = next(s for s in data.shows if s["id"] == episode["show_id"])
+        show = shows[episode["show_id"]]
         page(
             episode["url"] + "index.html",
             "episode.html",
+            # The JSON-LD is made from the episode, its show and the base URL (in `common`).
             complete=lambda context: (
-                context | {"episode": site_data.with_transcript(db, context["episode"])}
+                context
+                | {
+                    "episode": site_data.with_transcript(db, context["episode"]),
+                    "ld": _episode_ld(context["episode"], context["show"], base),
+                }
             ),
             episode=episode,
-            ld=_episode_ld(episode, show, base),
+            show=show,
         )
-    _topic_pages(page, data, summaries)
-    _people_pages(page, data, summaries)
+    _topic_pages(page, rows, data, summaries)
+    _people_pages(page, rows, data, summaries)
     page("search/index.html", "search.html", topics=_topic_counts(data))
     page("404.html", "404.html")
 
@@ -205,27 +217,88 @@ def _canonical(rel: str) -> str:
     return rel[: -len("index.html")] if rel.endswith("/index.html") else rel
 
 
-def _lists(page, prefix: str, template: str, summaries: list[dict], **context) -> None:
-    """Paginated episode lists: <prefix>index.html, then <prefix>page/2/ ..."""
-    count = max(1, math.ceil(len(summaries) / EPISODES_PER_PAGE))
-    for number in range(1, count + 1):
-        chunk = summaries[(number - 1) * EPISODES_PER_PAGE : number * EPISODES_PER_PAGE]
-        rel = f"{prefix}index.html" if number == 1 else f"{prefix}page/{number}/index.html"
+def _lists(
+    page,
+    prefix: str,
+    template: str,
+    items: list[dict],
+    keys: list,
+    front: dict | None = None,
+    **context,
+) -> None:
+    """Paginated episode lists (newest first) whose older pages never change.
+
+    Pages are counted from the oldest episode: `<prefix>page/N/` always holds episodes
+    (N-1)*EPISODES_PER_PAGE+1 .. N*EPISODES_PER_PAGE of the list, so a new episode does not
+    shift every page by one. `<prefix>index.html` holds the newest full page plus the episodes
+    beyond it (EPISODES_PER_PAGE to 2*EPISODES_PER_PAGE-1 of them); once those fill a second
+    page, the older one moves out to its own file for good. Every episode is on one page only.
+
+    `keys[i]` stands for `items[i]` in the page hash; `front` is context for the front page
+    only (what changes with every new episode, such as a count, stays off the older pages).
+    """
+    for layout in paginate(len(items), prefix):
+        # Page windows are counted from the oldest; `items` is newest first.
+        end, start = len(items) - layout.first + 1, len(items) - layout.last
+        first_page = layout.newer_url is None
+        fields = context | ((front or {}) if first_page else {})
+        fields |= {
+            "page_number": layout.number,
+            "first_episode": layout.first,
+            "last_episode": layout.last,
+            "newer_url": layout.newer_url,
+            "older_url": layout.older_url,
+            "first_page": first_page,
+        }
         page(
-            rel,
+            layout.rel,
             template,
-            episodes=chunk,
-            page_number=number,
-            page_count=count,
-            prev_url=_page_url(prefix, number - 1) if number > 1 else None,
-            next_url=_page_url(prefix, number + 1) if number < count else None,
-            first_page=number == 1,
-            **context,
+            inputs=fields | {"episodes": keys[start:end]},
+            episodes=items[start:end],
+            **fields,
         )
 
 
-def _page_url(prefix: str, number: int) -> str:
-    return prefix if number == 1 else f"{prefix}page/{number}/"
+@dataclass(frozen=True)
+class PageLayout:
+    """One list page: its file, which episodes (1 = the oldest) it holds, and its neighbours."""
+
+    rel: str
+    number: int
+    first: int
+    last: int
+    newer_url: str | None
+    older_url: str | None
+
+
+def paginate(count: int, prefix: str = "", per_page: int = EPISODES_PER_PAGE) -> list[PageLayout]:
+    """The list pages for `count` episodes, the front page first (see `_lists`)."""
+    top = max(1, count // per_page)  # the front page holds window `top` and the remainder
+
+    def url(number: int) -> str:
+        return prefix if number == top else f"{prefix}page/{number}/"
+
+    front = PageLayout(
+        f"{prefix}index.html",
+        top,
+        (top - 1) * per_page + 1,
+        count,
+        None,
+        url(top - 1) if top > 1 else None,
+    )
+    pages = [front]
+    for number in range(top - 1, 0, -1):
+        pages.append(
+            PageLayout(
+                f"{prefix}page/{number}/index.html",
+                number,
+                (number - 1) * per_page + 1,
+                number * per_page,
+                url(number + 1),
+                url(number - 1) if number > 1 else None,
+            )
+        )
+    return pages
 
 
 def _topic_counts(data: site_data.SiteData) -> list[dict]:
@@ -236,29 +309,37 @@ def _topic_counts(data: site_data.SiteData) -> list[dict]:
     return [topic | {"count": counts[topic["slug"]]} for topic in data.topics]
 
 
-def _topic_pages(page, data: site_data.SiteData, summaries: list[dict]) -> None:
+def _topic_pages(page, rows: dict[str, str], data: site_data.SiteData, summaries: list[dict]):
     topics = _topic_counts(data)
     page("topics/index.html", "topics.html", topics=topics)
     by_topic: dict[str, list[dict]] = defaultdict(list)
+    keys: dict[str, list] = defaultdict(list)
     for episode, row in zip(data.episodes, summaries, strict=True):
         for topic in episode["topics"]:
             moments = [m for m in episode["moments"] if m["slug"] == topic["slug"]]
             by_topic[topic["slug"]].append(row | {"moments": moments})
+            keys[topic["slug"]].append([rows[row["id"]], moments])
     for topic in topics:
-        page(
-            topic["url"] + "index.html",
+        slug = topic["slug"]
+        _lists(
+            page,
+            topic["url"],
             "topic.html",
-            topic=topic,
-            episodes=by_topic[topic["slug"]],
+            by_topic[slug],
+            keys[slug],
+            front={"episode_count": topic["count"]},
+            topic={key: value for key, value in topic.items() if key != "count"},
             search_url="search/?" + urlencode({"topic": topic["name"]}),
         )
 
 
-def _people_pages(page, data: site_data.SiteData, summaries: list[dict]) -> None:
+def _people_pages(page, rows: dict[str, str], data: site_data.SiteData, summaries: list[dict]):
     appearances: dict[int, list[dict]] = defaultdict(list)
+    keys: dict[int, list] = defaultdict(list)
     for episode, row in zip(data.episodes, summaries, strict=True):
         for person in episode["people"]:
             appearances[person["person_id"]].append(row | {"role": person["role"]})
+            keys[person["person_id"]].append([rows[row["id"]], person["role"]])
     hosting: dict[int, list[dict]] = defaultdict(list)
     for show in data.shows:
         for person in show["people"]:
@@ -271,12 +352,16 @@ def _people_pages(page, data: site_data.SiteData, summaries: list[dict]) -> None
         for person in data.people
     ]
     page("people/index.html", "people.html", people=people)
-    for person in people:
-        page(
-            person["url"] + "index.html",
+    for person in data.people:
+        number = person["person_id"]
+        _lists(
+            page,
+            person["url"],
             "person.html",
-            person=person,
-            episodes=appearances[person["person_id"]],
+            appearances[number],
+            keys[number],
+            front={"episode_count": len(appearances[number])},
+            person=person | {"shows": hosting[number]},
         )
 
 

@@ -102,26 +102,52 @@ def chapters_by_episode(db: sqlite_utils.Database) -> dict[str, list[dict]]:
     return _group(rows, "episode_id")
 
 
-def transcript_digests(db: sqlite_utils.Database) -> dict[str, tuple[str, float]]:
-    """Episode id -> (digest of its segments, end of the last one), in one pass over segments.
+def transcript_stamps(db: sqlite_utils.Database) -> dict[str, tuple]:
+    """Episode id -> (saved at, segment count, lowest and highest segment id): a transcript stamp.
 
-    SQLite concatenates the texts itself, so a rebuild that renders nothing never builds a
-    Python row per segment; times enter the digest as sums (a moved segment changes them).
+    Every write of segments (`store.transcripts.save_transcript`, `clear_transcript`) replaces
+    them all and sets `episodes.transcript_at`, so the stamp changes with the transcript (but
+    for a second save within the same second; see `site_data`). The count and id range come
+    from the (episode_id, idx) index alone: hashing the 40 MB of text of a 1,000-episode archive
+    on every build cost more than all the rest of a no-change build.
     """
     rows = db.execute(
         """
-        SELECT episode_id, count(*), total(start), total("end"), max("end"),
-               group_concat(text, char(30)), group_concat(ifnull(speaker, ''), char(30))
-        FROM segments GROUP BY episode_id
+        SELECT e.id, e.transcript_at, s.n, s.low, s.high
+        FROM (SELECT episode_id, count(*) AS n, min(id) AS low, max(id) AS high
+              FROM segments GROUP BY episode_id) s
+        JOIN episodes e ON e.id = s.episode_id
         """
     )
-    result = {}
-    for episode_id, count, starts, ends, last_end, texts, speakers in rows:
-        digest = hashlib.sha256(f"{count}|{starts!r}|{ends!r}|".encode())
-        digest.update((texts or "").encode("utf-8", "surrogatepass"))
-        digest.update(b"\x1f")
-        digest.update((speakers or "").encode("utf-8", "surrogatepass"))
-        result[episode_id] = (digest.hexdigest()[:24], float(last_end or 0.0))
+    return {row[0]: row[1:] for row in rows}
+
+
+def transcript_digest(db: sqlite_utils.Database, episode_id: str) -> str:
+    """A digest of one episode's segments: times, speakers and texts, in order."""
+    count, starts, ends, texts, speakers = db.execute(
+        """
+        SELECT count(*), total(start), total("end"),
+               group_concat(text, char(30)), group_concat(ifnull(speaker, ''), char(30))
+        FROM (SELECT start, "end", speaker, text FROM segments WHERE episode_id = ? ORDER BY idx)
+        """,
+        [episode_id],
+    ).fetchone()
+    digest = hashlib.sha256(f"{count}|{starts!r}|{ends!r}|".encode())
+    digest.update((texts or "").encode("utf-8", "surrogatepass"))
+    digest.update(b"\x1f")
+    digest.update((speakers or "").encode("utf-8", "surrogatepass"))
+    return digest.hexdigest()[:24]
+
+
+def last_segment_ends(db: sqlite_utils.Database, episode_ids: list[str]) -> dict[str, float]:
+    """Episode id -> end of its last segment (a duration for episodes the feed gave none)."""
+    result: dict[str, float] = {}
+    for episode_id in episode_ids:
+        row = db.execute(
+            'SELECT max("end") FROM segments WHERE episode_id = ?', [episode_id]
+        ).fetchone()
+        if row and row[0]:
+            result[episode_id] = float(row[0])
     return result
 
 
