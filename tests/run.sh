@@ -29,7 +29,8 @@ python -m pip install -q -e '.[embeddings]' torch==2.13.0
 
 # The [openai] extra (the openai-whisper engine) without triton: openai-whisper requires it on
 # x86_64 Linux, about 1 GB that CPU inference never imports. So openai-whisper goes in without
-# dependencies, then the others its pyproject.toml lists, torch pinned to the CPU build.
+# dependencies, then the others its pyproject.toml lists, torch pinned to the CPU build (pip
+# then reports triton as a missing requirement of openai-whisper: expected, not a failure).
 python -m pip install -q --no-deps 'openai-whisper==20250625'
 python -m pip install -q numba tiktoken more-itertools tqdm torch==2.13.0
 
