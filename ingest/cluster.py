@@ -275,7 +275,7 @@ def start_local_cluster(workers: int, threads_per_model: int):
         n_workers=workers,
         threads_per_worker=1,  # one episode at a time per process: the model is not shared
         processes=True,
-        dashboard_address=None,
+        dashboard_address=":0",  # a free port: several clusters may run on one machine
         # Dask's nanny pins OpenMP to one thread by default; the model is given its share.
         env={MODEL_THREADS_ENV: threads, "OMP_NUM_THREADS": threads},
     )

@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -20,7 +21,9 @@ from ingest.archive import Archive
 from ingest.cli import cli
 from ingest.cluster import (
     ALLOWED_WORKER_DEATHS,
+    MODEL_THREADS_ENV,
     DaskRunner,
+    connect,
     local_cluster_shape,
     start_local_cluster,
     transcribe_on_cluster,
@@ -29,6 +32,7 @@ from ingest.cluster import (
 from ingest.config import ArchiveConfig, ConfigError
 from ingest.store import transcripts as store
 from ingest.transcribe import TranscribeOptions
+from ingest.transcribe.faster import available_cores
 from ingest.transcribing import AsrJob, AsrOutcome, Progress
 
 # Two single-threaded workers on this 2-core machine. The local run must use the same threads:
@@ -57,6 +61,7 @@ LOCAL_RUN = f"""
 import sys
 from ingest.archive import Archive
 from ingest.transcribe import TranscribeOptions
+from ingest.transcribe.faster import available_cores
 from ingest.transcribing import transcribe_episodes
 
 archive = Archive.at(sys.argv[1])
@@ -205,14 +210,42 @@ def test_config_scheduler_and_shared_audio(tmp_path):
         ArchiveConfig.load(tmp_path)
 
 
-def test_cli_transcribe_on_a_scheduler(dask_client, sample_show, tmp_path):
-    root = tmp_path / "cli"
-    fetched_archive(root, sample_show.feed_url)
+def test_coordinator_killed_mid_run_resumes_without_redoing(dask_client, sample_show, tmp_path):
+    root = tmp_path / "killed"
+    archive = fetched_archive(root, sample_show.feed_url)
     address = dask_client.scheduler.address
-    result = CliRunner().invoke(
-        cli, ["--archive", str(root), "transcribe", "--scheduler", address, "--limit", "1"]
+    podarchive = Path(sys.executable).with_name("podarchive")  # the installed console script
+    coordinator = subprocess.Popen(
+        [podarchive, "--archive", root, "transcribe", "--scheduler", address],
+        stdout=subprocess.PIPE,
+        text=True,
     )
+    lines = []
+    for line in coordinator.stdout:  # progress lines, flushed as each outcome is written
+        lines.append(line)
+        if line.startswith("  cluster: "):
+            coordinator.send_signal(signal.SIGKILL)
+            break
+    coordinator.wait()
+    assert coordinator.returncode == -signal.SIGKILL, "".join(lines)
+    first = {p.name: p.stat().st_mtime_ns for p in archive.transcripts_dir.rglob("*.json")}
+    assert len(first) == 2  # the publisher transcript, then the newest Whisper episode
+
+    result = CliRunner().invoke(cli, ["--archive", str(root), "transcribe", "--scheduler", address])
     assert result.exit_code == 0, result.output
-    assert "1 transcribed" in result.output
-    assert "cluster: 1/1 episodes (0 failed)" in result.output
-    assert "x real time" in result.output.split("cluster:")[-1]
+    assert "3 transcribed" in result.output  # four need Whisper; one was done before the kill
+    assert "cluster: 3/3 episodes (0 failed)" in result.output
+    assert "x real time" in result.output.split("cluster:")[-1]  # per-worker throughput
+    again = {p.name: p.stat().st_mtime_ns for p in archive.transcripts_dir.rglob("*.json")}
+    assert len(again) == 5 and all(again[name] == first[name] for name in first)
+
+
+def test_workers_option_starts_a_local_cluster_sized_to_the_cores():
+    client, cluster = connect(None, workers=1)
+    try:
+        threads = client.run(lambda: (os.environ[MODEL_THREADS_ENV], os.environ["OMP_NUM_THREADS"]))
+    finally:
+        client.close()
+        cluster.close()
+    cores = str(available_cores())
+    assert list(threads.values()) == [(cores, cores)]
