@@ -136,7 +136,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="tiny.en")
     parser.add_argument("--repeat", type=int, default=1)
-    parser.add_argument("--only", help="run settings whose label contains this text")
+    parser.add_argument(
+        "--only", action="append", help="run settings whose label contains this text (repeatable)"
+    )
     parser.add_argument("--episodes", type=int, help="use only the first N sample episodes")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -157,7 +159,7 @@ def main() -> None:
     print(header)
     print("-" * len(header))
     results: dict[str, list[dict]] = {}
-    settings = [s for s in SETTINGS if not args.only or args.only in s.label]
+    settings = [s for s in SETTINGS if not args.only or any(o in s.label for o in args.only)]
     for _ in range(args.repeat):
         for setting in settings:
             child = subprocess.run(
