@@ -20,7 +20,7 @@ import pytest
 from ingest.sample import load_sample
 
 # Names the program may write inside an archive: ids, slugs and fixed names, never feed text.
-SAFE_NAME = re.compile(r"^\.?[A-Za-z0-9][A-Za-z0-9._-]{0,199}$")
+SAFE_NAME = re.compile(r"^[._]{0,2}[A-Za-z0-9][A-Za-z0-9._-]{0,199}$")
 # Temporary names the writers use before the rename (`.part` downloads, `.x.tmp` atomic writes).
 TEMP_NAME = re.compile(r"(\.part(\.json)?$|\.tmp$|^\.[^/]*\.[A-Za-z0-9_]{6,}\.tmp$)")
 

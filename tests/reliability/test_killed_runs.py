@@ -211,6 +211,7 @@ def resume_and_compare(root: Path, show: KillShow, clean: dict) -> Watched:
     assert again.finish() == EXIT_OK, again.output
     assert integrity(root / "archive.db") == "ok"
     assert published_problems(root) == []
+    assert list(root.glob("audio/*/*.part*")) == []  # every partial download was finished
     assert archive_state(root) == clean
     runs = rows(root / "archive.db", "SELECT status FROM runs ORDER BY id")
     assert runs[-1]["status"] == "ok"
