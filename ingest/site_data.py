@@ -266,18 +266,19 @@ def _transcript_digest(
     """The digest of an episode's transcript, reused from the last build while its stamp holds.
 
     A transcript saved within the second this build runs in could be saved again within that
-    second after being read, keeping its stamp; such a digest is not trusted next time but
-    computed again (the "racy clean" entries of git's index). Saves without a time (rows
-    written outside the store) are trusted on their segment count and ids.
+    second after being read, keeping its stamp; such a digest is not trusted later but computed
+    again (the "racy clean" entries of git's index). While it comes out the same the entry is
+    kept as it is, so the manifest does not change. Saves without a time (rows written outside
+    the store) are trusted on their segment count and ids.
     """
-    if known and known.get("stamp") == stamp and known.get("settled") and known.get("digest"):
+    same_stamp = bool(known) and known.get("stamp") == stamp and bool(known.get("digest"))
+    if same_stamp and known.get("settled"):
+        return known
+    digest = site_store.transcript_digest(db, episode_id)
+    if same_stamp and known.get("digest") == digest:
         return known
     saved_at = stamp[0]
-    return {
-        "stamp": stamp,
-        "digest": site_store.transcript_digest(db, episode_id),
-        "settled": not saved_at or saved_at < this_second,
-    }
+    return {"stamp": stamp, "digest": digest, "settled": not saved_at or saved_at < this_second}
 
 
 def summary(episode: dict) -> dict:

@@ -77,9 +77,22 @@ def json_ld(data: dict) -> Markup:
     return Markup(text)
 
 
-def make_environment(directory: Path | None = None) -> jinja2.Environment:
-    """An explicit environment: autoescape everywhere, undefined names are errors."""
+def make_environment(
+    directory: Path | None = None, cache_dir: Path | None = None
+) -> jinja2.Environment:
+    """An explicit environment: autoescape everywhere, undefined names are errors.
+
+    `cache_dir` keeps the compiled templates between builds: compiling them all took a
+    quarter of a second, as long as the rest of a one-episode rebuild's rendering. Jinja checks
+    each cached entry against a checksum of its template source.
+    """
+    bytecode_cache = None
+    if cache_dir is not None:
+        with contextlib.suppress(OSError):  # no cache is slower, not wrong
+            cache_dir.mkdir(parents=True, exist_ok=True)
+            bytecode_cache = jinja2.FileSystemBytecodeCache(str(cache_dir))
     env = jinja2.Environment(
+        bytecode_cache=bytecode_cache,
         loader=jinja2.FileSystemLoader(str(directory or templates_dir())),
         autoescape=jinja2.select_autoescape(["html", "xml"], default=True),
         undefined=jinja2.StrictUndefined,

@@ -25,6 +25,7 @@ from ingest.site_files import SiteWriter, content_hash
 
 EPISODES_PER_PAGE = 20
 STATIC_FILES = ("site.css", "site.js", "search.js", "favicon.svg")
+TEMPLATE_CACHE = Path(".cache") / "site-templates"  # compiled templates, inside the archive
 
 
 @dataclass
@@ -82,7 +83,7 @@ def build_site(
     report = BuildReport()
     base = BaseUrl.parse(base_url)
     template_dir = templates or site_render.templates_dir()
-    env = site_render.make_environment(template_dir)
+    env = site_render.make_environment(template_dir, archive.root / TEMPLATE_CACHE)
     version = site_render.fingerprint(template_dir)
     site = archive.site_dir
     site.mkdir(parents=True, exist_ok=True)
@@ -271,8 +272,9 @@ class PageLayout:
     older_url: str | None
 
 
-def paginate(count: int, prefix: str = "", per_page: int = EPISODES_PER_PAGE) -> list[PageLayout]:
+def paginate(count: int, prefix: str = "", per_page: int | None = None) -> list[PageLayout]:
     """The list pages for `count` episodes, the front page first (see `_lists`)."""
+    per_page = per_page or EPISODES_PER_PAGE
     top = max(1, count // per_page)  # the front page holds window `top` and the remainder
 
     def url(number: int) -> str:

@@ -6,7 +6,7 @@ import json
 import os
 import re
 import xml.etree.ElementTree as ET
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from html.parser import HTMLParser
 
 import pytest
@@ -165,30 +165,53 @@ def test_second_build_rewrites_nothing(archive, episodes):
     assert {p: p.stat().st_mtime_ns for p in stamps} == stamps
 
 
-def test_new_episode_rewrites_its_page_lists_and_index(archive, episodes):
-    build(archive, search=True)
+def add_episode(archive, guid, title, published, guest="Dana Lee", topic="interviewing"):
+    """One more transcribed, tagged episode of the test show, hosted by Rob; its row."""
     db = archive.open_db()
+    host = Person("Rob Stevenson", role="host")
     show_store.upsert_episodes(
         db,
         "talk-talent-to-me",
         [
             Episode(
-                guid="ttm-4",
-                title="Structured Interviews at Scale",
-                published=datetime(2023, 6, 6, 9, tzinfo=UTC),
+                guid=guid,
+                title=title,
+                published=published,
                 duration=30,
-                people=[Person("Dana Lee", role="guest")],
+                people=[host, Person(guest, role="guest")],
             )
         ],
     )
-    new = next(e for e in show_store.list_episodes(db) if e["guid"] == "ttm-4")
-    transcript = Transcript([Segment(0, 10, "Structured interviews reduce bias.")])
+    new = next(e for e in show_store.list_episodes(db) if e["guid"] == guid)
+    transcript = Transcript([Segment(0, 10, f"{title}: structured interviews reduce bias.")])
     transcript_store.save_transcript(db, new["id"], transcript)
     write_transcript(archive.transcripts_dir, "talk-talent-to-me", new["id"], transcript)
     with db.conn:
         db["episode_tags"].insert(
-            {"episode_id": new["id"], "tag_slug": "interviewing", "score": 1.0, "source": "t"}
+            {"episode_id": new["id"], "tag_slug": topic, "score": 1.0, "source": "t"}
         )
+    return new
+
+
+def add_weekly_episodes(archive, count, first=4):
+    """Episodes `first`.. a week apart after the test archive's three; their rows, oldest first."""
+    return [
+        add_episode(
+            archive,
+            f"ttm-{number}",
+            f"Weekly Episode {number}",
+            datetime(2023, 6, 6, 9, tzinfo=UTC) + timedelta(days=7 * (number - 4)),
+            guest=f"Guest {number}",
+        )
+        for number in range(first, first + count)
+    ]
+
+
+def test_new_episode_rewrites_its_page_lists_and_index(archive, episodes):
+    build(archive, search=True)
+    new = add_episode(
+        archive, "ttm-4", "Structured Interviews at Scale", datetime(2023, 6, 6, 9, tzinfo=UTC)
+    )
     report = build(archive, search=True)
     page = f"episodes/{new['slug']}/index.html"
     expected = {
@@ -199,6 +222,7 @@ def test_new_episode_rewrites_its_page_lists_and_index(archive, episodes):
         "topics/interviewing/index.html",
         "people/index.html",
         "people/dana-lee/index.html",
+        "people/rob-stevenson/index.html",
         "search/index.html",
         "feed.xml",
         "sitemap.xml",
@@ -208,6 +232,144 @@ def test_new_episode_rewrites_its_page_lists_and_index(archive, episodes):
     assert set(report.written) == expected
     assert report.indexed
     assert "Structured Interviews at Scale" in (archive.site_dir / "index.html").read_text()
+    # The transcript was saved within the second of that build: the next build checks it again
+    # (a second save in that second would keep its stamp) and finds it unchanged.
+    assert build(archive, search=True).written == []
+
+
+@pytest.mark.parametrize("per_page", [1, 3, 20])
+def test_list_pages_are_fixed_windows_counted_from_the_oldest(per_page):
+    previous: dict[str, tuple] = {}
+    for count in range(0, 5 * per_page + 2):
+        layouts = sitegen.paginate(count, "shows/x/", per_page)
+        front, older = layouts[0], layouts[1:]
+        assert front.rel == "shows/x/index.html" and front.newer_url is None
+        # Every episode (1 = the oldest) is on exactly one page; the front holds the newest.
+        held = sorted(n for page in layouts for n in range(page.first, page.last + 1))
+        assert held == list(range(1, count + 1))
+        assert front.last == count
+        assert min(count, per_page) <= front.last - front.first + 1 < 2 * per_page
+        assert all(page.last - page.first + 1 == per_page for page in older)
+        assert [p.rel for p in older] == [
+            f"shows/x/page/{n}/index.html" for n in range(len(older), 0, -1)
+        ]
+        # One more episode changes no older page, but for the page a full front spills into
+        # and the page before it (whose "newer" link now points there instead of the front).
+        current = {p.rel: (p.first, p.last, p.newer_url, p.older_url) for p in older}
+        changed = {rel for rel in current if previous.get(rel) != current[rel]}
+        assert not set(previous) - set(current)
+        if count % per_page or count < 2 * per_page:
+            assert changed == set()
+        else:
+            spilled = count // per_page - 1
+            assert changed <= {
+                f"shows/x/page/{spilled}/index.html",
+                f"shows/x/page/{spilled - 1}/index.html",
+            }
+        previous = current
+
+
+CARD_LINK = re.compile(r'<li class="card">\s*<article>\s*<h3><a href="/([^"]+)"')
+PAGER_LINK = re.compile(r'<a rel="(prev|next)" href="/([^"]*)"')
+
+
+def walk_list(site, prefix):
+    """Follow "Older" links from `prefix`'s front page, then "Newer" links back.
+
+    Returns the pages visited and the episode links they list, in order.
+    """
+    pages, links = [], []
+    url = prefix
+    while url is not None:
+        assert url not in pages, f"pager loops back to {url}"
+        pages.append(url)
+        html = (site / url / "index.html").read_text()
+        links += CARD_LINK.findall(html)
+        url = dict((rel, href) for rel, href in PAGER_LINK.findall(html)).get("next")
+    back = []
+    url = pages[-1]
+    while url is not None:
+        back.append(url)
+        html = (site / url / "index.html").read_text()
+        url = dict((rel, href) for rel, href in PAGER_LINK.findall(html)).get("prev")
+    assert back == pages[::-1]
+    return pages, links
+
+
+def test_pagination_links_reach_every_episode_once(archive, episodes, monkeypatch):
+    monkeypatch.setattr(sitegen, "EPISODES_PER_PAGE", 2)
+    added = add_weekly_episodes(archive, 6)
+    assert build(archive).errors == []
+    site = archive.site_dir
+    everything = [e["slug"] for e in [episodes["brand"], episodes["medical"], episodes["hostile"]]]
+    everything += [e["slug"] for e in added]
+    hosted = [episodes["brand"]["slug"], episodes["medical"]["slug"]] + everything[3:]
+    interviewing = hosted  # the medical and brand episodes, and every added one
+    for prefix, expected in (
+        ("", everything),
+        ("shows/talk-talent-to-me/", everything),
+        ("topics/interviewing/", interviewing),
+        ("people/rob-stevenson/", hosted),
+    ):
+        pages, links = walk_list(site, prefix)
+        assert links == [f"episodes/{slug}/" for slug in reversed(expected)], prefix
+        # 9 (or 8) episodes, 2 a page: the front holds the newest 3 (or 2), then 3 full pages.
+        assert pages == [prefix] + [f"{prefix}page/{n}/" for n in (3, 2, 1)]
+        on_disk = {str(p.parent.relative_to(site)) + "/" for p in site.glob(f"{prefix}page/*/*")}
+        assert on_disk == set(pages[1:]), prefix
+    oldest = (site / "page/1/index.html").read_text()
+    assert "Episodes 1–2" in oldest and "Employer Brand" in oldest
+
+
+def test_new_episode_rewrites_only_the_front_list_pages(archive, episodes, monkeypatch):
+    monkeypatch.setattr(sitegen, "EPISODES_PER_PAGE", 3)
+    # 10 episodes; the topic and host lists hold 9 (not the hostile one). Each list's front
+    # page holds episodes 7.., pages 2 and 1 hold 4-6 and 1-3.
+    add_weekly_episodes(archive, 7)
+    build(archive)
+    site = archive.site_dir
+    lists = ("", "shows/talk-talent-to-me/", "topics/interviewing/", "people/rob-stevenson/")
+    older = {site / f"{prefix}page/{n}/index.html" for prefix in lists for n in (1, 2)}
+    assert set(site.glob("**/page/*/index.html")) == older
+    before = {path: path.read_bytes() for path in older}
+
+    (eleventh,) = add_weekly_episodes(archive, 1, first=11)  # every front page grows by one
+    report = build(archive)
+    assert set(report.written) == {
+        f"episodes/{eleventh['slug']}/index.html",
+        "index.html",
+        "shows/talk-talent-to-me/index.html",
+        "topics/interviewing/index.html",
+        "people/rob-stevenson/index.html",
+        "people/guest-11/index.html",
+        "topics/index.html",
+        "people/index.html",
+        "search/index.html",
+        "feed.xml",
+        "sitemap.xml",
+    } | {
+        f"transcripts/talk-talent-to-me/{eleventh['id']}.{ext}"
+        for ext in ("vtt", "srt", "json", "txt")
+    }
+    assert {path: path.read_bytes() for path in older} == before
+
+    # The 12th episode fills the home and show lists' front page past two pages: episodes 7-9
+    # move to a new page 3, and page 2 links to it as "newer"; page 1 stays as it was.
+    (twelfth,) = add_weekly_episodes(archive, 1, first=12)
+    report = build(archive)
+    assert {rel for rel in report.written if "page/" in rel} == {
+        "page/3/index.html",
+        "page/2/index.html",
+        "shows/talk-talent-to-me/page/3/index.html",
+        "shows/talk-talent-to-me/page/2/index.html",
+    }
+    for prefix in lists:
+        assert (site / f"{prefix}page/1/index.html").read_bytes() == before[
+            site / f"{prefix}page/1/index.html"
+        ]
+        pages, links = walk_list(site, prefix)
+        assert len(links) == len(set(links)) == (12 if prefix in lists[:2] else 11)
+        assert links[0] == f"episodes/{twelfth['slug']}/"
 
 
 def test_changed_and_removed_episodes(archive, episodes):
