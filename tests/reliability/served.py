@@ -207,6 +207,7 @@ class LoadResult:
     clients: int
     seconds: float  # wall time the test ran
     requests: int = 0
+    matched: int = 0  # answers with at least one hit: the searches really searched
     errors: list[str] = field(default_factory=list)
     latencies: list[float] = field(default_factory=list)  # seconds, successful requests
     stopped_by: str = ""
@@ -224,7 +225,7 @@ class LoadResult:
     def line(self) -> str:
         return (
             f"{self.clients} clients, {self.seconds:.1f} s ({self.stopped_by}): "
-            f"{self.requests} requests, {len(self.errors)} errors, "
+            f"{self.requests} requests ({self.matched} with hits), {len(self.errors)} errors, "
             f"p50 {self.percentile(0.5) * 1000:.0f} ms, p99 {self.percentile(0.99) * 1000:.0f} ms, "
             f"{self.rps:.1f} req/s"
         )
@@ -263,7 +264,8 @@ def load_test(
                 sent = time.perf_counter()
                 try:
                     response = http.get(SEARCH_PATH, params={"q": query, "_shape": "array"})
-                    ok = response.status_code == 200 and isinstance(response.json(), list)
+                    hits = response.json() if response.status_code == 200 else None
+                    ok = isinstance(hits, list)
                     error = None if ok else f"HTTP {response.status_code} for {query!r}"
                 except (httpx.HTTPError, ValueError) as exc:
                     error = f"{type(exc).__name__} for {query!r}: {exc}"
@@ -274,6 +276,7 @@ def load_test(
                         result.errors.append(error)
                     else:
                         result.latencies.append(took)
+                        result.matched += bool(hits)
 
     threads = [threading.Thread(target=client_loop, args=(n,), daemon=True) for n in range(clients)]
     for thread in threads:

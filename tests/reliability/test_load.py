@@ -15,6 +15,6 @@ def test_datasette_search_under_20_concurrent_clients(served_archive, observe):
     with a JSON list; the run stops by itself."""
     with datasette(served_archive.root) as base:
         result = load_test(base, clients=CLIENTS, seconds=SECONDS, max_requests=MAX_REQUESTS)
-    assert result.requests > 0
+    assert result.requests > 0 and result.matched > 0
     assert result.errors == [], result.errors[:5]
     observe(result.line())
