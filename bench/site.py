@@ -228,6 +228,7 @@ def folder_mb(path: Path) -> float:
 def step(figures: dict, name: str, code: str, root: Path) -> dict:
     """Measure one step, record it and show the figures so far (a long run can be watched)."""
     figures[name] = measure(code, root)
+    figures[name]["load_1min"] = os.getloadavg()[0]  # wall time on a shared machine follows it
     print(json.dumps({name: figures[name]}), file=sys.stderr, flush=True)
     return figures[name]
 
