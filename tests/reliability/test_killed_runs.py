@@ -9,6 +9,8 @@ and pages of a clean run.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import signal
 import threading
 import time
@@ -36,6 +38,19 @@ RSS_TYPE = "application/rss+xml; charset=utf-8"
 POLL_S = 0.01
 STATE_TIMEOUT_S = 240  # generous: the machine may be busy; the poll ends as soon as it can
 RUN_TIMEOUT_S = 300
+
+
+def descendants(pid: int) -> list[int]:
+    """Process ids of `pid`'s children, grandchildren and so on (from /proc)."""
+    found = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            children = (task / "children").read_text().split()
+        except OSError:
+            continue
+        for child in map(int, children):
+            found += [child, *descendants(child)]
+    return found
 
 
 class Watched:
@@ -70,9 +85,20 @@ class Watched:
             time.sleep(POLL_S)
 
     def kill(self) -> int:
+        """SIGKILL the run alone (as the OOM killer would); then let any child it started (the
+        Pagefind indexer) end, so it cannot write beside the next run."""
+        orphans = descendants(self.process.pid)
         self.process.send_signal(signal.SIGKILL)
         code = self.process.wait(60)
         self._reader.join(5)
+        deadline = time.monotonic() + 60
+        while any(Path(f"/proc/{pid}").exists() for pid in orphans):
+            if time.monotonic() > deadline:
+                for pid in orphans:
+                    with contextlib.suppress(ProcessLookupError):
+                        os.kill(pid, signal.SIGKILL)
+                break
+            time.sleep(POLL_S)
         return code
 
     def finish(self) -> int:
