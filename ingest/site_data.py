@@ -145,7 +145,7 @@ def load(
 
     `transcripts` is the last build's `SiteData.transcripts`: digests to reuse.
     """
-    known = transcripts
+    known = transcripts if isinstance(transcripts, dict) else {}  # the manifest may be stale
     errors: list[str] = []
     shows = []
     show_people = site_store.people_by_show(db)
@@ -216,7 +216,7 @@ def load(
         stamp = stamps.get(row["id"])
         if stamp:
             digests[row["id"]] = _transcript_digest(
-                db, row["id"], list(stamp), (known or {}).get(row["id"]), this_second
+                db, row["id"], list(stamp), known.get(row["id"]), this_second
             )
         episode["transcript_digest"] = digests[row["id"]]["digest"] if stamp else ""
         episode["credits"] = _credits(episode["people"])
@@ -271,7 +271,9 @@ def _transcript_digest(
     kept as it is, so the manifest does not change. Saves without a time (rows written outside
     the store) are trusted on their segment count and ids.
     """
-    same_stamp = bool(known) and known.get("stamp") == stamp and bool(known.get("digest"))
+    same_stamp = (
+        isinstance(known, dict) and known.get("stamp") == stamp and bool(known.get("digest"))
+    )
     if same_stamp and known.get("settled"):
         return known
     digest = site_store.transcript_digest(db, episode_id)

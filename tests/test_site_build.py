@@ -372,6 +372,43 @@ def test_new_episode_rewrites_only_the_front_list_pages(archive, episodes, monke
         assert links[0] == f"episodes/{twelfth['slug']}/"
 
 
+def test_transcript_changes_rewrite_the_episode_page(archive, episodes):
+    db = archive.open_db()
+    medical = episodes["medical"]
+    page = f"episodes/{medical['slug']}/index.html"
+    build(archive)
+    segments = [
+        Segment(row["start"], row["end"], row["text"], speaker=row["speaker"])
+        for row in db.query(
+            "SELECT * FROM segments WHERE episode_id = ? ORDER BY idx", [medical["id"]]
+        )
+    ]
+    segments[1].text = "At One Medical we rewrote the whole process."
+    transcript_store.save_transcript(db, medical["id"], Transcript(segments))
+    report = build(archive)
+    assert page in report.written
+    assert "we rewrote the whole process" in (archive.site_dir / page).read_text()
+    assert build(archive).written == []
+
+    # A save stamped with the second a build runs in is not trusted by the next build: an
+    # edit within that second (same time, same segment count and ids) is still found.
+    with db.conn:
+        db.execute(
+            "UPDATE episodes SET transcript_at = '9999-12-31T23:59:59+00:00' WHERE id = ?",
+            [medical["id"]],
+        )
+    assert build(archive).written == []  # same segments: nothing to rewrite
+    with db.conn:
+        db.execute(
+            "UPDATE segments SET text = 'Edited within the second.' WHERE episode_id = ? "
+            "AND idx = 1",
+            [medical["id"]],
+        )
+    report = build(archive)
+    assert page in report.written
+    assert "Edited within the second." in (archive.site_dir / page).read_text()
+
+
 def test_changed_and_removed_episodes(archive, episodes):
     build(archive)
     db = archive.open_db()
