@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import xml.etree.ElementTree as ET
 from typing import TYPE_CHECKING
 
 from ingest.site_render import sanitize_notes
@@ -16,79 +15,82 @@ ITUNES_NS = "http://www.itunes.com/dtds/podcast-1.0.dtd"
 PODCAST_NS = "https://podcastindex.org/namespace/1.0"
 ATOM_NS = "http://www.w3.org/2005/Atom"
 SITEMAP_NS = "http://www.sitemaps.org/schemas/sitemap/0.9"
+# Written as text (the ElementTree serializer took most of a one-episode rebuild's feed time).
+XML_DECLARATION = "<?xml version='1.0' encoding='utf-8'?>"
+INDENT = "  "
 # XML 1.0 section 2.2: the characters a document may contain.
 _NOT_XML_CHAR = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
 
 def rss(data: SiteData, base: BaseUrl) -> bytes:
     """RSS 2.0 of every archived episode, newest first, pointing at the site's own copies."""
-    ET.register_namespace("itunes", ITUNES_NS)
-    ET.register_namespace("podcast", PODCAST_NS)
-    ET.register_namespace("atom", ATOM_NS)
-    root = ET.Element("rss", {"version": "2.0"})
-    channel = ET.SubElement(root, "channel")
     single = data.shows[0] if len(data.shows) == 1 else None
-    _text(channel, "title", single["title"] if single else "Podcast archive")
-    _text(channel, "link", base.absolute)
-    _text(channel, "description", single["description"] if single else "Archived podcasts.")
-    _text(channel, "language", single["language"] if single else "en")
-    ET.SubElement(
-        channel,
-        f"{{{ATOM_NS}}}link",
-        {"href": base.full("feed.xml"), "rel": "self", "type": "application/rss+xml"},
-    )
+    out = [
+        XML_DECLARATION,
+        f'<rss version="2.0" xmlns:itunes="{ITUNES_NS}" xmlns:podcast="{PODCAST_NS}"'
+        f' xmlns:atom="{ATOM_NS}">',
+        "  <channel>",
+        _element(2, "title", single["title"] if single else "Podcast archive"),
+        _element(2, "link", base.absolute),
+        _element(2, "description", single["description"] if single else "Archived podcasts."),
+        _element(2, "language", single["language"] if single else "en"),
+        _empty(
+            2,
+            "atom:link",
+            {"href": base.full("feed.xml"), "rel": "self", "type": "application/rss+xml"},
+        ),
+    ]
     if single and single["image_url"]:
-        ET.SubElement(channel, f"{{{ITUNES_NS}}}image", {"href": single["image_url"]})
+        out.append(_empty(2, "itunes:image", {"href": single["image_url"]}))
     if single and single["author"]:
-        _text(channel, f"{{{ITUNES_NS}}}author", single["author"])
+        out.append(_element(2, "itunes:author", single["author"]))
     for episode in data.episodes:
-        item = ET.SubElement(channel, "item")
-        _text(item, "title", episode["title"])
-        _text(item, "link", base.full(episode["url"]))
-        _text(item, "guid", episode["guid"], isPermaLink="false")
+        out += ["    <item>", _element(3, "title", episode["title"])]
+        out.append(_element(3, "link", base.full(episode["url"])))
+        out.append(_element(3, "guid", episode["guid"], {"isPermaLink": "false"}))
         if episode["rfc822"]:
-            _text(item, "pubDate", episode["rfc822"])
-        _text(item, "description", str(sanitize_notes(episode["notes_html"])))
+            out.append(_element(3, "pubDate", episode["rfc822"]))
+        out.append(_element(3, "description", str(sanitize_notes(episode["notes_html"]))))
         audio = episode["audio"]
         if audio:
-            ET.SubElement(
-                item,
-                "enclosure",
-                {
-                    "url": base.full(audio["url"]),
-                    "length": str(audio["length"] or 0),
-                    "type": audio["type"],
-                },
-            )
+            enclosure = {
+                "url": base.full(audio["url"]),
+                "length": str(audio["length"] or 0),
+                "type": audio["type"],
+            }
+            out.append(_empty(3, "enclosure", enclosure))
         if episode["duration"]:
-            _text(item, f"{{{ITUNES_NS}}}duration", str(int(episode["duration"])))
+            out.append(_element(3, "itunes:duration", str(int(episode["duration"]))))
         if episode["episode_number"]:
-            _text(item, f"{{{ITUNES_NS}}}episode", str(episode["episode_number"]))
+            out.append(_element(3, "itunes:episode", str(episode["episode_number"])))
         for transcript in episode["transcript_files"]:
             attributes = {"url": base.full(transcript["url"]), "type": transcript["type"]}
             if transcript["ext"] == "srt":
                 attributes["rel"] = "captions"
             if episode["language"]:
                 attributes["language"] = episode["language"]
-            ET.SubElement(item, f"{{{PODCAST_NS}}}transcript", attributes)
-    return _xml(root)
+            out.append(_empty(3, "podcast:transcript", attributes))
+        out.append("    </item>")
+    out += ["  </channel>", "</rss>"]
+    return "\n".join(out).encode("utf-8")
 
 
 def sitemap(data: SiteData, base: BaseUrl) -> bytes:
     """sitemaps.org list of the site's pages (full URLs need an absolute --base-url)."""
-    root = ET.Element("urlset", {"xmlns": SITEMAP_NS})
     paths = ["", "topics/", "people/", "search/"]
     paths += [show["url"] for show in data.shows]
     paths += [episode["url"] for episode in data.episodes]
     paths += [topic["url"] for topic in data.topics]
     paths += [person["url"] for person in data.people]
     lastmod = {episode["url"]: episode["date_iso"][:10] for episode in data.episodes}
+    out = [XML_DECLARATION, f'<urlset xmlns="{SITEMAP_NS}">']
     for path in paths:
-        entry = ET.SubElement(root, "url")
-        _text(entry, "loc", base.full(path))
+        out += ["  <url>", _element(2, "loc", base.full(path))]
         if lastmod.get(path):
-            _text(entry, "lastmod", lastmod[path])
-    return _xml(root)
+            out.append(_element(2, "lastmod", lastmod[path]))
+        out.append("  </url>")
+    out.append("</urlset>")
+    return "\n".join(out).encode("utf-8")
 
 
 def robots(base: BaseUrl) -> bytes:
@@ -99,17 +101,26 @@ def robots(base: BaseUrl) -> bytes:
     return text.encode()
 
 
-def _text(parent: ET.Element, tag: str, text: str, **attributes: str) -> ET.Element:
-    element = ET.SubElement(parent, tag, attributes)
-    element.text = _xml_chars(text)
-    return element
+def _element(depth: int, tag: str, text: str, attributes: dict | None = None) -> str:
+    """One indented element holding escaped text."""
+    return f"{INDENT * depth}<{tag}{_attributes(attributes)}>{_escape(text)}</{tag}>"
 
 
-def _xml_chars(text: str) -> str:
-    """Drop characters XML 1.0 forbids (control characters a feed may smuggle in)."""
-    return _NOT_XML_CHAR.sub("", text or "")
+def _empty(depth: int, tag: str, attributes: dict) -> str:
+    return f"{INDENT * depth}<{tag}{_attributes(attributes)} />"
 
 
-def _xml(root: ET.Element) -> bytes:
-    ET.indent(root)
-    return ET.tostring(root, encoding="utf-8", xml_declaration=True)
+def _attributes(attributes: dict | None) -> str:
+    return "".join(
+        f' {name}="{_escape(value, quote=True)}"' for name, value in (attributes or {}).items()
+    )
+
+
+def _escape(text: str, quote: bool = False) -> str:
+    """Character data or an attribute value: XML 1.0 section 2.4 and 3.3.3 (whitespace in an
+    attribute is kept as a character reference, or a parser would normalise it to spaces)."""
+    text = _NOT_XML_CHAR.sub("", text or "")
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    if quote:
+        text = text.replace('"', "&quot;").replace("\n", "&#10;").replace("\t", "&#9;")
+    return text.replace("\r", "&#13;")
