@@ -102,10 +102,9 @@ def whisper_state_dict(model: CT2Model) -> dict[str, np.ndarray]:
     dims = whisper_dims(model)
     state: dict[str, np.ndarray] = {}
 
-    def linear(src: str, dst: str, bias: bool = True) -> None:
+    def linear(src: str, dst: str) -> None:
         state[f"{dst}.weight"] = _weights(model, f"{src}/weight")
-        if bias:
-            state[f"{dst}.bias"] = _weights(model, f"{src}/bias")
+        state[f"{dst}.bias"] = _weights(model, f"{src}/bias")
 
     def fused(src: str, dsts: list[str]) -> None:
         # CT2 concatenates the projections along the output rows (ctranslate2/converters/utils.py,
@@ -157,8 +156,8 @@ def alignment_heads(ct2_dir: Path, dims: dict[str, int]) -> list[list[int]] | No
     """The cross-attention heads that follow the audio timing, as [layer, head] pairs.
 
     CTranslate2's Whisper converter copies them into config.json from the same table as
-    openai-whisper's `_ALIGNMENT_HEADS`; without them, word timestamps fall back to all heads
-    of the upper half of the decoder, which times words noticeably worse.
+    openai-whisper's `_ALIGNMENT_HEADS`; without them, openai-whisper times words with every
+    head of the decoder's upper half instead of the few found to follow the audio.
     """
     config_path = ct2_dir / "config.json"
     if not config_path.is_file():
