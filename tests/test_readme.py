@@ -1,0 +1,93 @@
+"""The README cannot drift: its --help text is generated, and its two commands really work."""
+
+import os
+import re
+import shutil
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import httpx
+from cogapp import Cog
+
+ROOT = Path(__file__).resolve().parent.parent
+README = ROOT / "README.md"
+
+
+def _command_after(heading: str) -> str:
+    """The one-line shell command in the first code block under a README heading."""
+    text = README.read_text()
+    section = text.split(f"## {heading}\n", 1)[1]
+    match = re.search(r"```bash\n(.+?)\n```", section)
+    assert match, f"no bash block under '## {heading}'"
+    return match.group(1).strip()
+
+
+def test_help_in_readme_is_generated_from_the_cli():
+    # `cog -r README.md` regenerates it; --check fails when a command's help changed.
+    assert Cog().main(["cog", "--check", str(README)]) == 0
+
+
+def test_ci_runs_exactly_the_readme_test_command():
+    command = _command_after("Run the tests")
+    ci_lines = [
+        line.strip()
+        for line in (ROOT / ".ci" / "run").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
+    assert ci_lines[-1] == command
+
+
+def test_readme_demo_command_works_in_a_fresh_virtualenv(tmp_path):
+    """Follow the README literally in a clean copy of the project: install, demo, browse."""
+    command = _command_after("Try it")
+    project = tmp_path / "project"
+    tracked = subprocess.run(
+        ["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, check=True
+    ).stdout.split(b"\0")
+    for name in filter(None, tracked):
+        source = ROOT / os.fsdecode(name)
+        if source.is_file():
+            target = project / os.fsdecode(name)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target)
+    env = {k: v for k, v in os.environ.items() if k not in ("PODARCHIVE_DIR", "VIRTUAL_ENV")}
+    env["PYTHONUNBUFFERED"] = "1"
+    process = subprocess.Popen(
+        ["bash", "-c", command],
+        cwd=project,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,  # so Ctrl-C (SIGINT) reaches the whole command line
+    )
+    output: list[str] = []
+    try:
+        urls = {}
+        deadline = time.monotonic() + 900
+        while len(urls) < 2 and time.monotonic() < deadline:
+            line = process.stdout.readline()
+            if not line:
+                break
+            output.append(line)
+            match = re.match(r"(Static site|Datasette):\s+(\S+)", line)
+            if match:
+                urls[match.group(1)] = match.group(2)
+        assert set(urls) == {"Static site", "Datasette"}, "".join(output[-40:])
+        assert "Failures: 0" in "".join(output)
+        assert (project / "podarchive-demo" / "archive.db").exists()
+        home = httpx.get(urls["Static site"])
+        assert home.status_code == 200 and "One Medical" in home.text
+        datasette = httpx.get(
+            urls["Datasette"] + "archive/search_transcripts.json",
+            params={"q": '"reverse interview"', "_shape": "array"},
+        )
+        assert datasette.status_code == 200 and "One Medical" in datasette.json()[0]["episode"]
+        os.killpg(process.pid, signal.SIGINT)
+        assert process.wait(timeout=60) == 0
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
