@@ -567,6 +567,11 @@ def tag_override(ctx: click.Context, episode_id: str, action: str, topic: str) -
 @click.option(
     "--base-url", help="Where the site will be served (default: podarchive.toml, else /)."
 )
+@click.option(
+    "--scheduler",
+    metavar="tcp://HOST:8786",
+    help="Transcribe on this Dask cluster (default: scheduler in podarchive.toml).",
+)
 @click.option("--no-build", is_flag=True, help="Stop after tagging; do not build the site.")
 @click.option(
     "--wait",
@@ -581,6 +586,7 @@ def run(
     engine: str | None,
     model: str | None,
     base_url: str | None,
+    scheduler: str | None,
     no_build: bool,
     wait: float,
 ) -> None:
@@ -608,6 +614,7 @@ def run(
     config.engine = engine or config.engine
     config.model = model or config.model
     config.base_url = base_url or config.base_url
+    config.scheduler = scheduler or config.scheduler
     try:
         with archive_lock(archive.root, wait_seconds=wait):
             summary = run_archive(archive, config, list(urls), echo=click.echo, build=not no_build)

@@ -230,7 +230,21 @@ def _download_and_transcribe(
         return engine[0]
 
     progress = _RunProgress(echo)
-    while True:
+    if config.scheduler:
+        # On a cluster the workers fetch enclosures themselves: one batch, no polling.
+        from ingest.cluster import transcribe_on_cluster
+
+        batch = transcribe_on_cluster(
+            archive,
+            db,
+            scheduler=config.scheduler,
+            shared_audio=config.shared_audio,
+            engine=config.engine,
+            options=options,
+            progress=progress,
+        )
+        _count_transcripts(batch, summary)
+    while not config.scheduler:
         downloads_over = finished.is_set()
         batch = transcribe_episodes(
             archive,
@@ -241,15 +255,7 @@ def _download_and_transcribe(
             make_transcriber=shared_engine,
             progress=progress,
         )
-        for result in batch.results:
-            if result.status == "failed":
-                summary.failures.append((f"transcript {result.title}", result.error))
-            elif result.status == "asr":
-                summary.transcribed += 1
-                summary.audio_seconds += result.audio_seconds
-                summary.transcribe_seconds += result.seconds
-            else:
-                summary.imported += 1
+        _count_transcripts(batch, summary)
         if batch.results:
             continue
         if downloads_over:
@@ -264,6 +270,18 @@ def _download_and_transcribe(
         summary.downloaded += steps.downloaded
         summary.downloaded_bytes += steps.bytes
         summary.failures += [(f"audio {episode_id}", why) for episode_id, why in steps.failed]
+
+
+def _count_transcripts(batch, summary: RunSummary) -> None:
+    for result in batch.results:
+        if result.status == "failed":
+            summary.failures.append((f"transcript {result.title}", result.error))
+        elif result.status == "asr":
+            summary.transcribed += 1
+            summary.audio_seconds += result.audio_seconds
+            summary.transcribe_seconds += result.seconds
+        else:
+            summary.imported += 1
 
 
 def _index_search(db) -> None:

@@ -152,3 +152,23 @@ def test_demo_serves_the_site_and_datasette_until_interrupted(tmp_path):
         if process.poll() is None:
             process.kill()
             process.wait()
+
+
+def test_run_transcribes_on_a_dask_scheduler(sample_show, tmp_path):
+    from distributed import LocalCluster
+
+    root = tmp_path / "archive"
+    with LocalCluster(
+        n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None
+    ) as cluster:
+        result = CliRunner().invoke(
+            cli,
+            ["--archive", str(root), "run", "--no-build", "--scheduler", cluster.scheduler_address]
+            + [sample_show.feed_url],
+        )
+    assert result.exit_code == 0, result.output
+    episodes = _rows(
+        root / "archive.db", "SELECT transcript_status, transcript_source FROM episodes"
+    )
+    assert {e["transcript_status"] for e in episodes} == {"done"}
+    assert sum(e["transcript_source"] == "asr" for e in episodes) >= 4
