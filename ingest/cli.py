@@ -239,6 +239,9 @@ def download(
 @click.option("--language", help="Spoken language code (default: the show's, else detected).")
 @click.option("--beam-size", type=click.IntRange(1, 20), default=5, show_default=True)
 @click.option(
+    "--word-timestamps", is_flag=True, help="Also time every word (slower; stored in the JSON)."
+)
+@click.option(
     "--download-model", is_flag=True, help="Let the engine download a model not installed here."
 )
 @click.option(
@@ -270,6 +273,7 @@ def transcribe(
     initial_prompt: str | None,
     language: str | None,
     beam_size: int,
+    word_timestamps: bool,
     download_model: bool,
     scheduler: str | None,
     workers: int | None,
@@ -312,6 +316,7 @@ def transcribe(
         model=model or config.model,
         language=language or config.language,
         beam_size=beam_size,
+        word_timestamps=word_timestamps,
         initial_prompt=initial_prompt,
         allow_download=download_model,
     )
