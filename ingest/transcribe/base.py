@@ -17,10 +17,10 @@ class TranscribeOptions:
     language: str | None = None  # None: detect
     beam_size: int = 5
     compute_type: str = "int8"  # faster-whisper only: int8, float32...
-    # Off by default: measured on the sample show (tiny.en, int8, beam 5, 2 cores), word
-    # alignment cost 10% more CPU without the show's names and 50% with them, and lowered
-    # accuracy with them (WER 8.4% vs 3.3%); segment times are enough for pages and search.
-    word_timestamps: bool = False
+    # `podarchive transcribe` turns this off unless asked (--word-timestamps): measured on the
+    # sample show (tiny.en, int8, beam 5, 2 cores), word alignment cost 10% more CPU without
+    # the show's names and 50% with them, and lowered accuracy with them (WER 8.4% vs 3.3%).
+    word_timestamps: bool = True
     vad: bool = True
     initial_prompt: str | None = None
     # Names Whisper should spell right (host, guests, companies): each engine decides how to
