@@ -322,15 +322,23 @@ def test_killed_during_the_site_build(tmp_path, show, clean, observe):
     next run completes the site with the same pages as a clean run and no temp files."""
     root = tmp_path / "archive"
     run = Watched(root, "run", show.url)
-    run.wait_for(lambda: run.said("Tagged") and (root / "site").is_dir(), "the site build starting")
+
+    def pages_appearing() -> bool:
+        site = root / "site"
+        return run.said("Tagged") and site.is_dir() and any(site.rglob("*.html"))
+
+    run.wait_for(pages_appearing, "the site build writing pages")
     code = run.kill()
     assert code == -signal.SIGKILL, run.output
-    pages = len(list((root / "site").rglob("*.html")))
+    pages = len([p for p in (root / "site").rglob("*.html") if "pagefind" not in p.parts])
+    index = (root / "site" / "pagefind" / "pagefind.js").exists()
     leftovers = check_after_kill(root)
     resume_and_compare(root, show, clean)
     assert half_written(root) == []
     observe(
-        f"killed with {pages} pages written (temp files left: {len(leftovers)}); next run: "
+        f"killed with {pages} pages written, Pagefind index "
+        f"{'present' if index else 'not yet written'} (temp files left: {len(leftovers)}); "
+        "next run: "
         f"exit 0, all {len(clean['pages'])} pages whole, no temp files"
     )
 
