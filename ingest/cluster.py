@@ -256,8 +256,8 @@ def local_cluster_shape(
 ) -> tuple[int, int]:
     """(worker processes, threads per model) for this machine; processes x threads <= cores.
 
-    One single-threaded worker per core measured fastest (bench/cluster.py); fewer when the
-    available memory cannot hold a model per worker.
+    One single-threaded worker per core: as fast as one worker using every core on a quiet
+    machine, faster under load (bench/cluster.py); fewer when memory cannot hold their models.
     """
     from ingest.transcribe.faster import available_cores
 
