@@ -239,7 +239,10 @@ def download(
 @click.option("--language", help="Spoken language code (default: the show's, else detected).")
 @click.option("--beam-size", type=click.IntRange(1, 20), default=5, show_default=True)
 @click.option(
-    "--word-timestamps", is_flag=True, help="Also time every word (slower; stored in the JSON)."
+    "--word-timestamps/--no-word-timestamps",
+    default=None,
+    help="Time every word: sentence-long segments, so timestamps seek to the sentence "
+    "(default: word_timestamps in podarchive.toml, else on; off is faster).",
 )
 @click.option(
     "--download-model", is_flag=True, help="Let the engine download a model not installed here."
@@ -273,7 +276,7 @@ def transcribe(
     initial_prompt: str | None,
     language: str | None,
     beam_size: int,
-    word_timestamps: bool,
+    word_timestamps: bool | None,
     download_model: bool,
     scheduler: str | None,
     workers: int | None,
@@ -316,9 +319,10 @@ def transcribe(
         model=model or config.model,
         language=language or config.language,
         beam_size=beam_size,
-        word_timestamps=word_timestamps,
+        word_timestamps=config.word_timestamps if word_timestamps is None else word_timestamps,
         initial_prompt=initial_prompt,
         allow_download=download_model,
+        show_vocabulary=config.vocabulary,
     )
     scheduler = scheduler or config.scheduler
     step = dict(show_id=show_id, engine=engine or config.engine, options=options, limit=limit)

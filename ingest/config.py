@@ -36,6 +36,11 @@ class ArchiveConfig:
     scheduler: str | None = None
     shared_audio: bool = False  # cluster workers see the archive's audio folder at its path
     download_concurrency: int = 4
+    # Words Whisper should spell right in every episode, after each episode's own names.
+    vocabulary: list[str] = field(default_factory=list)
+    # Word times cost 10-50% more CPU (bench/transcribe.py) but split the text into sentences,
+    # so a timestamp or a search hit seeks to the sentence, not to a 30 s window.
+    word_timestamps: bool = True
 
     @classmethod
     def load(cls, archive_root: Path) -> ArchiveConfig:
@@ -65,6 +70,13 @@ class ArchiveConfig:
                 raise ConfigError(f"{path}: {name!r} must be a string")
         if self.scheduler is not None and not isinstance(self.scheduler, str):
             raise ConfigError(f"{path}: 'scheduler' must be an address like tcp://host:8786")
+        if not isinstance(self.vocabulary, list) or not all(
+            isinstance(w, str) for w in self.vocabulary
+        ):
+            raise ConfigError(f"{path}: 'vocabulary' must be a list of words")
+        for name in ("shared_audio", "word_timestamps"):
+            if not isinstance(getattr(self, name), bool):
+                raise ConfigError(f"{path}: {name!r} must be true or false")
         if not isinstance(self.shared_audio, bool):
             raise ConfigError(f"{path}: 'shared_audio' must be true or false")
         if not isinstance(self.download_concurrency, int) or self.download_concurrency < 1:

@@ -21,6 +21,9 @@ from ingest.pipeline import RunSummary, run_archive
 # A demo folder carries this file, so a rerun may wipe it and never wipes anything else.
 DEMO_MARKER = ".podarchive-demo"
 DEFAULT_DEMO_FOLDER = "podarchive-demo"
+# What the show's owner would put under `vocabulary` in podarchive.toml: jargon tiny.en
+# mishears once the episode's names steer it (it hears "grit" as "grid").
+SAMPLE_VOCABULARY = ["grit"]
 
 
 class DemoFolderInUse(RuntimeError):
@@ -49,7 +52,7 @@ def run_demo(archive: Archive, echo: Callable[[str], None] = print) -> tuple[Run
 
     sample = start_sample_server()
     echo(f"Sample show served at {sample.feed_url}")
-    config = ArchiveConfig(shows=[sample.feed_url], base_url="/")
+    config = ArchiveConfig(shows=[sample.feed_url], base_url="/", vocabulary=SAMPLE_VOCABULARY)
     summary = run_archive(archive, config, echo=echo)
     return summary, sample
 

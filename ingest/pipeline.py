@@ -161,7 +161,12 @@ def _fetch(db, config: ArchiveConfig, urls, summary: RunSummary, echo: Echo) -> 
 
 
 def _transcribe_options(config: ArchiveConfig) -> TranscribeOptions:
-    return TranscribeOptions(model=config.model, language=config.language)
+    return TranscribeOptions(
+        model=config.model,
+        language=config.language,
+        word_timestamps=config.word_timestamps,
+        show_vocabulary=config.vocabulary,
+    )
 
 
 class _RunProgress:

@@ -141,6 +141,10 @@ def proper_nouns(text: str, limit: int = MAX_DESCRIPTION_NAMES) -> list[str]:
     return found[:limit]
 
 
+def _unique(words: list[str]) -> list[str]:
+    return list(dict.fromkeys(words))
+
+
 def episode_vocabulary(db: sqlite_utils.Database, episode: dict) -> list[str]:
     """Names for Whisper: show and people from the database, then names in the description."""
     names = store.vocabulary(db, episode["id"])
@@ -256,7 +260,8 @@ def _prepare(
     per_episode = replace(
         options,
         language=options.language or normalise_language(episode["show_language"]),
-        vocabulary=options.vocabulary or episode_vocabulary(db, episode),
+        vocabulary=options.vocabulary
+        or _unique([*episode_vocabulary(db, episode), *options.show_vocabulary]),
     )
     return AsrJob(
         episode_id,

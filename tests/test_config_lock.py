@@ -28,6 +28,8 @@ def test_config_is_read_and_taxonomy_resolved_against_the_archive(tmp_path):
         ("shows = [1]", "'shows' must be a list"),
         ("modle = 'base'", "unknown key(s) modle"),
         ("shows = [", "podarchive.toml"),
+        ("vocabulary = 'grit'", "'vocabulary' must be a list"),
+        ("word_timestamps = 'yes'", "'word_timestamps' must be true or false"),
     ],
 )
 def test_bad_config_names_the_file_and_the_problem(tmp_path, text, message):

@@ -17,15 +17,19 @@ class TranscribeOptions:
     language: str | None = None  # None: detect
     beam_size: int = 5
     compute_type: str = "int8"  # faster-whisper only: int8, float32...
-    # `podarchive transcribe` turns this off unless asked (--word-timestamps): measured on the
-    # sample show (tiny.en, int8, beam 5, 2 cores), word alignment cost 10% more CPU without
-    # the show's names and 50% with them, and lowered accuracy with them (WER 8.4% vs 3.3%).
+    # On by default (podarchive.toml `word_timestamps`): word times split segments at sentence
+    # ends, so timestamps and search hits seek to the sentence. Measured on the sample show
+    # (tiny.en, int8, beam 5, 2 cores): 10% more CPU without the show's names, 50% with them,
+    # and WER 5.5-8.4% against 3.3% without (bench/transcribe.py). Off, segments run ~30 s.
     word_timestamps: bool = True
     vad: bool = True
     initial_prompt: str | None = None
     # Names Whisper should spell right (host, guests, companies): each engine decides how to
     # pass them (faster-whisper: hotwords on every window; openai-whisper: the initial prompt).
     vocabulary: list[str] = field(default_factory=list)
+    # Words every episode of the show may use and Whisper tends to mishear (jargon such as
+    # "grit", recurring names): added after each episode's own names (podarchive.toml).
+    show_vocabulary: list[str] = field(default_factory=list)
     cpu_threads: int | None = None  # None: the number of cores
     allow_download: bool = False  # names not installed locally may be fetched by the engine
     extra: dict = field(default_factory=dict)
