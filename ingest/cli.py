@@ -22,6 +22,18 @@ def _fail(message: str, code: int = 1) -> None:
     sys.exit(code)
 
 
+def _show_id(db, show_key: str | None) -> str | None:
+    """The id of the show `show_key` names (id, feed URL or title); exit with an error if none."""
+    if not show_key:
+        return None
+    from ingest.store import shows as show_store
+
+    show = show_store.find_show(db, show_key)
+    if show is None:
+        _fail(f"no show matches {show_key!r}")
+    return show["id"]
+
+
 @click.group(context_settings=CONTEXT_SETTINGS)
 @click.version_option(__version__, "--version", prog_name="podarchive")
 @click.option(
@@ -147,12 +159,7 @@ def episodes(ctx: click.Context, show_key: str | None) -> None:
     from ingest.store import shows as show_store
 
     db = _archive(ctx).open_db()
-    show_id = None
-    if show_key:
-        show = show_store.find_show(db, show_key)
-        if show is None:
-            _fail(f"no show matches {show_key!r}")
-        show_id = show["id"]
+    show_id = _show_id(db, show_key)
     for ep in show_store.list_episodes(db, show_id):
         date = (ep["published"] or "")[:10]
         audio = "audio" if ep["audio_sha256"] else ("audio-failed" if ep["audio_error"] else "-")
@@ -186,16 +193,10 @@ def download(
     from ingest import download as downloader
     from ingest.config import ArchiveConfig, ConfigError
     from ingest.lock import ArchiveBusy, archive_lock
-    from ingest.store import shows as show_store
 
     archive = _archive(ctx)
     db = archive.open_db()
-    show_id = None
-    if show_key:
-        show = show_store.find_show(db, show_key)
-        if show is None:
-            _fail(f"no show matches {show_key!r}")
-        show_id = show["id"]
+    show_id = _show_id(db, show_key)
     try:
         concurrency = concurrency or ArchiveConfig.load(archive.root).download_concurrency
         with archive_lock(archive.root), downloader.make_client() as client:
@@ -299,7 +300,6 @@ def transcribe(
     from ingest.cluster import ClusterError
     from ingest.config import ArchiveConfig, ConfigError
     from ingest.lock import ArchiveBusy, archive_lock
-    from ingest.store import shows as show_store
     from ingest.transcribe import EngineUnavailableError, TranscribeOptions
     from ingest.transcribe.models import ModelNotFoundError
 
@@ -309,12 +309,7 @@ def transcribe(
     except ConfigError as error:
         _fail(str(error))
     db = archive.open_db()
-    show_id = None
-    if show_key:
-        show = show_store.find_show(db, show_key)
-        if show is None:
-            _fail(f"no show matches {show_key!r}")
-        show_id = show["id"]
+    show_id = _show_id(db, show_key)
     options = TranscribeOptions(
         model=model or config.model,
         language=language or config.language,
@@ -398,16 +393,10 @@ def build(ctx: click.Context, base_url: str | None, show_key: str | None, no_sea
     """
     from ingest import sitegen
     from ingest.config import ArchiveConfig, ConfigError
-    from ingest.store import shows as show_store
 
     archive = _archive(ctx)
     db = archive.open_db()
-    show_id = None
-    if show_key:
-        show = show_store.find_show(db, show_key)
-        if show is None:
-            _fail(f"no show matches {show_key!r}")
-        show_id = show["id"]
+    show_id = _show_id(db, show_key)
     try:
         base_url = base_url or ArchiveConfig.load(archive.root).base_url
         report = sitegen.build_site(db, archive, base_url, show_id=show_id, search=not no_search)
@@ -502,7 +491,6 @@ def tag(
     """
     from ingest.config import ArchiveConfig, ConfigError
     from ingest.lock import ArchiveBusy, archive_lock
-    from ingest.store import shows as show_store
     from ingest.tags.job import ScorerUnavailable, tag_archive
     from ingest.taxonomy import TaxonomyError, load_taxonomy
 
@@ -513,12 +501,7 @@ def tag(
     except (ConfigError, TaxonomyError) as error:
         _fail(str(error))
     db = archive.open_db()
-    show_id = None
-    if show_key:
-        show = show_store.find_show(db, show_key)
-        if show is None:
-            _fail(f"no show matches {show_key!r}")
-        show_id = show["id"]
+    show_id = _show_id(db, show_key)
     try:
         with archive_lock(archive.root):
             result = tag_archive(
@@ -706,15 +689,9 @@ def search(
         podarchive search negotiation --topic pay-transparency
     """
     from ingest.search import MARK_CLOSE, MARK_OPEN, SearchError, search_archive
-    from ingest.store import shows as show_store
 
     archive = _archive(ctx)
-    show_id = None
-    if show_key:
-        show = show_store.find_show(archive.open_db(), show_key)
-        if show is None:
-            _fail(f"no show matches {show_key!r}")
-        show_id = show["id"]
+    show_id = _show_id(archive.open_db(), show_key)
     try:
         hits = search_archive(archive, query, topic=topic, show=show_id)
     except SearchError as error:
