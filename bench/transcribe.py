@@ -37,21 +37,20 @@ class Setting:
     compute_type: str = "int8"
     beam_size: int = 5
     vad: bool = True
-    word_timestamps: bool = False
+    word_timestamps: bool = True  # the default of `run` and `transcribe`
     names: bool = True  # pass the show's names (the job does); engines may ignore them
 
 
 SETTINGS = [
-    Setting("faster-whisper default (int8, beam 5, VAD, no words)"),
+    Setting("faster-whisper default (int8, beam 5, VAD, words)"),
     Setting("faster-whisper default without the show's names", names=False),
-    Setting("faster-whisper int8, beam 5, VAD, words", word_timestamps=True),
-    Setting("faster-whisper int8, beam 5, VAD, words, no names", word_timestamps=True, names=False),
-    Setting("faster-whisper int8, beam 1, VAD, no words", beam_size=1),
-    Setting("faster-whisper int8, beam 5, no VAD, no words", vad=False),
-    Setting("faster-whisper float32, beam 5, VAD, no words", compute_type="float32"),
-    Setting("openai-whisper beam 5, no words", engine="openai-whisper"),
-    Setting("openai-whisper beam 5, words", engine="openai-whisper", word_timestamps=True),
-    Setting("openai-whisper beam 1, no words", engine="openai-whisper", beam_size=1),
+    Setting("faster-whisper int8, beam 5, VAD, no words", word_timestamps=False),
+    Setting("faster-whisper int8, beam 1, VAD, words", beam_size=1),
+    Setting("faster-whisper int8, beam 5, no VAD, words", vad=False),
+    Setting("faster-whisper float32, beam 5, VAD, words", compute_type="float32"),
+    Setting("openai-whisper beam 5, words (same settings as the default)", engine="openai-whisper"),
+    Setting("openai-whisper beam 5, no words", engine="openai-whisper", word_timestamps=False),
+    Setting("openai-whisper beam 1, words", engine="openai-whisper", beam_size=1),
 ]
 
 
