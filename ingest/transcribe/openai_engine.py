@@ -9,23 +9,16 @@ from __future__ import annotations
 
 import os
 import sys
-import time
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
-from ingest.models import Segment, Transcript, Word
+from ingest.models import Segment, Word
 from ingest.transcribe import gaps as gap_finder
-from ingest.transcribe.base import TranscribeOptions, TranscriptionError
+from ingest.transcribe.base import TranscribeOptions
 from ingest.transcribe.convert import converted_checkpoint, encode_alignment_heads
-from ingest.transcribe.faster import (
-    available_cores,
-    hotwords,
-    load_audio,
-    normalise_language,
-    split_sentences,
-)
+from ingest.transcribe.engine import Decoded, WhisperEngine
+from ingest.transcribe.faster import available_cores, hotwords, normalise_language
 from ingest.transcribe.models import (
     ModelNotFoundError,
     looks_like_path,
@@ -38,8 +31,6 @@ SAMPLE_RATE = gap_finder.SAMPLE_RATE
 # measured here at load 13 on 2 cores, tiny.en on a 15 s clip took 75 s wall with 2 spinning
 # threads, 21 s with PASSIVE ones and 13-16 s with one thread.
 OMP_WAIT_POLICY = "PASSIVE"
-# Re-decoding a gap: greedy, not conditioned on the text before it (what made Whisper skip it).
-GAP_TEMPERATURES = (0.0, 0.2, 0.4)
 
 
 def resolve_checkpoint(model: str, *, allow_download: bool = False) -> str:
@@ -99,10 +90,11 @@ def import_torch():
     return torch
 
 
-class OpenAIWhisperTranscriber:
+class OpenAIWhisperTranscriber(WhisperEngine):
     """openai-whisper with the model loaded once; `transcribe` is called per episode."""
 
     name = "openai-whisper"
+    gap_beam_size = None  # openai-whisper decodes greedily when beam_size is None
 
     def __init__(self, options: TranscribeOptions | None = None):
         torch = import_torch()
@@ -126,67 +118,13 @@ class OpenAIWhisperTranscriber:
         if self.options.word_timestamps:
             _warm_up_dtw()
 
-    def transcribe(self, audio_path: Path, options: TranscribeOptions | None = None) -> Transcript:
-        """Transcribe one audio file; TranscriptionError when it is unreadable or has no speech."""
-        opts = self.options
-        if options is not None:
-            opts = replace(
-                opts,
-                language=options.language,
-                initial_prompt=options.initial_prompt,
-                vocabulary=options.vocabulary,
-            )
-        audio = load_audio(audio_path)
-        duration = len(audio) / SAMPLE_RATE
-        started = time.perf_counter()
-        chunks = gap_finder.speech_chunks(audio)  # one VAD pass serves decoding and gap finding
-        speech = gap_finder.spans_of(chunks)
-        if not speech:
-            raise TranscriptionError(
-                f"no speech detected in {Path(audio_path).name} "
-                f"({duration:.1f} s of audio: silent, or music only)"
-            )
-        segments, language = self._decode(audio, opts, speech_chunks=chunks if opts.vad else None)
-        language = language or normalise_language(opts.language)
-        gaps = gap_finder.find_gaps(speech, segments)
-        remaining: list[gap_finder.Gap] = []
-        if gaps:
-            segments = gap_finder.splice(segments, self._fill_gaps(audio, gaps, opts, language))
-            remaining = gap_finder.find_gaps(speech, segments)
-        segments = split_sentences(segments)
-        if not any(s.text.strip() for s in segments):
-            raise TranscriptionError(
-                f"no words recognised in {Path(audio_path).name} ({duration:.1f} s of audio)"
-            )
-        return Transcript(
-            segments=segments,
-            language=language,
-            source="asr",
-            engine=self.name,
-            model=opts.model,
-            duration=duration,
-            settings={
-                "compute_type": "float32",  # PyTorch on the CPU: fp16=False
-                "beam_size": opts.beam_size,
-                "vad": opts.vad,
-                "word_timestamps": opts.word_timestamps,
-                "cpu_threads": self.cpu_threads,
-                "initial_prompt": prompt_text(opts),
-                "speech_seconds": round(sum(s.duration for s in speech), 2),
-                "gaps_found": [g.as_list() for g in gaps],
-                "gaps_filled": len(gaps) - len(remaining),
-                "gaps_remaining": [g.as_list() for g in remaining],
-                "seconds": round(time.perf_counter() - started, 2),
-            },
-        )
+    def compute_type(self, opts: TranscribeOptions) -> str:
+        """PyTorch on the CPU runs in float32 (fp16=False), whatever `compute_type` says."""
+        return "float32"
 
     def _decode(
-        self,
-        audio: np.ndarray,
-        opts: TranscribeOptions,
-        speech_chunks: list[dict] | None = None,
-        **overrides,
-    ) -> tuple[list[Segment], str | None]:
+        self, audio: np.ndarray, opts: TranscribeOptions, speech_chunks=None, **overrides
+    ) -> Decoded:
         """Decode `audio` into segments and the language; with `speech_chunks`, only the speech,
         joined and mapped back to the original times as faster-whisper's vad_filter does."""
         kwargs = {
@@ -214,28 +152,8 @@ class OpenAIWhisperTranscriber:
         else:
             result = self.model.transcribe(audio, **kwargs)
             segments = [_segment(raw) for raw in result["segments"]]
-        return segments, result.get("language")
-
-    def _fill_gaps(self, audio, gaps, opts, language) -> list[Segment]:
-        """Decode each gap's audio alone and keep what falls inside the gap."""
-        duration = len(audio) / SAMPLE_RATE
-        found: list[Segment] = []
-        for gap in gaps:
-            start, end = gap_finder.clip_bounds(gap, duration)
-            clip = audio[int(start * SAMPLE_RATE) : int(end * SAMPLE_RATE)]
-            segments, _ = self._decode(
-                clip,
-                opts,
-                language=language,
-                beam_size=None,
-                temperature=GAP_TEMPERATURES,
-                condition_on_previous_text=False,
-            )
-            for segment in segments:
-                shifted = _shift(segment, start)
-                if shifted.text.strip() and gap_finder.inside(shifted, gap):
-                    found.append(shifted)
-        return found
+        language = result.get("language") or normalise_language(opts.language)
+        return segments, language, {"initial_prompt": prompt_text(opts)}
 
 
 def prompt_text(opts: TranscribeOptions) -> str | None:
@@ -269,18 +187,5 @@ def _segment(raw: dict) -> Segment:
                 round(float(w["probability"]), 4),
             )
             for w in raw.get("words") or []
-        ],
-    )
-
-
-def _shift(segment: Segment, offset: float) -> Segment:
-    """A segment decoded from a clip, moved to the clip's place in the episode."""
-    return replace(
-        segment,
-        start=round(segment.start + offset, 3),
-        end=round(segment.end + offset, 3),
-        words=[
-            replace(w, start=round(w.start + offset, 3), end=round(w.end + offset, 3))
-            for w in segment.words
         ],
     )

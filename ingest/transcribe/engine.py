@@ -1,0 +1,194 @@
+"""The flow every Whisper engine shares: load, one VAD pass, decode, recover gaps, split.
+
+An engine subclasses `WhisperEngine` and supplies `_decode` (its model's call) and the few
+settings it reports differently; `transcribe` is the same for all, so both engines' transcripts
+are built by one code path and differ only in what their models hear.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+from ingest.models import Segment, Transcript, Word
+from ingest.transcribe import gaps as gap_finder
+from ingest.transcribe.base import TranscribeOptions, TranscriptionError
+
+SAMPLE_RATE = gap_finder.SAMPLE_RATE
+# Re-decoding a gap: greedy, not conditioned on the text before it (what made Whisper skip it).
+GAP_TEMPERATURES = (0.0, 0.2, 0.4)
+MAX_SEGMENT_WORDS = 30
+MIN_SPLIT_WORDS = 4
+_ENDS = (".", "?", "!")
+# What an engine's `_decode` returns: (segments, language, settings it adds to the transcript's).
+Decoded = tuple[list[Segment], str | None, dict]
+
+
+class WhisperEngine:
+    """A Whisper model loaded once; `transcribe` is called per episode."""
+
+    name: str
+    options: TranscribeOptions
+    cpu_threads: int
+    # The beam size that means greedy decoding to the engine's API, for re-decoding gaps.
+    gap_beam_size: int | None = 1
+
+    def transcribe(self, audio_path: Path, options: TranscribeOptions | None = None) -> Transcript:
+        """Transcribe one audio file; TranscriptionError when it is unreadable or has no speech."""
+        opts = self.options
+        if options is not None:
+            opts = replace(
+                opts,
+                language=options.language,
+                initial_prompt=options.initial_prompt,
+                vocabulary=options.vocabulary,
+            )
+        audio = load_audio(audio_path)
+        duration = len(audio) / SAMPLE_RATE
+        started = time.perf_counter()
+        chunks = gap_finder.speech_chunks(audio)  # one VAD pass serves decoding and gap finding
+        speech = gap_finder.spans_of(chunks)
+        if not speech:
+            raise TranscriptionError(
+                f"no speech detected in {Path(audio_path).name} "
+                f"({duration:.1f} s of audio: silent, or music only)"
+            )
+        segments, language, engine_settings = self._decode(
+            audio, opts, speech_chunks=chunks if opts.vad else None
+        )
+        segments, gaps, remaining = self.recover_gaps(audio, speech, segments, opts, language)
+        segments = split_sentences(segments)
+        if not any(s.text.strip() for s in segments):
+            raise TranscriptionError(
+                f"no words recognised in {Path(audio_path).name} ({duration:.1f} s of audio)"
+            )
+        return Transcript(
+            segments=segments,
+            language=language,
+            source="asr",
+            engine=self.name,
+            model=opts.model,
+            duration=duration,
+            settings={
+                "compute_type": self.compute_type(opts),
+                "beam_size": opts.beam_size,
+                "vad": opts.vad,
+                "word_timestamps": opts.word_timestamps,
+                "cpu_threads": self.cpu_threads,
+                **engine_settings,
+                "speech_seconds": round(sum(s.duration for s in speech), 2),
+                "gaps_found": [g.as_list() for g in gaps],
+                "gaps_filled": len(gaps) - len(remaining),
+                "gaps_remaining": [g.as_list() for g in remaining],
+                "seconds": round(time.perf_counter() - started, 2),
+            },
+        )
+
+    def compute_type(self, opts: TranscribeOptions) -> str:
+        """The numeric precision the model runs in, as recorded in the settings."""
+        return opts.compute_type
+
+    def _decode(
+        self, audio: np.ndarray, opts: TranscribeOptions, speech_chunks=None, **overrides
+    ) -> Decoded:
+        """Decode `audio` (with `speech_chunks`, faster-whisper's VAD chunks, only that speech,
+        at its original times); `overrides` are keyword arguments for the engine's model."""
+        raise NotImplementedError
+
+    def recover_gaps(
+        self,
+        audio: np.ndarray,
+        speech: list[gap_finder.Gap],
+        segments: list[Segment],
+        opts: TranscribeOptions,
+        language: str | None,
+    ) -> tuple[list[Segment], list[gap_finder.Gap], list[gap_finder.Gap]]:
+        """Re-decode speech no segment covers; (all segments, gaps found, gaps still empty)."""
+        gaps = gap_finder.find_gaps(speech, segments)
+        if not gaps:
+            return segments, [], []
+        segments = gap_finder.splice(segments, self._fill_gaps(audio, gaps, opts, language))
+        return segments, gaps, gap_finder.find_gaps(speech, segments)
+
+    def _fill_gaps(self, audio, gaps, opts, language) -> list[Segment]:
+        """Decode each gap's audio alone and keep what falls inside the gap."""
+        duration = len(audio) / SAMPLE_RATE
+        found: list[Segment] = []
+        for gap in gaps:
+            start, end = gap_finder.clip_bounds(gap, duration)
+            clip = audio[int(start * SAMPLE_RATE) : int(end * SAMPLE_RATE)]
+            segments, _, _ = self._decode(
+                clip,
+                opts,
+                language=language,
+                beam_size=self.gap_beam_size,
+                temperature=GAP_TEMPERATURES,
+                condition_on_previous_text=False,
+            )
+            for segment in segments:
+                shifted = _shift(segment, start)
+                if shifted.text.strip() and gap_finder.inside(shifted, gap):
+                    found.append(shifted)
+        return found
+
+
+def split_sentences(segments: list[Segment], max_words: int = MAX_SEGMENT_WORDS) -> list[Segment]:
+    """Split long segments at sentence ends, by word timestamps.
+
+    A prompt makes Whisper emit fewer timestamp tokens (30 s segments); readers and search
+    hits want sentences. Segments without word timings are left whole.
+    """
+    out: list[Segment] = []
+    for segment in segments:
+        if len(segment.words) <= max_words:
+            out.append(segment)
+            continue
+        piece: list[Word] = []
+        first = True
+        for n, word in enumerate(segment.words):
+            piece.append(word)
+            last = n == len(segment.words) - 1
+            if last or (len(piece) >= MIN_SPLIT_WORDS and word.word.rstrip().endswith(_ENDS)):
+                out.append(
+                    replace(
+                        segment,
+                        start=segment.start if first else piece[0].start,
+                        end=segment.end if last else piece[-1].end,
+                        text="".join(w.word for w in piece).strip(),
+                        words=piece,
+                    )
+                )
+                piece, first = [], False
+    return out
+
+
+def load_audio(audio_path: Path) -> np.ndarray:
+    """Decode any format ffmpeg knows to 16 kHz mono float32; TranscriptionError if it cannot."""
+    from faster_whisper.audio import decode_audio
+
+    path = Path(audio_path)
+    if not path.is_file():
+        raise TranscriptionError(f"audio file {path} does not exist")
+    try:
+        audio = decode_audio(str(path), sampling_rate=SAMPLE_RATE)
+    except Exception as exc:  # PyAV raises many kinds (InvalidDataError, DecoderNotFound...)
+        raise TranscriptionError(f"cannot decode audio file {path.name}: {exc}") from exc
+    if audio.size == 0:
+        raise TranscriptionError(f"audio file {path.name} holds no audio samples")
+    return audio
+
+
+def _shift(segment: Segment, offset: float) -> Segment:
+    """A segment decoded from a clip, moved to the clip's place in the episode."""
+    return replace(
+        segment,
+        start=round(segment.start + offset, 3),
+        end=round(segment.end + offset, 3),
+        words=[
+            replace(w, start=round(w.start + offset, 3), end=round(w.end + offset, 3))
+            for w in segment.words
+        ],
+    )
