@@ -199,8 +199,6 @@ def _download_and_transcribe(
 ) -> None:
     """Download in a background thread while transcribing whatever audio has arrived."""
     from ingest import download
-    from ingest.transcribe import get_transcriber
-    from ingest.transcribing import transcribe_episodes
 
     finished = threading.Event()
     outcome: dict = {}
@@ -226,6 +224,32 @@ def _download_and_transcribe(
     downloader = threading.Thread(target=download_all, name="downloads", daemon=True)
     downloader.start()
 
+    try:
+        _transcribe_arrivals(archive, db, config, summary, echo, finished)
+    finally:
+        downloader.join()  # even when transcription cannot go on, the downloads finish
+
+    if "error" in outcome:
+        summary.failures.append(("downloads", outcome["error"]))
+    steps = outcome.get("summary")
+    if steps is not None:
+        summary.downloaded += steps.downloaded
+        summary.downloaded_bytes += steps.bytes
+        summary.failures += [(f"audio {episode_id}", why) for episode_id, why in steps.failed]
+
+
+def _transcribe_arrivals(
+    archive: Archive,
+    db,
+    config: ArchiveConfig,
+    summary: RunSummary,
+    echo: Echo,
+    downloads_finished: threading.Event,
+) -> None:
+    """Transcribe episodes as their audio arrives, until downloads are over and none is left."""
+    from ingest.transcribe import get_transcriber
+    from ingest.transcribing import transcribe_episodes
+
     options = _transcribe_options(config)
     engine: list = []
 
@@ -249,8 +273,9 @@ def _download_and_transcribe(
             progress=progress,
         )
         _count_transcripts(batch, summary)
-    while not config.scheduler:
-        downloads_over = finished.is_set()
+        return
+    while True:
+        downloads_over = downloads_finished.is_set()
         batch = transcribe_episodes(
             archive,
             db,
@@ -265,16 +290,7 @@ def _download_and_transcribe(
             continue
         if downloads_over:
             break
-        finished.wait(DOWNLOAD_POLL_SECONDS)
-    downloader.join()
-
-    if "error" in outcome:
-        summary.failures.append(("downloads", outcome["error"]))
-    steps = outcome.get("summary")
-    if steps is not None:
-        summary.downloaded += steps.downloaded
-        summary.downloaded_bytes += steps.bytes
-        summary.failures += [(f"audio {episode_id}", why) for episode_id, why in steps.failed]
+        downloads_finished.wait(DOWNLOAD_POLL_SECONDS)
 
 
 def _count_transcripts(batch, summary: RunSummary) -> None:

@@ -173,3 +173,15 @@ def test_run_transcribes_on_a_dask_scheduler(sample_show, tmp_path):
     )
     assert {e["transcript_status"] for e in episodes} == {"done"}
     assert sum(e["transcript_source"] == "asr" for e in episodes) >= 4
+
+
+def test_run_with_a_missing_model_fails_clearly_and_keeps_the_audio(sample_show, tmp_path):
+    root = tmp_path / "archive"
+    result = CliRunner().invoke(
+        cli, ["--archive", str(root), "run", "--model", "no-such-model", sample_show.feed_url]
+    )
+    assert result.exit_code == 3, result.output
+    assert "Run failed" in result.output and "no-such-model" in result.output
+    # The downloads went on to the end: the next run only has to transcribe.
+    episodes = _rows(root / "archive.db", "SELECT audio_sha256 FROM episodes")
+    assert episodes and all(e["audio_sha256"] for e in episodes)
