@@ -13,6 +13,7 @@ from functools import partial
 from http import HTTPStatus
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from urllib.parse import urlsplit
 
 RANGE_RE = re.compile(r"^bytes=(\d*)-(\d*)$")
 
@@ -35,7 +36,33 @@ def parse_range(header: str, size: int) -> tuple[int, int] | None:
 
 
 class RangeRequestHandler(SimpleHTTPRequestHandler):
-    """Static files with single byte-range support and no request logging."""
+    """Static files with single byte-range support, served under `base_path`, the site's own
+    404 page for what is missing, and no request logging."""
+
+    protocol_version = "HTTP/1.1"  # keep-alive: a player makes many range requests
+    base_path = "/"  # the site's --base-url path; anything outside it is not found
+
+    def translate_path(self, path: str) -> str:
+        route = urlsplit(path).path
+        if route + "/" == self.base_path:
+            return self.directory  # the base itself: redirected to its trailing slash
+        if not route.startswith(self.base_path):
+            # Outside the site: a name below a file, which open() can never find.
+            return os.path.join(self.directory, "404.html", "outside")
+        return super().translate_path(path[len(self.base_path) - 1 :])
+
+    def send_error(self, code, message=None, explain=None):
+        page = Path(self.directory) / "404.html"
+        if code != HTTPStatus.NOT_FOUND or not page.is_file():
+            return super().send_error(code, message, explain)
+        body = page.read_bytes()
+        self.send_response(code)
+        self.send_header("Content-Type", "text/html; charset=utf-8")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+        return None
 
     def send_head(self):
         header = self.headers.get("Range")
@@ -90,14 +117,19 @@ class RangeRequestHandler(SimpleHTTPRequestHandler):
 class StaticServer:
     """A folder served on host:port (port 0 picks a free one) from a background thread."""
 
-    def __init__(self, folder: Path, host: str = "127.0.0.1", port: int = 0):
-        handler = partial(RangeRequestHandler, directory=os.fspath(folder))
+    def __init__(self, folder: Path, host: str = "127.0.0.1", port: int = 0, base_path: str = "/"):
+        self.base_path = "/" + base_path.strip("/") + "/" if base_path.strip("/") else "/"
+        handler_class = type(
+            "SiteRequestHandler", (RangeRequestHandler,), {"base_path": self.base_path}
+        )
+        handler = partial(handler_class, directory=os.fspath(Path(folder).resolve()))
         self._httpd = ThreadingHTTPServer((host, port), handler)
         self._httpd.daemon_threads = True
         self.host, self.port = self._httpd.server_address[:2]
 
-    def url(self, path: str = "/") -> str:
-        return f"http://{self.host}:{self.port}/{path.lstrip('/')}"
+    def url(self, path: str = "") -> str:
+        """A URL on the site: `path` is relative to the base path."""
+        return f"http://{self.host}:{self.port}{self.base_path}{path.lstrip('/')}"
 
     def start(self) -> StaticServer:
         threading.Thread(target=self._httpd.serve_forever, daemon=True).start()

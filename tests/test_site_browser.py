@@ -2,95 +2,20 @@
 
 from __future__ import annotations
 
-import threading
-from functools import partial
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
-from urllib.parse import unquote, urlsplit
-
 import pytest
 from playwright.sync_api import sync_playwright
 
 from ingest import sitegen
 from ingest.archive import Archive
+from ingest.static_server import StaticServer
+from tests.browser import launch
 from tests.site_archive import build_sample_archive
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--autoplay-policy=no-user-gesture-required",
-    "--mute-audio",
-]
+# Players may start without a click in tests; muted so a CI machine stays quiet.
+AUDIO_ARGS = ("--autoplay-policy=no-user-gesture-required", "--mute-audio")
 BASE_PATH = "/archive/"  # served under a sub-path, as --base-url allows
 TIMEOUT_MS = 15_000
 EXPECTED_404 = "/no/such/page/"  # the one address whose 404 a test asks for
-
-
-class RangeHandler(SimpleHTTPRequestHandler):
-    """Static files with HTTP Range (RFC 9110 section 14): Chromium seeks audio only on 206."""
-
-    protocol_version = "HTTP/1.1"
-
-    def do_GET(self):  # noqa: N802
-        self._serve(body=True)
-
-    def do_HEAD(self):  # noqa: N802
-        self._serve(body=False)
-
-    def _serve(self, body: bool) -> None:
-        path = unquote(urlsplit(self.path).path)
-        if not path.startswith(BASE_PATH):
-            return self._not_found(body)
-        target = Path(self.directory) / path[len(BASE_PATH) :]
-        if target.is_dir():
-            if not path.endswith("/"):
-                self.send_response(301)
-                self.send_header("Location", path + "/")
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-                return None
-            target = target / "index.html"
-        if not target.is_file() or not target.resolve().is_relative_to(Path(self.directory)):
-            return self._not_found(body)
-        data = target.read_bytes()
-        start, end, status = 0, len(data) - 1, 200
-        header = self.headers.get("Range", "")
-        if header.startswith("bytes="):
-            first, _, last = header[6:].split(",")[0].partition("-")
-            if first:
-                start, end = int(first), min(int(last) if last else end, end)
-            else:
-                start = max(0, len(data) - int(last))
-            status = 206
-        self.send_response(status)
-        self.send_header("Content-Type", self.guess_type(str(target)))
-        self.send_header("Accept-Ranges", "bytes")
-        if status == 206:
-            self.send_header("Content-Range", f"bytes {start}-{end}/{len(data)}")
-        self.send_header("Content-Length", str(end - start + 1))
-        self.end_headers()
-        if body:
-            self.wfile.write(data[start : end + 1])
-        return None
-
-    def _not_found(self, body: bool) -> None:
-        page = (Path(self.directory) / "404.html").read_bytes()
-        self.send_response(404)
-        self.send_header("Content-Type", "text/html; charset=utf-8")
-        self.send_header("Content-Length", str(len(page)))
-        self.end_headers()
-        if body:
-            self.wfile.write(page)
-
-    def log_message(self, format, *args):
-        pass
 
 
 @pytest.fixture(scope="module")
@@ -108,20 +33,15 @@ def site(tmp_path_factory):
     for row in db.query("SELECT episode_id, tag_slug FROM episode_tags"):
         if row["tag_slug"] in topics:
             tagged.setdefault(row["tag_slug"], set()).add(row["episode_id"])
-    handler = partial(RangeHandler, directory=str(archive.site_dir.resolve()))
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    url = f"http://127.0.0.1:{server.server_address[1]}{BASE_PATH}"
-    yield {"url": url, "episodes": episodes, "topics": topics, "tagged": tagged}
-    server.shutdown()
-    server.server_close()
+    server = StaticServer(archive.site_dir, base_path=BASE_PATH).start()
+    yield {"url": server.url(), "episodes": episodes, "topics": topics, "tagged": tagged}
+    server.stop()
 
 
 @pytest.fixture(scope="module")
 def browser():
     with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        chromium = launch(p, AUDIO_ARGS)
         yield chromium
         chromium.close()
 

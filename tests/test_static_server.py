@@ -23,3 +23,24 @@ def test_site_server_answers_byte_ranges_so_players_can_seek(tmp_path):
         assert "hi" in httpx.get(server.url("/")).text
     finally:
         server.stop()
+
+
+def test_site_under_a_base_path_answers_with_its_own_404_page(tmp_path):
+    (tmp_path / "episodes" / "one").mkdir(parents=True)
+    (tmp_path / "episodes" / "one" / "index.html").write_text("<p>episode one</p>")
+    (tmp_path / "404.html").write_text("<p>no such page</p>")
+    (tmp_path / "secret.txt").write_text("outside the base path is not served")
+    server = StaticServer(tmp_path, base_path="/archive/").start()
+    try:
+        assert server.url("episodes/one/").endswith("/archive/episodes/one/")
+        assert "episode one" in httpx.get(server.url("episodes/one/")).text
+        moved = httpx.get(server.url("episodes/one"))
+        assert moved.status_code == 301 and moved.headers["location"] == "/archive/episodes/one/"
+        missing = httpx.get(server.url("no/such/page/"))
+        assert missing.status_code == 404 and "no such page" in missing.text
+        outside = httpx.get(f"http://{server.host}:{server.port}/secret.txt")
+        assert outside.status_code == 404 and "no such page" in outside.text
+        escape = httpx.get(server.url("../secret.txt"))
+        assert escape.status_code == 404
+    finally:
+        server.stop()

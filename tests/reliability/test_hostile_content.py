@@ -16,20 +16,10 @@ import pytest
 from playwright.sync_api import sync_playwright
 
 from ingest.static_server import StaticServer
+from tests.browser import launch
 from tests.reliability.conftest import rows
 from tests.reliability.served import HOSTILE_QUERY, datasette
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 TIMEOUT_MS = 20_000
 
 # What a visitor does, for every element at once: point at it, focus it, and click the links
@@ -62,7 +52,7 @@ HANDLERS_JS = """() => {
 @pytest.fixture(scope="module")
 def browser():
     with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        chromium = launch(playwright)
         yield chromium
         chromium.close()
 
