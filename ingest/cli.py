@@ -9,8 +9,12 @@ import click
 
 from ingest import __version__
 from ingest.archive import ARCHIVE_ENV, Archive
+from ingest.transcribe import ENGINES
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+# Options several commands share, spelled once.
+show_option = click.option("--show", "show_key", help="Only this show (id, feed URL or title).")
+ENGINE_CHOICE = click.Choice(list(ENGINES))
 
 
 def _archive(ctx: click.Context) -> Archive:
@@ -147,7 +151,7 @@ def shows(ctx: click.Context) -> None:
 
 
 @cli.command()
-@click.option("--show", "show_key", help="Only this show (id, feed URL or title).")
+@show_option
 @click.pass_context
 def episodes(ctx: click.Context, show_key: str | None) -> None:
     """List episodes, newest first, with the state of each step.
@@ -169,7 +173,7 @@ def episodes(ctx: click.Context, show_key: str | None) -> None:
 
 
 @cli.command()
-@click.option("--show", "show_key", help="Only this show (id, feed URL or title).")
+@show_option
 @click.option("--limit", type=click.IntRange(min=1), help="Fetch at most this many episodes.")
 @click.option("--verify", is_flag=True, help="Re-hash files on disk; fetch again any that differ.")
 @click.option(
@@ -221,10 +225,10 @@ def download(
 
 
 @cli.command()
-@click.option("--show", "show_key", help="Only this show (id, feed URL or title).")
+@show_option
 @click.option(
     "--engine",
-    type=click.Choice(["faster-whisper", "openai-whisper"]),
+    type=ENGINE_CHOICE,
     help="Transcription engine (default: engine in podarchive.toml, else faster-whisper).",
 )
 @click.option(
@@ -381,7 +385,7 @@ def reindex(ctx: click.Context) -> None:
     help="Where the site is served, e.g. https://example.com/podcast/ or /podcast/ "
     "(default: base_url in podarchive.toml, else /). Feeds and the sitemap need a full URL.",
 )
-@click.option("--show", "show_key", help="Only this show (id, feed URL or title).")
+@show_option
 @click.option("--no-search", is_flag=True, help="Skip the Pagefind search index.")
 @click.pass_context
 def build(ctx: click.Context, base_url: str | None, show_key: str | None, no_search: bool) -> None:
@@ -459,7 +463,7 @@ def serve(
 
 
 @cli.command()
-@click.option("--show", "show_key", help="Only this show (id, feed URL or title).")
+@show_option
 @click.option(
     "--scorer",
     type=click.Choice(["lexical", "embeddings"]),
@@ -552,7 +556,7 @@ def tag_override(ctx: click.Context, episode_id: str, action: str, topic: str) -
 
 @cli.command()
 @click.argument("urls", nargs=-1)
-@click.option("--engine", type=click.Choice(["faster-whisper", "openai-whisper"]))
+@click.option("--engine", type=ENGINE_CHOICE)
 @click.option(
     "--model", help="Whisper model name or path (default: podarchive.toml, else tiny.en)."
 )
@@ -673,7 +677,7 @@ def demo(ctx: click.Context, no_serve: bool, host: str, port: int) -> None:
 @cli.command()
 @click.argument("query")
 @click.option("--topic", help="Only episodes tagged with this topic (slug or name).")
-@click.option("--show", "show_key", help="Only this show (id, feed URL or title).")
+@show_option
 @click.option("--limit", type=click.IntRange(min=1), default=10, show_default=True)
 @click.pass_context
 def search(
