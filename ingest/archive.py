@@ -38,7 +38,7 @@ class Archive:
 
     def ensure(self) -> None:
         """Create the archive folder (the subfolders appear as steps need them)."""
-        self.root.mkdir(parents=True, exist_ok=True)
+        make_archive_folder(self.root)
 
     def open_db(self):
         """Open (creating and migrating if needed) the archive database."""
@@ -46,3 +46,17 @@ class Archive:
 
         self.ensure()
         return store.open_db(self.db_path)
+
+
+class ArchiveError(OSError):
+    """The archive folder cannot be created or written."""
+
+
+def make_archive_folder(root: Path) -> None:
+    """Create `root` and its parents, or raise ArchiveError saying why not."""
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise ArchiveError(
+            f"cannot create the archive folder {root}: {error.strerror or error}"
+        ) from error

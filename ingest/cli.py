@@ -8,7 +8,7 @@ import threading
 import click
 
 from ingest import __version__
-from ingest.archive import ARCHIVE_ENV, Archive
+from ingest.archive import ARCHIVE_ENV, Archive, ArchiveError
 from ingest.transcribe import ENGINES
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
@@ -38,7 +38,17 @@ def _show_id(db, show_key: str | None) -> str | None:
     return show["id"]
 
 
-@click.group(context_settings=CONTEXT_SETTINGS)
+class ArchiveGroup(click.Group):
+    """Every command's archive folder problems (unwritable, not creatable) end in one clear line."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except ArchiveError as error:
+            _fail(str(error))
+
+
+@click.group(cls=ArchiveGroup, context_settings=CONTEXT_SETTINGS)
 @click.version_option(__version__, "--version", prog_name="podarchive")
 @click.option(
     "--archive",
@@ -695,7 +705,9 @@ def search(
     from ingest.search import MARK_CLOSE, MARK_OPEN, SearchError, search_archive
 
     archive = _archive(ctx)
-    show_id = _show_id(archive.open_db(), show_key)
+    show_id = None
+    if show_key and archive.db_path.exists():  # searching never creates an archive
+        show_id = _show_id(archive.open_db(), show_key)
     try:
         hits = search_archive(archive, query, topic=topic, show=show_id)
     except SearchError as error:

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from ingest.archive import Archive
+from ingest.archive import Archive, make_archive_folder
 from ingest.config import ArchiveConfig
 from ingest.pipeline import RunSummary, run_archive
 
@@ -38,7 +38,7 @@ def fresh_demo_folder(root: Path) -> Archive:
                 f"{root} is not empty and is not a demo archive; choose another --archive"
             )
         shutil.rmtree(root)
-    root.mkdir(parents=True, exist_ok=True)
+    make_archive_folder(root)
     (root / DEMO_MARKER).write_text("podarchive demo archive: safe to delete\n")
     return Archive(root.resolve())
 

@@ -11,6 +11,8 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
+from ingest.archive import make_archive_folder
+
 LOCK_NAME = ".podarchive.lock"
 
 
@@ -21,7 +23,7 @@ class ArchiveBusy(RuntimeError):
 @contextmanager
 def archive_lock(root: Path, wait_seconds: float = 0.0):
     """Hold the archive's lock for the block; raise ArchiveBusy if another run keeps it too long."""
-    root.mkdir(parents=True, exist_ok=True)
+    make_archive_folder(root)
     path = root / LOCK_NAME
     with open(path, "a+") as handle:
         deadline = time.monotonic() + wait_seconds

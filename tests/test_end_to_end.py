@@ -185,3 +185,20 @@ def test_run_with_a_missing_model_fails_clearly_and_keeps_the_audio(sample_show,
     # The downloads went on to the end: the next run only has to transcribe.
     episodes = _rows(root / "archive.db", "SELECT audio_sha256 FROM episodes")
     assert episodes and all(e["audio_sha256"] for e in episodes)
+
+
+def test_an_archive_folder_that_cannot_be_made_is_one_clear_error(tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    for command in (["run"], ["shows"], ["demo", "--no-serve"], ["download"]):
+        result = CliRunner().invoke(cli, ["--archive", str(blocker / "archive"), *command])
+        assert result.exit_code == 1, (command, result.output)
+        assert "cannot create the archive folder" in result.output
+        assert result.exception is None or isinstance(result.exception, SystemExit)
+
+
+def test_search_never_creates_an_archive(tmp_path):
+    root = tmp_path / "nothing-here"
+    result = CliRunner().invoke(cli, ["--archive", str(root), "search", "grit", "--show", "x"])
+    assert result.exit_code == 1 and "no archive database" in result.output
+    assert not root.exists()
