@@ -16,6 +16,7 @@ import numpy as np
 from ingest.models import Segment, Transcript, Word
 from ingest.transcribe import gaps as gap_finder
 from ingest.transcribe.base import TranscribeOptions, TranscriptionError
+from ingest.transcribe.hallucinations import split_hallucinations
 
 SAMPLE_RATE = gap_finder.SAMPLE_RATE
 # Re-decoding a gap: greedy, not conditioned on the text before it (what made Whisper skip it).
@@ -59,6 +60,7 @@ class WhisperEngine:
         segments, language, engine_settings = self._decode(
             audio, opts, speech_chunks=chunks if opts.vad else None
         )
+        segments, invented = split_hallucinations(segments)
         segments, gaps, remaining = self.recover_gaps(audio, speech, segments, opts, language)
         segments = split_sentences(segments)
         if not any(s.text.strip() for s in segments):
@@ -83,6 +85,9 @@ class WhisperEngine:
                 "gaps_found": [g.as_list() for g in gaps],
                 "gaps_filled": len(gaps) - len(remaining),
                 "gaps_remaining": [g.as_list() for g in remaining],
+                "hallucinations_dropped": [
+                    [round(s.start, 2), round(s.end, 2), s.text] for s in invented
+                ],
                 "seconds": round(time.perf_counter() - started, 2),
             },
         )
@@ -128,7 +133,7 @@ class WhisperEngine:
                 temperature=GAP_TEMPERATURES,
                 condition_on_previous_text=False,
             )
-            for segment in segments:
+            for segment in split_hallucinations(segments)[0]:
                 shifted = _shift(segment, start)
                 if shifted.text.strip() and gap_finder.inside(shifted, gap):
                     found.append(shifted)
