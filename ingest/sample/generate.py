@@ -100,14 +100,23 @@ def _join_lines(wavs: list[Path], out: Path) -> list[tuple[float, float]]:
     return spans
 
 
+def speak_lines(
+    lines: list[tuple[bool, str]], out: Path, workdir: Path
+) -> list[tuple[float, float]]:
+    """Speak (is the host, text) lines, in the host's or the guest's voice, into one WAV at
+    `out` with the show's pauses; return each line's (start, end) in seconds."""
+    wavs = []
+    for index, (is_host, text) in enumerate(lines):
+        wavs.append(workdir / f"{out.stem}-{index}.wav")
+        _speak(text, HOST_VOICE if is_host else GUEST_VOICE, wavs[-1])
+    return _join_lines(wavs, out)
+
+
 def generate_episode(episode: SampleEpisode, host: str, out_dir: Path, workdir: Path) -> dict:
     """Speak one episode to `out_dir`/audio/N.mp3 (and its VTT if it has one); return timings."""
-    wavs = []
-    for index, line in enumerate(episode.script):
-        wavs.append(workdir / f"{episode.number}-{index}.wav")
-        _speak(line.text, HOST_VOICE if line.speaker == host else GUEST_VOICE, wavs[-1])
     joined = workdir / f"{episode.number}.wav"
-    spans = _join_lines(wavs, joined)
+    lines = [(line.speaker == host, line.text) for line in episode.script]
+    spans = speak_lines(lines, joined, workdir)
     with wave.open(str(joined), "rb") as wav:
         duration = round(wav.getnframes() / wav.getframerate(), 3)
     mp3 = workdir / f"{episode.number}.mp3"

@@ -1,0 +1,129 @@
+"""The audio `bench/transcribe.py` measures word error rate on, with the text that was spoken.
+
+Two sets, in the sample show's espeak-ng voices (host and guest), so a word error rate can be
+checked against the exact words:
+
+- `sample`: the five sample episodes (728 words, 5 minutes), the show the demo archives;
+- `conversations`: the 22 written interviews of the tag evaluation set (5,200 words, about
+  35 minutes), never used to tune the engines or the voices. On 728 words one engine's
+  extra "Thank you." is 0.3 points of WER; on seven times as many words a difference
+  between engines means more.
+
+The conversations are spoken once and cached in ~/.cache/podcast-archive/bench-speech,
+keyed by the text and the voices.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+CONVERSATIONS_DIR = ROOT / "tests" / "fixtures" / "tag_eval"
+CACHE_DIR = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+CACHE_DIR = CACHE_DIR / "podcast-archive" / "bench-speech"
+CORPORA = ("sample", "conversations")
+_SPEAKER = re.compile(r"^([A-Z][\w .'-]{0,40}):\s+(.*)$", re.S)
+
+
+@dataclass
+class Recording:
+    """One audio file, the words spoken in it, and the names the job would pass for it."""
+
+    corpus: str
+    label: str
+    audio_path: Path
+    spoken_text: str
+    names: list[str]
+
+
+def sample_recordings() -> list[Recording]:
+    """The sample show's episodes, with the show, host, guests and companies as names."""
+    from ingest.sample import load_sample
+
+    show = load_sample()
+    recordings = []
+    for episode in show.episodes:
+        names = [show.title, show.host]
+        for guest in episode.guests:
+            names += [guest.name, guest.company]
+        recordings.append(
+            Recording("sample", episode.guid, episode.audio_path, episode.spoken_text, names)
+        )
+    return recordings
+
+
+def conversation_lines(text: str) -> list[tuple[str, str]]:
+    """(speaker, words) per paragraph of a case's "Speaker: words" transcript."""
+    lines = []
+    for paragraph in re.split(r"\n\s*\n", text.strip()):
+        match = _SPEAKER.match(paragraph.strip())
+        speaker, words = (match.group(1), match.group(2)) if match else ("Host", paragraph)
+        lines.append((speaker, " ".join(words.split())))
+    return lines
+
+
+def conversation_recordings() -> list[Recording]:
+    """The tag evaluation set's interviews, spoken (once, then cached) in the show's voices."""
+    from ingest.sample import load_sample
+
+    show_title = load_sample().title
+    recordings = []
+    for path in sorted(CONVERSATIONS_DIR.glob("*.yaml")):
+        case = yaml.safe_load(path.read_text(encoding="utf-8"))
+        if not isinstance(case, dict) or not case.get("transcript"):
+            continue
+        lines = conversation_lines(case["transcript"])
+        guests = sorted({speaker for speaker, _ in lines if speaker != "Host"})
+        recordings.append(
+            Recording(
+                "conversations",
+                path.stem,
+                _spoken(path.stem, lines),
+                " ".join(words for _, words in lines),
+                [show_title, *guests],
+            )
+        )
+    return recordings
+
+
+def recordings(corpus: str = "all") -> list[Recording]:
+    """The recordings of one corpus, or of all of them."""
+    if corpus == "sample":
+        return sample_recordings()
+    if corpus == "conversations":
+        return conversation_recordings()
+    if corpus == "all":
+        return sample_recordings() + conversation_recordings()
+    raise ValueError(f"unknown corpus {corpus!r}: choose from all, {', '.join(CORPORA)}")
+
+
+def _spoken(name: str, lines: list[tuple[str, str]]) -> Path:
+    """The MP3 of `lines`, from the cache or spoken now (written under a temporary name)."""
+    from ingest.sample import generate
+
+    key = repr((lines, generate.HOST_VOICE, generate.GUEST_VOICE, generate.WORDS_PER_MINUTE))
+    digest = hashlib.sha256(key.encode()).hexdigest()[:16]
+    mp3 = CACHE_DIR / f"{name}-{digest}.mp3"
+    if mp3.is_file():
+        return mp3
+    CACHE_DIR.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="bench-speech-") as tmp:
+        wav = Path(tmp) / f"{name}.wav"
+        generate.speak_lines([(s == "Host", words) for s, words in lines], wav, Path(tmp))
+        partial = mp3.with_name(f".{mp3.name}.part")  # renamed whole, on the same disk
+        subprocess.run(
+            ["ffmpeg", "-hide_banner", "-loglevel", "error", "-y", "-i", str(wav),
+             "-ac", "1", "-ar", str(generate.MP3_SAMPLE_RATE), "-codec:a", "libmp3lame",
+             "-b:a", generate.MP3_BITRATE, "-f", "mp3", str(partial)],
+            check=True,
+        )  # fmt: skip
+        os.replace(partial, mp3)
+    return mp3
