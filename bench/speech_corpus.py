@@ -17,20 +17,19 @@ from __future__ import annotations
 
 import hashlib
 import os
-import re
-import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
 
+from ingest.tags.evaluation import transcript_lines
+
 ROOT = Path(__file__).resolve().parents[1]
 CONVERSATIONS_DIR = ROOT / "tests" / "fixtures" / "tag_eval"
 CACHE_DIR = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
 CACHE_DIR = CACHE_DIR / "podcast-archive" / "bench-speech"
 CORPORA = ("sample", "conversations")
-_SPEAKER = re.compile(r"^([A-Z][\w .'-]{0,40}):\s+(.*)$", re.S)
 
 
 @dataclass
@@ -60,16 +59,6 @@ def sample_recordings() -> list[Recording]:
     return recordings
 
 
-def conversation_lines(text: str) -> list[tuple[str, str]]:
-    """(speaker, words) per paragraph of a case's "Speaker: words" transcript."""
-    lines = []
-    for paragraph in re.split(r"\n\s*\n", text.strip()):
-        match = _SPEAKER.match(paragraph.strip())
-        speaker, words = (match.group(1), match.group(2)) if match else ("Host", paragraph)
-        lines.append((speaker, " ".join(words.split())))
-    return lines
-
-
 def conversation_recordings() -> list[Recording]:
     """The tag evaluation set's interviews, spoken (once, then cached) in the show's voices."""
     from ingest.sample import load_sample
@@ -80,7 +69,10 @@ def conversation_recordings() -> list[Recording]:
         case = yaml.safe_load(path.read_text(encoding="utf-8"))
         if not isinstance(case, dict) or not case.get("transcript"):
             continue
-        lines = conversation_lines(case["transcript"])
+        lines = [
+            (speaker or "Host", " ".join(words.split()))
+            for speaker, words in transcript_lines(case["transcript"])
+        ]
         guests = sorted({speaker for speaker, _ in lines if speaker != "Host"})
         recordings.append(
             Recording(
@@ -119,11 +111,6 @@ def _spoken(name: str, lines: list[tuple[str, str]]) -> Path:
         wav = Path(tmp) / f"{name}.wav"
         generate.speak_lines([(s == "Host", words) for s, words in lines], wav, Path(tmp))
         partial = mp3.with_name(f".{mp3.name}.part")  # renamed whole, on the same disk
-        subprocess.run(
-            ["ffmpeg", "-hide_banner", "-loglevel", "error", "-y", "-i", str(wav),
-             "-ac", "1", "-ar", str(generate.MP3_SAMPLE_RATE), "-codec:a", "libmp3lame",
-             "-b:a", generate.MP3_BITRATE, "-f", "mp3", str(partial)],
-            check=True,
-        )  # fmt: skip
+        generate.encode_mp3(wav, partial)
         os.replace(partial, mp3)
     return mp3

@@ -112,6 +112,18 @@ def speak_lines(
     return _join_lines(wavs, out)
 
 
+def encode_mp3(wav: Path, mp3: Path) -> None:
+    """The show's small mono MP3 of a WAV. Bitexact and without metadata: the same WAV gives
+    the same bytes on the same ffmpeg."""
+    subprocess.run(
+        ["ffmpeg", "-hide_banner", "-loglevel", "error", "-y", "-i", str(wav),
+         "-ac", "1", "-ar", str(MP3_SAMPLE_RATE), "-codec:a", "libmp3lame", "-b:a", MP3_BITRATE,
+         "-map_metadata", "-1", "-fflags", "+bitexact", "-flags:a", "+bitexact",
+         "-id3v2_version", "0", "-f", "mp3", str(mp3)],
+        check=True,
+    )  # fmt: skip
+
+
 def generate_episode(episode: SampleEpisode, host: str, out_dir: Path, workdir: Path) -> dict:
     """Speak one episode to `out_dir`/audio/N.mp3 (and its VTT if it has one); return timings."""
     joined = workdir / f"{episode.number}.wav"
@@ -120,14 +132,7 @@ def generate_episode(episode: SampleEpisode, host: str, out_dir: Path, workdir: 
     with wave.open(str(joined), "rb") as wav:
         duration = round(wav.getnframes() / wav.getframerate(), 3)
     mp3 = workdir / f"{episode.number}.mp3"
-    # bitexact and no metadata: the same script gives the same bytes on the same ffmpeg.
-    subprocess.run(
-        ["ffmpeg", "-hide_banner", "-loglevel", "error", "-y", "-i", str(joined),
-         "-ac", "1", "-ar", str(MP3_SAMPLE_RATE), "-codec:a", "libmp3lame", "-b:a", MP3_BITRATE,
-         "-map_metadata", "-1", "-fflags", "+bitexact", "-flags:a", "+bitexact",
-         "-id3v2_version", "0", str(mp3)],
-        check=True,
-    )  # fmt: skip
+    encode_mp3(joined, mp3)
     _write_atomic(out_dir / AUDIO_DIR.name / episode.audio_name, mp3.read_bytes())
     if episode.transcript_name is not None:
         vtt = webvtt(episode, spans).encode("utf-8")

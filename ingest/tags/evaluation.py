@@ -81,7 +81,8 @@ def segments_from_lines(lines: Iterable[tuple[str | None, str]]) -> list[Segment
     return segments
 
 
-def _transcript_lines(text: str) -> list[tuple[str | None, str]]:
+def transcript_lines(text: str) -> list[tuple[str | None, str]]:
+    """(speaker, words) per paragraph of a case's "Speaker: words" transcript."""
     lines = []
     for paragraph in re.split(r"\n\s*\n", text.strip()):
         match = _SPEAKER.match(paragraph.strip())
@@ -104,7 +105,7 @@ def load_case(path: Path, taxonomy: Taxonomy | None = None) -> EvalCase:
         id=str(raw.get("id") or path.stem),
         title=str(raw.get("title") or path.stem),
         topics=topics,
-        segments=segments_from_lines(_transcript_lines(raw["transcript"])),
+        segments=segments_from_lines(transcript_lines(raw["transcript"])),
     )
 
 

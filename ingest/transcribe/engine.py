@@ -22,6 +22,8 @@ SAMPLE_RATE = gap_finder.SAMPLE_RATE
 # Re-decoding a gap: greedy, not conditioned on the text before it (what made Whisper skip it).
 GAP_TEMPERATURES = (0.0, 0.2, 0.4)
 MAX_SEGMENT_WORDS = 30
+MAX_GAP_ROUNDS = 3  # a misplaced segment, once dropped, leaves a gap of its own
+CONTEXT_WORDS = 40  # of the text before a gap, prompted when it is decoded again
 MIN_SPLIT_WORDS = 4
 _ENDS = (".", "?", "!")
 # What an engine's `_decode` returns: (segments, language, settings it adds to the transcript's).
@@ -111,33 +113,59 @@ class WhisperEngine:
         opts: TranscribeOptions,
         language: str | None,
     ) -> tuple[list[Segment], list[gap_finder.Gap], list[gap_finder.Gap]]:
-        """Re-decode speech no segment covers; (all segments, gaps found, gaps still empty)."""
-        gaps = gap_finder.find_gaps(speech, segments)
-        if not gaps:
-            return segments, [], []
-        segments = gap_finder.splice(segments, self._fill_gaps(audio, gaps, opts, language))
-        return segments, gaps, gap_finder.find_gaps(speech, segments)
+        """Re-decode speech no segment covers; (all segments, gaps found, gaps still empty).
 
-    def _fill_gaps(self, audio, gaps, opts, language) -> list[Segment]:
-        """Decode each gap's audio alone and keep what falls inside the gap."""
+        When a gap's new text repeats a segment next to it, that segment was the gap's speech
+        timed too late (Whisper's word alignment stretches text over speech it skipped), and
+        the speech truly at its time was lost: it is dropped and its time decoded again."""
+        gaps = gap_finder.find_gaps(speech, segments)
+        all_gaps = list(gaps)
+        for _ in range(MAX_GAP_ROUNDS):
+            if not gaps:
+                break
+            found = self._fill_gaps(audio, gaps, opts, language, segments)
+            misplaced = gap_finder.repeated_by(segments, found)
+            segments = gap_finder.splice([s for s in segments if s not in misplaced], found)
+            gaps = gap_finder.find_gaps(speech, segments)
+            if not misplaced:
+                break
+            all_gaps += [g for g in gaps if g not in all_gaps]
+        return segments, all_gaps, gaps
+
+    def _fill_gaps(self, audio, gaps, opts, language, segments) -> list[Segment]:
+        """Decode each gap's audio alone and keep what falls inside the gap.
+
+        The words said just before the gap are the prompt: without them the prompt is the
+        show's names alone, and Whisper copies their Title Case into the whole gap."""
         duration = len(audio) / SAMPLE_RATE
         found: list[Segment] = []
         for gap in gaps:
             start, end = gap_finder.clip_bounds(gap, duration)
             clip = audio[int(start * SAMPLE_RATE) : int(end * SAMPLE_RATE)]
-            segments, _, _ = self._decode(
+            context = text_before(segments, start)
+            prompt = " ".join(p for p in (opts.initial_prompt, context) if p) or None
+            segments_found, _, _ = self._decode(
                 clip,
-                opts,
+                replace(opts, initial_prompt=prompt),
                 language=language,
                 beam_size=self.gap_beam_size,
                 temperature=GAP_TEMPERATURES,
                 condition_on_previous_text=False,
             )
-            for segment in split_hallucinations(segments)[0]:
+            for segment in split_hallucinations(segments_found)[0]:
                 shifted = _shift(segment, start)
                 if shifted.text.strip() and gap_finder.inside(shifted, gap):
                     found.append(shifted)
         return found
+
+
+def text_before(segments: list[Segment], time: float, max_words: int = CONTEXT_WORDS) -> str:
+    """The last `max_words` words of the segments that end by `time`."""
+    words: list[str] = []
+    for segment in segments:
+        if segment.end <= time + gap_finder.COVER_PAD_S:
+            words += segment.text.split()
+    return " ".join(words[-max_words:])
 
 
 def split_sentences(segments: list[Segment], max_words: int = MAX_SEGMENT_WORDS) -> list[Segment]:

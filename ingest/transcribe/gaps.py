@@ -8,6 +8,7 @@ covers is a gap, to be decoded again on its own and spliced in.
 
 from __future__ import annotations
 
+import difflib
 from dataclasses import dataclass
 
 import numpy as np
@@ -21,6 +22,11 @@ COVER_PAD_S = 0.4
 MIN_GAP_S = 2.0
 MERGE_GAPS_WITHIN_S = 0.5
 CLIP_PAD_S = 0.3  # audio kept either side of a gap when it is decoded again
+# A segment is the same speech as a gap's new text when that text holds most of its words in
+# a row, and the two are this close in time; shorter segments repeat by chance ("I think so").
+REPEAT_SHARE = 0.8
+REPEAT_MIN_WORDS = 5
+REPEAT_WITHIN_S = 30.0
 
 
 @dataclass(frozen=True)
@@ -101,3 +107,30 @@ def inside(segment: Segment, gap: Gap) -> bool:
 def splice(segments: list[Segment], found: list[Segment]) -> list[Segment]:
     """All segments in time order, the re-decoded ones in their place."""
     return sorted([*segments, *found], key=lambda s: (s.start, s.end))
+
+
+def repeated_by(segments: list[Segment], found: list[Segment]) -> list[Segment]:
+    """The segments whose words, mostly and in order, are what a nearby re-decoded gap says:
+    the same speech twice, once at the wrong time."""
+    repeated = []
+    for segment in segments:
+        words = _words(segment.text)
+        if len(words) < REPEAT_MIN_WORDS:
+            continue
+        nearby = [
+            f
+            for f in found
+            if f.start - REPEAT_WITHIN_S <= segment.start <= f.end + REPEAT_WITHIN_S
+        ]
+        if not nearby:
+            continue
+        said = [w for f in nearby for w in _words(f.text)]
+        match = difflib.SequenceMatcher(a=words, b=said, autojunk=False)
+        matched = sum(block.size for block in match.get_matching_blocks())
+        if matched >= REPEAT_SHARE * len(words):
+            repeated.append(segment)
+    return repeated
+
+
+def _words(text: str) -> list[str]:
+    return [w.strip(".,?!;:\"'").lower() for w in text.split() if w.strip(".,?!;:\"'")]
