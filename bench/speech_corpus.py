@@ -4,10 +4,10 @@ Two sets, in the sample show's espeak-ng voices (host and guest), so a word erro
 checked against the exact words:
 
 - `sample`: the five sample episodes (728 words, 5 minutes), the show the demo archives;
-- `conversations`: the 22 written interviews of the tag evaluation set (5,200 words, about
-  35 minutes), never used to tune the engines or the voices. On 728 words one engine's
-  extra "Thank you." is 0.3 points of WER; on seven times as many words a difference
-  between engines means more.
+- `conversations`: the 21 written interviews of the tag evaluation set (4,758 words, 31
+  minutes), never used to tune the engines or the voices. On 728 words one engine's extra
+  "Thank you." is 0.3 points of WER; on seven times as many words a difference between
+  engines means more.
 
 The conversations are spoken once and cached in ~/.cache/podcast-archive/bench-speech,
 keyed by the text and the voices.

@@ -6,7 +6,7 @@
     python bench/transcribe.py --model base       # the same settings with another model
 
 The audio (bench/speech_corpus.py) is the sample show and 21 written interviews spoken in
-the same voices, about 40 minutes and 5,500 words in all. Each setting runs in its own
+the same voices, 36 minutes and 5,486 words in all. Each setting runs in its own
 subprocess so its peak memory (ru_maxrss) is its own. Every recording is transcribed with
 the options `podarchive transcribe` would use (the show's language and names); the real-time
 factor is audio seconds per second of transcribing, with model loading and a warm-up
@@ -54,7 +54,7 @@ SETTINGS = [
     Setting("faster-whisper int8, beam 1, VAD, words", beam_size=1),
     Setting("faster-whisper int8, beam 5, no VAD, words", vad=False),
     Setting("faster-whisper float32, beam 5, VAD, words", compute_type="float32"),
-    Setting("openai-whisper beam 5, words (same settings as the default)", engine="openai-whisper"),
+    Setting("openai-whisper beam 5, words (as the default)", engine="openai-whisper"),
     Setting("openai-whisper beam 5, no words", engine="openai-whisper", word_timestamps=False),
     Setting("openai-whisper beam 1, words", engine="openai-whisper", beam_size=1),
 ]

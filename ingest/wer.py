@@ -1,14 +1,19 @@
 """Word error rate: word-level Levenshtein distance over the reference length, after normalising.
 
 Normalising follows the spirit of Whisper's English text normaliser, much reduced: lower case,
-no punctuation, hyphens split, and numbers spelled out, since a speaker says "twenty" and a
-transcript may write "20".
+no punctuation, hyphens split, numbers spelled out, since a speaker says "twenty" and a
+transcript may write "20", and British spellings made American, since Whisper writes "favorite"
+for a script's "favourite". The spelling list, english_spellings.json, is openai-whisper's
+(whisper/normalizers/english.json, MIT licence), itself from tysto.com's UK-US spelling list.
 """
 
 from __future__ import annotations
 
+import json
 import re
 import unicodedata
+from functools import cache
+from pathlib import Path
 
 _ONES = [
     "zero",
@@ -62,7 +67,16 @@ def normalise(text: str) -> list[str]:
     text = text.replace("%", " percent ").replace("&", " and ")
     text = re.sub(r"[-/]", " ", text)
     text = re.sub(r"[^a-z0-9' ]", " ", text)
-    return [w.strip("'") for w in text.split() if w.strip("'")]
+    american = american_spellings()
+    words = (w.strip("'") for w in text.split())
+    return [american.get(w, w) for w in words if w]
+
+
+@cache
+def american_spellings() -> dict[str, str]:
+    """British spelling -> American ("favourite" -> "favorite")."""
+    path = Path(__file__).with_name("english_spellings.json")
+    return json.loads(path.read_text(encoding="utf-8"))
 
 
 def edit_distance(reference: list[str], hypothesis: list[str]) -> int:

@@ -19,7 +19,8 @@ from ingest.transcribe.base import TranscribeOptions, TranscriptionError
 from ingest.transcribe.hallucinations import split_hallucinations
 
 SAMPLE_RATE = gap_finder.SAMPLE_RATE
-# Re-decoding a gap: greedy, not conditioned on the text before it (what made Whisper skip it).
+# Re-decoding a gap: greedy, each window not conditioned on the one before (what made Whisper
+# skip it); the first is prompted with the words said before the gap.
 GAP_TEMPERATURES = (0.0, 0.2, 0.4)
 MAX_SEGMENT_WORDS = 30
 MAX_GAP_ROUNDS = 3  # a misplaced segment, once dropped, leaves a gap of its own
