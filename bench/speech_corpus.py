@@ -5,9 +5,11 @@ checked against the exact words:
 
 - `sample`: the five sample episodes (728 words, 5 minutes), the show the demo archives;
 - `conversations`: the 21 written interviews of the tag evaluation set (4,758 words, 31
-  minutes), never used to tune the engines or the voices. On 728 words one engine's extra
-  "Thank you." is 0.3 points of WER; on seven times as many words a difference between
-  engines means more.
+  minutes), written for the topic tagger, not to suit Whisper or the voices. On 728 words one
+  engine's extra "Thank you." is 0.3 points of WER; on seven times as many words a
+  difference between engines means more. (One of them, reaching_people_who_are_not_looking,
+  showed the mistimed segment that gap recovery now repairs; tests/test_lost_speech.py
+  keeps it.)
 
 The conversations are spoken once and cached in ~/.cache/podcast-archive/bench-speech,
 keyed by the text and the voices.
