@@ -356,3 +356,14 @@ def test_a_missing_model_stops_the_run_without_failing_episodes(transcribed, tmp
     assert "Whisper model 'large-v9' is not on this machine" in result.stderr
     after = shows.get_episode(db, row["id"])
     assert (after["transcript_status"], after["transcript_error"]) == (None, None)
+
+
+def test_names_reach_the_prompt_as_one_sentence():
+    """Both engines prompt each window with the names, then the text said before it: a full
+    stop keeps that text from reading as one more name."""
+    from ingest.transcribe.faster import MAX_HOTWORDS_CHARS, hotwords
+
+    assert hotwords(["Talk Talent To Me", "Yuki"]) == "Talk Talent To Me, Yuki."
+    assert hotwords([]) is None
+    many = hotwords([f"Guest {n}" for n in range(100)])
+    assert len(many) <= MAX_HOTWORDS_CHARS and many.endswith("Guest 30.")

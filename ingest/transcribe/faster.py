@@ -92,13 +92,16 @@ class FasterWhisperTranscriber(WhisperEngine):
 
 
 def hotwords(vocabulary: list[str]) -> str | None:
-    """Names as faster-whisper hotwords: prompted on every 30 s window, not only the first."""
+    """Names as faster-whisper hotwords: prompted on every 30 s window, not only the first.
+
+    The list ends with a full stop: the text said before the window follows it in the
+    prompt, and should read as a new sentence, not as one more name."""
     text = ""
     for name in vocabulary:
-        if len(text) + len(name) + 2 > MAX_HOTWORDS_CHARS:
+        if len(text) + len(name) + 3 > MAX_HOTWORDS_CHARS:
             break
         text = f"{text}, {name}" if text else name
-    return text or None
+    return f"{text}." if text else None
 
 
 def _segment(raw) -> Segment:

@@ -159,8 +159,7 @@ class OpenAIWhisperTranscriber(WhisperEngine):
 def prompt_text(opts: TranscribeOptions) -> str | None:
     """The initial prompt: the caller's text, then the show's names (openai-whisper has no
     hotwords; a prompt of names is how Whisper's authors suggest teaching it spellings)."""
-    names = hotwords(opts.vocabulary)
-    parts = [p for p in (opts.initial_prompt, f"{names}." if names else None) if p]
+    parts = [p for p in (opts.initial_prompt, hotwords(opts.vocabulary)) if p]
     return " ".join(parts) or None
 
 
