@@ -38,8 +38,9 @@ class ArchiveConfig:
     download_concurrency: int = 4
     # Words Whisper should spell right in every episode, after each episode's own names.
     vocabulary: list[str] = field(default_factory=list)
-    # Word times cost 10-50% more CPU (bench/transcribe.py) but split the text into sentences,
-    # so a timestamp or a search hit seeks to the sentence, not to a 30 s window.
+    # Word times cost about 35% more CPU (bench/transcribe.py) but split the text into
+    # sentences, so a timestamp or a search hit seeks to the sentence, not to a 30 s window,
+    # and let lost speech be found (see TranscribeOptions.word_timestamps).
     word_timestamps: bool = True
 
     @classmethod
