@@ -256,8 +256,9 @@ def download(
 @click.option(
     "--word-timestamps/--no-word-timestamps",
     default=None,
-    help="Time every word: sentence-long segments, so timestamps seek to the sentence "
-    "(default: word_timestamps in podarchive.toml, else on; off is faster).",
+    help="Time every word: sentence-long segments, so timestamps seek to the sentence, and "
+    "speech Whisper skipped is found and decoded again (default: word_timestamps in "
+    "podarchive.toml, else on; off is faster but cannot find skipped speech).",
 )
 @click.option(
     "--download-model", is_flag=True, help="Let the engine download a model not installed here."
