@@ -233,6 +233,34 @@ def sequence(*handlers: Handler) -> Handler:
     return handler
 
 
+def drip(
+    body: bytes,
+    every: float,
+    content_type: str,
+    chunk: int = 1,
+    release: threading.Event | None = None,
+) -> Handler:
+    """A handler sending `chunk` bytes every `every` seconds, stopping early once `release`
+    is set: a server never idle long enough to time out, or a fetch that lasts."""
+    release = release or threading.Event()
+
+    def handler(request: BaseHTTPRequestHandler) -> None:
+        request.send_response(200)
+        request.send_header("Content-Type", content_type)
+        request.send_header("Content-Length", str(len(body)))
+        request.end_headers()
+        try:
+            for offset in range(0, len(body), chunk):
+                if release.wait(every):
+                    return
+                request.wfile.write(body[offset : offset + chunk])
+                request.wfile.flush()
+        except OSError:
+            request.close_connection = True
+
+    return handler
+
+
 def stall(release: threading.Event, timeout: float = 30.0) -> Handler:
     """A handler that answers nothing until `release` is set: a server gone quiet."""
 

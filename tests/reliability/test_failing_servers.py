@@ -14,26 +14,21 @@ import threading
 import pytest
 
 from ingest import download
-from ingest.archive import Archive
 from ingest.feed_http import FeedFetchError, fetch_feed, make_client
 from ingest.fetching import fetch_feeds
 from ingest.store import shows as show_store
-from tests.reliability.conftest import Feed, Item, Swappable, published_problems, rows
-from tests.server import AudioFile, drop_connection, redirect, sequence, stall, status
+from tests.reliability.conftest import (
+    FEED_PATH,
+    RSS_TYPE,
+    Feed,
+    Item,
+    Swappable,
+    published_problems,
+    rows,
+)
+from tests.server import AudioFile, drip, drop_connection, redirect, sequence, stall, status
 
-FEED_PATH = "/feed.xml"
-RSS_TYPE = "application/rss+xml; charset=utf-8"
 SHORT_TIMEOUT_S = 1.0
-
-
-@pytest.fixture
-def archive(archive_dir) -> Archive:
-    return Archive.at(archive_dir)
-
-
-@pytest.fixture
-def db(archive):
-    return archive.open_db()
 
 
 @pytest.fixture
@@ -81,26 +76,6 @@ def wrong_length(body: bytes, declared: int, content_type: str):
         request.end_headers()
         request.wfile.write(body[:declared])
         drop_connection(request)
-
-    return handler
-
-
-def drip(body: bytes, every: float, release: threading.Event):
-    """A server sending one byte every `every` seconds: never idle long enough to time out."""
-
-    def handler(request) -> None:
-        request.send_response(200)
-        request.send_header("Content-Type", RSS_TYPE)
-        request.send_header("Content-Length", str(len(body)))
-        request.end_headers()
-        try:
-            for byte in body:
-                if release.wait(every):
-                    return
-                request.wfile.write(bytes([byte]))
-                request.wfile.flush()
-        except OSError:
-            request.close_connection = True
 
     return handler
 
@@ -174,7 +149,7 @@ def test_refused_connection_for_a_feed(db, client, observe):
 def test_dripping_feed_hits_the_total_timeout(local_server, release, observe):
     """A server dripping a byte at a time never trips the read timeout; the total time limit
     stops it with a clear error."""
-    local_server.route(FEED_PATH, drip(Feed().bytes(), 0.05, release))
+    local_server.route(FEED_PATH, drip(Feed().bytes(), 0.05, RSS_TYPE, release=release))
     with make_client(timeout=SHORT_TIMEOUT_S) as http, pytest.raises(FeedFetchError) as caught:
         fetch_feed(http, local_server.url(FEED_PATH), total_timeout=1.0)
     assert "still downloading after 1s" in str(caught.value)

@@ -19,11 +19,12 @@ import contextlib
 import pytest
 
 from ingest import download
-from ingest.archive import Archive
 from ingest.feed_http import MAX_FEED_BYTES, make_client
 from ingest.fetching import fetch_feeds
 from ingest.store import shows as show_store
 from tests.reliability.conftest import (
+    FEED_PATH,
+    RSS_TYPE,
     Feed,
     Item,
     Swappable,
@@ -34,19 +35,6 @@ from tests.reliability.conftest import (
     vtt,
 )
 from tests.server import AudioFile, status
-
-FEED_PATH = "/feed.xml"
-RSS_TYPE = "application/rss+xml; charset=utf-8"
-
-
-@pytest.fixture
-def archive(archive_dir) -> Archive:
-    return Archive.at(archive_dir)
-
-
-@pytest.fixture
-def db(archive):
-    return archive.open_db()
 
 
 @pytest.fixture

@@ -22,6 +22,7 @@ import pytest
 from ingest.lock import LOCK_NAME
 from ingest.pipeline import EXIT_BUSY, EXIT_OK
 from tests.reliability.conftest import (
+    RSS_TYPE,
     Feed,
     Item,
     Swappable,
@@ -32,9 +33,8 @@ from tests.reliability.conftest import (
     rows,
     vtt,
 )
-from tests.server import AudioFile, LocalServer, status
+from tests.server import AudioFile, LocalServer, drip, status
 
-RSS_TYPE = "application/rss+xml; charset=utf-8"
 POLL_S = 0.01
 STATE_TIMEOUT_S = 240  # generous: the machine may be busy; the poll ends as soon as it can
 RUN_TIMEOUT_S = 300
@@ -152,25 +152,6 @@ class KillShow:
             handler.chunk_size = 16 * 1024
 
 
-def drip_feed(body: bytes, every: float):
-    """The feed a few bytes at a time: the fetch step lasts while the test kills it."""
-
-    def handler(request) -> None:
-        request.send_response(200)
-        request.send_header("Content-Type", RSS_TYPE)
-        request.send_header("Content-Length", str(len(body)))
-        request.end_headers()
-        try:
-            for offset in range(0, len(body), 16):
-                request.wfile.write(body[offset : offset + 16])
-                request.wfile.flush()
-                time.sleep(every)
-        except OSError:
-            request.close_connection = True
-
-    return handler
-
-
 def holds_open(run: Watched, root: Path) -> bool:
     """True once the process has the archive's lock file open (it is then waiting on it)."""
     folder = Path(f"/proc/{run.process.pid}/fd")
@@ -247,7 +228,8 @@ def resume_and_compare(root: Path, show: KillShow, clean: dict) -> Watched:
 def test_killed_during_fetch(tmp_path, show, clean, observe):
     """SIGKILL while the feed is being read: nothing half-stored; the next run archives the
     show with the same episodes, segments and pages as a clean run."""
-    show.feed_route.handler = drip_feed(show.feed.bytes(), 0.02)
+    # The feed a few bytes at a time: the fetch step lasts while the test kills it.
+    show.feed_route.handler = drip(show.feed.bytes(), 0.02, RSS_TYPE, chunk=16)
     root = tmp_path / "archive"
     run = Watched(root, "run", show.url)
     run.wait_for(lambda: show.server.requests_to("/feed.xml"), "the feed request")
