@@ -16,11 +16,11 @@ import os
 import time
 from pathlib import Path
 
-from ingest.cluster import DaskRunner, start_local_cluster, transcribe_job
 from ingest.sample import load_sample
 from ingest.transcribe.base import TranscribeOptions
+from ingest.transcribe.cluster import DaskRunner, start_local_cluster, transcribe_job
 from ingest.transcribe.faster import available_cores
-from ingest.transcribing import AsrJob
+from ingest.transcribe.step import AsrJob
 
 
 def sample_jobs(model: str, rounds: int, threads: int | None) -> list[AsrJob]:

@@ -360,7 +360,7 @@ def _time_over_http(root: Path, runs: int) -> dict[str, float]:
 
 def run(root: Path, runs: int, http: bool) -> None:
     from ingest.archive import Archive
-    from ingest.serve import make_datasette
+    from ingest.datasette.serve import make_datasette
 
     db_path = root / "archive.db"
     ds = make_datasette(Archive.at(root), base_url="https://example.com/")

@@ -27,8 +27,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from ingest.archive import Archive  # noqa: E402
 from ingest.ids import episode_id_for, episode_slug_for  # noqa: E402
-from ingest.models import Segment, Transcript  # noqa: E402
-from ingest.transcripts import write_transcript  # noqa: E402
+from ingest.records import Segment, Transcript  # noqa: E402
+from ingest.transcribe.files import write_transcript  # noqa: E402
 
 SEED = 7
 SEGMENTS_PER_EPISODE = 360  # ~40 minutes of Whisper segments of ~6.5 s
@@ -193,19 +193,20 @@ def measure(code: str, archive: Path) -> dict:
 
 
 HTML_BUILD = (
-    "from ingest import sitegen\n"
+    "from ingest.sitegen import build as sitegen\n"
     "r = sitegen.build_site(archive.open_db(), archive, 'https://example.com/ttm/', search=False)\n"
     "result = {'written': len(r.written), 'outputs': r.outputs, 'errors': len(r.errors)}"
 )
 INDEX_PAGES = (
-    "from ingest import site_search\nresult = {'pages': site_search.build_index(archive.site_dir)}"
+    "from ingest.sitegen import search as site_search\n"
+    "result = {'pages': site_search.build_index(archive.site_dir)}"
 )
 # Pagefind's Python API answers one request per 0.1 s poll, so records cost ~0.1 s each:
 # this indexes one episode's passages and the report extrapolates to the whole archive.
 INDEX_PASSAGES = """
 import asyncio
 from pagefind.index import PagefindIndex
-from ingest import site_data
+from ingest.sitegen import data as site_data
 db = archive.open_db()
 data = site_data.load(db, archive)
 e = site_data.with_transcript(db, data.episodes[0])

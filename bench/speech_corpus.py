@@ -25,7 +25,7 @@ from pathlib import Path
 
 import yaml
 
-from ingest.tags.evaluation import transcript_lines
+from bench.tag_eval import transcript_lines
 
 ROOT = Path(__file__).resolve().parents[1]
 CONVERSATIONS_DIR = ROOT / "tests" / "fixtures" / "tag_eval"

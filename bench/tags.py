@@ -18,8 +18,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.tag_eval import HELD_OUT_PREFIX, evaluate, load_eval_set  # noqa: E402
 from ingest.tags import SCORERS, get_scorer  # noqa: E402
-from ingest.tags.evaluation import HELD_OUT_PREFIX, evaluate, load_eval_set  # noqa: E402
 from ingest.taxonomy import load_taxonomy  # noqa: E402
 
 EVAL_DIR = ROOT / "tests" / "fixtures" / "tag_eval"

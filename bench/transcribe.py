@@ -33,7 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import speech_corpus  # noqa: E402  (bench/, beside this script)
 
-from ingest.wer import edit_distance, normalise  # noqa: E402
+from bench.wer import edit_distance, normalise  # noqa: E402
 
 
 @dataclass

@@ -1,13 +1,22 @@
-"""Where an archive keeps its files: one folder with the database, audio, transcripts and site."""
+"""Where an archive keeps its files (one folder: database, audio, transcripts, site), and the lock
+that lets one job at a time work on it.
+
+The lock is an advisory lock file, safe for cron: flock(2) locks die with their process, so a
+killed run never leaves a stale lock behind.
+"""
 
 from __future__ import annotations
 
+import fcntl
 import os
+import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 ARCHIVE_ENV = "PODARCHIVE_DIR"
 DB_NAME = "archive.db"
+LOCK_NAME = ".podarchive.lock"
 
 
 @dataclass(frozen=True)
@@ -60,3 +69,36 @@ def make_archive_folder(root: Path) -> None:
         raise ArchiveError(
             f"cannot create the archive folder {root}: {error.strerror or error}"
         ) from error
+
+
+class ArchiveBusy(RuntimeError):
+    """Another run holds the archive's lock."""
+
+
+@contextmanager
+def archive_lock(root: Path, wait_seconds: float = 0.0):
+    """Hold the archive's lock for the block; raise ArchiveBusy if another run keeps it too long."""
+    make_archive_folder(root)
+    path = root / LOCK_NAME
+    with open(path, "a+") as handle:
+        deadline = time.monotonic() + wait_seconds
+        while True:
+            try:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    handle.seek(0)
+                    holder = handle.read().strip() or "unknown"
+                    raise ArchiveBusy(
+                        f"another podarchive run (pid {holder}) is working on {root}"
+                    ) from None
+                time.sleep(0.2)
+        handle.seek(0)
+        handle.truncate()
+        handle.write(str(os.getpid()))
+        handle.flush()
+        try:
+            yield
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)

@@ -97,10 +97,10 @@ def fetch(ctx: click.Context, urls: tuple[str, ...], strict: bool, timeout: floa
     """
     import httpx
 
+    from ingest.archive import ArchiveBusy, archive_lock
     from ingest.config import ArchiveConfig, ConfigError
-    from ingest.feed_http import CONNECT_TIMEOUT_S, make_client
-    from ingest.fetching import fetch_feeds
-    from ingest.lock import ArchiveBusy, archive_lock
+    from ingest.feeds.fetch import CONNECT_TIMEOUT_S, make_client
+    from ingest.feeds.step import fetch_feeds
 
     archive = _archive(ctx)
     db = archive.open_db()
@@ -204,17 +204,18 @@ def download(
     Example:
         podarchive download --show talk-talent-to-me --limit 5
     """
-    from ingest import download as downloader
+    from ingest.archive import ArchiveBusy, archive_lock
+    from ingest.audio.download import make_client
+    from ingest.audio.step import download_episodes
     from ingest.config import ArchiveConfig, ConfigError
-    from ingest.lock import ArchiveBusy, archive_lock
 
     archive = _archive(ctx)
     db = archive.open_db()
     show_id = _show_id(db, show_key)
     try:
         concurrency = concurrency or ArchiveConfig.load(archive.root).download_concurrency
-        with archive_lock(archive.root), downloader.make_client() as client:
-            summary = downloader.download_episodes(
+        with archive_lock(archive.root), make_client() as client:
+            summary = download_episodes(
                 db,
                 archive,
                 client,
@@ -311,12 +312,12 @@ def transcribe(
         podarchive transcribe --show talk-talent-to-me --model base --limit 3
         podarchive transcribe --scheduler tcp://10.0.0.5:8786
     """
-    from ingest import cluster, transcribing
-    from ingest.cluster import ClusterError
+    from ingest.archive import ArchiveBusy, archive_lock
     from ingest.config import ArchiveConfig, ConfigError
-    from ingest.lock import ArchiveBusy, archive_lock
-    from ingest.transcribe import EngineUnavailableError, TranscribeOptions
-    from ingest.transcribe.models import ModelNotFoundError
+    from ingest.transcribe import EngineUnavailableError, TranscribeOptions, cluster
+    from ingest.transcribe import step as transcribing
+    from ingest.transcribe.cluster import ClusterError
+    from ingest.transcribe.weights import ModelNotFoundError
 
     archive = _archive(ctx)
     try:
@@ -375,8 +376,8 @@ def reindex(ctx: click.Context) -> None:
     Example:
         podarchive reindex
     """
-    from ingest import transcribing
-    from ingest.lock import ArchiveBusy, archive_lock
+    from ingest.archive import ArchiveBusy, archive_lock
+    from ingest.transcribe import step as transcribing
 
     archive = _archive(ctx)
     db = archive.open_db()
@@ -406,8 +407,8 @@ def build(ctx: click.Context, base_url: str | None, show_key: str | None, no_sea
     Example:
         podarchive build --base-url https://example.com/ttm/
     """
-    from ingest import sitegen
     from ingest.config import ArchiveConfig, ConfigError
+    from ingest.sitegen import build as sitegen
 
     archive = _archive(ctx)
     db = archive.open_db()
@@ -459,8 +460,8 @@ def serve(
     Example:
         podarchive serve --port 8001 --site-url https://archive.example.com/
     """
-    from ingest import serve as serving
     from ingest.config import ConfigError
+    from ingest.datasette import serve as serving
 
     archive = _archive(ctx)
     if not archive.db_path.exists():
@@ -504,9 +505,9 @@ def tag(
     Example:
         podarchive tag --show talk-talent-to-me --taxonomy my-topics.yaml
     """
+    from ingest.archive import ArchiveBusy, archive_lock
     from ingest.config import ArchiveConfig, ConfigError
-    from ingest.lock import ArchiveBusy, archive_lock
-    from ingest.tags.job import ScorerUnavailable, tag_archive
+    from ingest.tags.step import ScorerUnavailable, tag_archive
     from ingest.taxonomy import TaxonomyError, load_taxonomy
 
     archive = _archive(ctx)
@@ -609,8 +610,8 @@ def run(
         podarchive --archive ~/ttm run https://feeds.example.com/talk-talent-to-me.xml
         podarchive --archive ~/ttm run          # from cron: every known show
     """
+    from ingest.archive import ArchiveBusy, archive_lock
     from ingest.config import ArchiveConfig, ConfigError
-    from ingest.lock import ArchiveBusy, archive_lock
     from ingest.pipeline import EXIT_BUSY, run_archive
 
     archive = _archive(ctx)
@@ -649,14 +650,14 @@ def demo(ctx: click.Context, no_serve: bool, host: str, port: int) -> None:
         podarchive demo
         podarchive --archive /tmp/demo demo --no-serve
     """
-    from ingest.demo import (
+    from ingest.archive import archive_lock
+    from ingest.sample.demo import (
         DEFAULT_DEMO_FOLDER,
         DemoFolderInUse,
         fresh_demo_folder,
         publish,
         run_demo,
     )
-    from ingest.lock import archive_lock
 
     chosen = ctx.parent.params.get("archive_dir")
     root = Archive.at(chosen or DEFAULT_DEMO_FOLDER).root
@@ -703,7 +704,7 @@ def search(
         podarchive search '"reverse interview"'
         podarchive search negotiation --topic pay-transparency
     """
-    from ingest.search import MARK_CLOSE, MARK_OPEN, SearchError, search_archive
+    from ingest.datasette.query import MARK_CLOSE, MARK_OPEN, SearchError, search_archive
 
     archive = _archive(ctx)
     show_id = None

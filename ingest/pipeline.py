@@ -140,8 +140,8 @@ def run_archive(
 
 
 def _fetch(db, config: ArchiveConfig, urls, summary: RunSummary, echo: Echo) -> None:
-    from ingest.feed_http import make_client
-    from ingest.fetching import fetch_feeds
+    from ingest.feeds.fetch import make_client
+    from ingest.feeds.step import fetch_feeds
 
     with make_client() as client:
         results = fetch_feeds(db, client, list(urls or ()), configured=config.shows)
@@ -173,7 +173,7 @@ class _RunProgress:
     """Transcription progress across the many small batches the overlapped loop runs."""
 
     def __init__(self, echo: Echo):
-        from ingest.transcribing import TranscribeSummary
+        from ingest.transcribe.step import TranscribeSummary
 
         self.echo = echo
         self.totals = TranscribeSummary()  # running totals across batches
@@ -185,7 +185,7 @@ class _RunProgress:
         pass
 
     def episode_done(self, result, summary) -> None:
-        from ingest.transcribing import describe
+        from ingest.transcribe.step import describe
 
         self.totals.results.append(result)
         self.echo(f"Transcript {len(self.totals.results)}: {describe(result, self.totals)}")
@@ -198,7 +198,8 @@ def _download_and_transcribe(
     archive: Archive, db, config: ArchiveConfig, summary: RunSummary, echo: Echo
 ) -> None:
     """Download in a background thread while transcribing whatever audio has arrived."""
-    from ingest import download
+    from ingest.audio.download import make_client
+    from ingest.audio.step import download_episodes
 
     finished = threading.Event()
     outcome: dict = {}
@@ -208,8 +209,8 @@ def _download_and_transcribe(
         # both write in short transactions; busy_timeout makes each wait its turn).
         try:
             download_db = store.open_db(archive.db_path)
-            with download.make_client() as client:
-                outcome["summary"] = download.download_episodes(
+            with make_client() as client:
+                outcome["summary"] = download_episodes(
                     download_db,
                     archive,
                     client,
@@ -248,7 +249,7 @@ def _transcribe_arrivals(
 ) -> None:
     """Transcribe episodes as their audio arrives, until downloads are over and none is left."""
     from ingest.transcribe import get_transcriber
-    from ingest.transcribing import transcribe_episodes
+    from ingest.transcribe.step import transcribe_episodes
 
     options = _transcribe_options(config)
     engine: list = []
@@ -261,7 +262,7 @@ def _transcribe_arrivals(
     progress = _RunProgress(echo)
     if config.scheduler:
         # On a cluster the workers fetch enclosures themselves: one batch, no polling.
-        from ingest.cluster import transcribe_on_cluster
+        from ingest.transcribe.cluster import transcribe_on_cluster
 
         batch = transcribe_on_cluster(
             archive,
@@ -312,7 +313,7 @@ def _index_search(db) -> None:
 
 
 def _tag(db, config: ArchiveConfig, summary: RunSummary, echo: Echo) -> None:
-    from ingest.tags.job import tag_archive
+    from ingest.tags.step import tag_archive
     from ingest.taxonomy import load_taxonomy
 
     taxonomy = load_taxonomy(config.taxonomy)
@@ -324,7 +325,7 @@ def _tag(db, config: ArchiveConfig, summary: RunSummary, echo: Echo) -> None:
 
 
 def _build(archive: Archive, db, config: ArchiveConfig, summary: RunSummary, echo: Echo) -> None:
-    from ingest.sitegen import build_site
+    from ingest.sitegen.build import build_site
 
     report = build_site(db, archive, base_url=config.base_url)
     summary.pages_written += len(report.written)

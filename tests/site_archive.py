@@ -13,10 +13,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from ingest.archive import Archive
-from ingest.models import Episode, Person, Segment, Show, Transcript
+from ingest.records import Episode, Person, Segment, Show, Transcript
 from ingest.store import shows as show_store
 from ingest.store import transcripts as transcript_store
-from ingest.transcripts import write_transcript
+from ingest.transcribe.files import write_transcript
 
 AUDIO_SECONDS = 60
 FEED_URL = "https://feeds.example.com/talk-talent-to-me.xml"
@@ -210,9 +210,9 @@ def build_archive(archive: Archive, mp3: Path) -> dict[str, dict]:
 
 def build_sample_archive(archive: Archive) -> dict[str, dict]:
     """The sample show archived through the store, tagged for real; rows by guid."""
-    from ingest.html import html_to_text, sanitize_html
+    from ingest.feeds.sanitize import html_to_text, sanitize_html
     from ingest.sample import load_sample
-    from ingest.tags.job import tag_archive
+    from ingest.tags.step import tag_archive
     from ingest.taxonomy import load_taxonomy
 
     sample = load_sample()

@@ -12,7 +12,7 @@ from click.testing import CliRunner
 
 from ingest.archive import Archive
 from ingest.cli import cli
-from ingest.models import Episode
+from ingest.records import Episode
 from ingest.store import shows
 from tests.server import AudioFile, status
 

@@ -159,7 +159,7 @@ def test_fetch_adds_the_shows_listed_in_the_config_file(tmp_path, feed_server):
 
 
 def test_fetch_waits_for_no_one_when_the_archive_is_busy(tmp_path, feed_server):
-    from ingest.lock import archive_lock
+    from ingest.archive import archive_lock
 
     archive = tmp_path / "a"
     with archive_lock(archive):

@@ -16,10 +16,13 @@ import pytest
 from click.testing import CliRunner
 from distributed import Client
 
-from ingest import transcribing
 from ingest.archive import Archive
 from ingest.cli import cli
-from ingest.cluster import (
+from ingest.config import ArchiveConfig, ConfigError
+from ingest.store import transcripts as store
+from ingest.transcribe import TranscribeOptions
+from ingest.transcribe import step as transcribing
+from ingest.transcribe.cluster import (
     ALLOWED_WORKER_DEATHS,
     MODEL_THREADS_ENV,
     DaskRunner,
@@ -29,11 +32,8 @@ from ingest.cluster import (
     transcribe_on_cluster,
     worker_name,
 )
-from ingest.config import ArchiveConfig, ConfigError
-from ingest.store import transcripts as store
-from ingest.transcribe import TranscribeOptions
 from ingest.transcribe.faster import available_cores
-from ingest.transcribing import AsrJob, AsrOutcome, Progress
+from ingest.transcribe.step import AsrJob, AsrOutcome, Progress
 
 # Two single-threaded workers on this 2-core machine. The local run must use the same threads:
 # Whisper's text changes with them (cpu_threads, and the OpenMP pool the workers size to match).
@@ -62,7 +62,7 @@ import sys
 from ingest.archive import Archive
 from ingest.transcribe import TranscribeOptions
 from ingest.transcribe.faster import available_cores
-from ingest.transcribing import transcribe_episodes
+from ingest.transcribe.step import transcribe_episodes
 
 archive = Archive.at(sys.argv[1])
 options = TranscribeOptions(model="tiny.en", cpu_threads={OPTIONS.cpu_threads})

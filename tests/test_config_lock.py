@@ -3,8 +3,8 @@ import sys
 
 import pytest
 
+from ingest.archive import ArchiveBusy, archive_lock
 from ingest.config import ArchiveConfig, ConfigError
-from ingest.lock import ArchiveBusy, archive_lock
 
 
 def test_missing_config_gives_defaults(tmp_path):
@@ -40,7 +40,7 @@ def test_bad_config_names_the_file_and_the_problem(tmp_path, text, message):
 
 def test_second_holder_of_the_lock_is_refused_with_the_pid(tmp_path):
     code = (
-        "import sys, time; from pathlib import Path; from ingest.lock import archive_lock\n"
+        "import sys, time; from pathlib import Path; from ingest.archive import archive_lock\n"
         "with archive_lock(Path(sys.argv[1])):\n"
         "    print('locked', flush=True); time.sleep(30)\n"
     )

@@ -17,7 +17,7 @@ import pytest
 
 from ingest.sample import load_sample
 from ingest.transcribe.ct2 import CT2FormatError, read_model
-from ingest.transcribe.models import resolve_ct2_model
+from ingest.transcribe.weights import resolve_ct2_model
 
 TINY_EN = resolve_ct2_model("tiny.en")
 SAMPLE_AUDIO = load_sample().episodes[0].audio_path

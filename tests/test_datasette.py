@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 
 from ingest.archive import Archive
-from ingest.models import Episode, Person, Segment, Transcript
+from ingest.datasette.serve import make_datasette
+from ingest.records import Episode, Person, Segment, Transcript
 from ingest.sample import load_sample
-from ingest.serve import make_datasette
 from ingest.store import search
 from ingest.store import shows as show_store
 from ingest.store import transcripts as transcript_store
@@ -440,8 +440,8 @@ def test_serve_refuses_a_folder_without_an_archive(tmp_path):
 
 
 def test_a_running_ingest_is_detected(archive):
-    from ingest.lock import archive_lock
-    from ingest.serve import archive_in_use
+    from ingest.archive import archive_lock
+    from ingest.datasette.serve import archive_in_use
 
     assert not archive_in_use(archive)
     with archive_lock(archive.root):
@@ -476,7 +476,7 @@ def test_a_reader_holding_old_data_makes_the_server_live(archive):
 
 def test_stored_queries_do_not_hide_tables(archive):
     """A stored query named like a table would take over the table's URL."""
-    from ingest.serve import load_metadata
+    from ingest.datasette.serve import load_metadata
 
     queries = set(load_metadata("/")["databases"]["archive"]["queries"])
     db = archive.open_db()

@@ -1,4 +1,4 @@
-"""ingest.download against a real local HTTP server: every case ends whole-and-verified or failed
+"""ingest.audio against a real local HTTP server: every case ends whole-and-verified or failed
 with a clear error, never with a partial file under the final name."""
 
 import hashlib
@@ -10,7 +10,8 @@ from datetime import UTC, datetime
 import httpx
 import pytest
 
-from ingest import download as dl
+from ingest.audio import download as dl
+from ingest.audio import many
 from tests.server import AudioFile, redirect, sequence, stall, status
 
 ID3_HEADER = b"ID3\x04\x00\x00\x00\x00\x00\x00"
@@ -446,11 +447,11 @@ def test_download_many_is_bounded_and_isolates_failures(client, local_server, tm
     for name, body in bodies.items():
         local_server.route(f"/{name}.mp3", inflight.wrap(AudioFile(body)))
     jobs = [
-        dl.DownloadJob(key=name, url=local_server.url(f"/{name}.mp3"), folder=tmp_path, name=name)
+        many.DownloadJob(key=name, url=local_server.url(f"/{name}.mp3"), folder=tmp_path, name=name)
         for name in bodies
     ]
-    jobs.insert(3, dl.DownloadJob("bad", local_server.url("/nope"), tmp_path, "bad"))
-    outcomes = dict(dl.download_many(client, jobs, concurrency=2, retry=retry))
+    jobs.insert(3, many.DownloadJob("bad", local_server.url("/nope"), tmp_path, "bad"))
+    outcomes = dict(many.download_many(client, jobs, concurrency=2, retry=retry))
     results = {job.key: outcome for job, outcome in outcomes.items()}
     assert set(results) == set(bodies) | {"bad"}
     assert "HTTP 404" in str(results.pop("bad"))
@@ -466,15 +467,15 @@ def test_run_job_reuses_a_matching_file_and_replaces_a_corrupt_one(
     local_server.route("/ep.mp3", AudioFile(body))
     first = fetch(client, local_server, "/ep.mp3", folder, retry)
     existing = dl.ExistingFile(first.path, first.size, first.sha256)
-    job = dl.DownloadJob("e", local_server.url("/ep.mp3"), folder, "ep1", existing=existing)
+    job = many.DownloadJob("e", local_server.url("/ep.mp3"), folder, "ep1", existing=existing)
 
-    again = dl.run_job(client, job, retry=retry)
+    again = many.run_job(client, job, retry=retry)
     assert again.reused and len(local_server.requests) == 1
 
     damaged = bytearray(body)
     damaged[1000] ^= 0xFF  # same size, different bytes: only the hash can tell
     first.path.write_bytes(bytes(damaged))
-    fixed = dl.run_job(client, job, retry=retry)
+    fixed = many.run_job(client, job, retry=retry)
     assert not fixed.reused and len(local_server.requests) == 2
     assert_whole(fixed, folder, body)
 
@@ -504,22 +505,22 @@ class FakeTerminal:
 
 def test_progress_is_shown_on_a_terminal_only(monkeypatch):
     monkeypatch.delenv("CI", raising=False)
-    with dl.progress_for(2, FakeTerminal()) as shown:
-        assert isinstance(shown, dl.RichProgress)
-    with dl.progress_for(2, open(os.devnull, "w")) as piped:
-        assert type(piped) is dl.Progress
+    with many.progress_for(2, FakeTerminal()) as shown:
+        assert isinstance(shown, many.RichProgress)
+    with many.progress_for(2, open(os.devnull, "w")) as piped:
+        assert type(piped) is many.Progress
     monkeypatch.setenv("CI", "true")
-    with dl.progress_for(2, FakeTerminal()) as in_ci:
-        assert type(in_ci) is dl.Progress
+    with many.progress_for(2, FakeTerminal()) as in_ci:
+        assert type(in_ci) is many.Progress
 
 
 def test_rich_progress_follows_concurrent_downloads(client, local_server, tmp_path, retry):
     bodies = {f"ep{i}": audio_body(50_000) for i in range(3)}
     for name, body in bodies.items():
         local_server.route(f"/{name}.mp3", AudioFile(body, chunk_size=4096))
-    jobs = [dl.DownloadJob(n, local_server.url(f"/{n}.mp3"), tmp_path, n) for n in bodies]
-    with dl.RichProgress(len(jobs)) as progress:
-        outcomes = list(dl.download_many(client, jobs, progress=progress, retry=retry))
+    jobs = [many.DownloadJob(n, local_server.url(f"/{n}.mp3"), tmp_path, n) for n in bodies]
+    with many.RichProgress(len(jobs)) as progress:
+        outcomes = list(many.download_many(client, jobs, progress=progress, retry=retry))
         overall = progress._bars.tasks[0]
         assert (overall.completed, overall.total) == (3, 3)
         assert len(progress._bars.tasks) == 1  # finished downloads leave the display

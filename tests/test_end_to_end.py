@@ -99,7 +99,7 @@ def test_second_run_does_no_work_and_says_so(sample_show, tmp_path):
 
 
 def test_run_exits_75_while_another_run_holds_the_archive(tmp_path):
-    from ingest.lock import archive_lock
+    from ingest.archive import archive_lock
 
     root = tmp_path / "archive"
     with archive_lock(root):

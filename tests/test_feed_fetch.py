@@ -5,10 +5,10 @@ from pathlib import Path
 
 import pytest
 
+from bench.synthetic_feed import synthetic_feed
 from ingest import store
-from ingest.feed_http import USER_AGENT, FeedFetchError, fetch_feed, make_client
-from ingest.feed_synthetic import synthetic_feed
-from ingest.fetching import fetch_feeds, pull_feed, refresh_show
+from ingest.feeds.fetch import USER_AGENT, FeedFetchError, fetch_feed, make_client
+from ingest.feeds.step import fetch_feeds, pull_feed, refresh_show
 from ingest.store import shows as show_store
 
 FEEDS = Path(__file__).parent / "fixtures" / "feeds"

@@ -3,9 +3,9 @@ from pathlib import Path
 
 import pytest
 
-from ingest.feed import normalize_enclosure_url, parse_duration, parse_feed
-from ingest.feed_synthetic import synthetic_feed
-from ingest.html import html_to_text, sanitize_html
+from bench.synthetic_feed import synthetic_feed
+from ingest.feeds.parse import normalize_enclosure_url, parse_duration, parse_feed
+from ingest.feeds.sanitize import html_to_text, sanitize_html
 
 FEEDS = Path(__file__).parent / "fixtures" / "feeds"
 URL = "https://feeds.example.com/show.xml"

@@ -3,7 +3,7 @@ import sqlite3
 import pytest
 
 from ingest import store
-from ingest.models import Episode, Person, Show, TranscriptLink
+from ingest.records import Episode, Person, Show, TranscriptLink
 from ingest.store import shows
 
 

@@ -1,10 +1,10 @@
 """Phrases Whisper invents where nobody speaks are dropped; real speech never is."""
 
-from ingest.models import Segment, Word
+from bench.wer import normalise
+from ingest.records import Segment, Word
 from ingest.sample import load_sample
 from ingest.transcribe import TranscribeOptions, get_transcriber
 from ingest.transcribe.hallucinations import is_hallucination, split_hallucinations
-from ingest.wer import normalise
 
 
 def _segment(no_speech: float, words: list[tuple[str, float, float, float]]) -> Segment:

@@ -10,12 +10,12 @@ from pathlib import Path
 import pytest
 import yaml
 
-from ingest.models import Segment
+from bench.tag_eval import transcript_lines
+from bench.wer import normalise, wer
+from ingest.records import Segment
 from ingest.sample import generate, load_sample
-from ingest.tags.evaluation import transcript_lines
 from ingest.transcribe import TranscribeOptions, get_transcriber
 from ingest.transcribe import gaps as gap_finder
-from ingest.wer import normalise, wer
 
 INTERVIEW = (
     Path(__file__).parent / "fixtures" / "tag_eval" / "reaching_people_who_are_not_looking.yaml"

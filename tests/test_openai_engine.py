@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
+from bench.wer import edit_distance, normalise, wer
 from ingest.sample import load_sample
 from ingest.transcribe import TranscribeOptions, TranscriptionError, get_transcriber
-from ingest.transcribe.models import ModelNotFoundError
-from ingest.wer import edit_distance, normalise, wer
+from ingest.transcribe.weights import ModelNotFoundError
 
 if not os.environ.get("CI"):
     pytest.importorskip("whisper", reason="openai-whisper extra not installed (see tests/run.sh)")

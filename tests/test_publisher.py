@@ -5,16 +5,16 @@ import json
 import pytest
 
 from ingest.archive import Archive
-from ingest.models import Episode, Show, TranscriptLink
+from ingest.records import Episode, Show, TranscriptLink
 from ingest.store import shows
 from ingest.store import transcripts as transcript_store
+from ingest.transcribe.files import read_transcript
 from ingest.transcribe.publisher import (
     PublisherTranscriptError,
     choose_link,
     parse_transcript,
 )
-from ingest.transcribing import RichProgress, transcribe_episodes
-from ingest.transcripts import read_transcript
+from ingest.transcribe.step import RichProgress, transcribe_episodes
 
 VTT = """WEBVTT Kind: captions
 

@@ -19,7 +19,7 @@ from ingest.sample import (
     spoken_text,
 )
 from ingest.sample.generate import generate
-from ingest.static_server import parse_range
+from ingest.sitegen.server import parse_range
 
 SHOW = load_sample()
 ONE_MEDICAL = next(e for e in SHOW.episodes if any(g.company == "One Medical" for g in e.guests))

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import sync_playwright
 
-from ingest import sitegen
 from ingest.archive import Archive
-from ingest.static_server import StaticServer
+from ingest.sitegen import build as sitegen
+from ingest.sitegen.server import StaticServer
 from tests.browser import launch
 from tests.site_archive import build_sample_archive
 

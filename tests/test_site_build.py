@@ -12,13 +12,15 @@ from html.parser import HTMLParser
 import pytest
 from click.testing import CliRunner
 
-from ingest import site_data, sitegen
 from ingest.archive import Archive
 from ingest.cli import cli
-from ingest.models import Episode, Person, Segment, Transcript
+from ingest.records import Episode, Person, Segment, Transcript
+from ingest.sitegen import build as sitegen
+from ingest.sitegen import data as site_data
+from ingest.sitegen import urls
 from ingest.store import shows as show_store
 from ingest.store import transcripts as transcript_store
-from ingest.transcripts import write_transcript
+from ingest.transcribe.files import write_transcript
 from tests.site_archive import HOSTILE_TITLE, build_archive, make_speech_mp3
 
 PODCAST_NS = "{https://podcastindex.org/namespace/1.0}"
@@ -241,7 +243,7 @@ def test_new_episode_rewrites_its_page_lists_and_index(archive, episodes):
 def test_list_pages_are_fixed_windows_counted_from_the_oldest(per_page):
     previous: dict[str, tuple] = {}
     for count in range(0, 5 * per_page + 2):
-        layouts = sitegen.paginate(count, "shows/x/", per_page)
+        layouts = urls.paginate(count, "shows/x/", per_page)
         front, older = layouts[0], layouts[1:]
         assert front.rel == "shows/x/index.html" and front.newer_url is None
         # Every episode (1 = the oldest) is on exactly one page; the front holds the newest.
@@ -297,7 +299,7 @@ def walk_list(site, prefix):
 
 
 def test_pagination_links_reach_every_episode_once(archive, episodes, monkeypatch):
-    monkeypatch.setattr(sitegen, "EPISODES_PER_PAGE", 2)
+    monkeypatch.setattr(urls, "EPISODES_PER_PAGE", 2)
     added = add_weekly_episodes(archive, 6)
     assert build(archive).errors == []
     site = archive.site_dir
@@ -322,7 +324,7 @@ def test_pagination_links_reach_every_episode_once(archive, episodes, monkeypatc
 
 
 def test_new_episode_rewrites_only_the_front_list_pages(archive, episodes, monkeypatch):
-    monkeypatch.setattr(sitegen, "EPISODES_PER_PAGE", 3)
+    monkeypatch.setattr(urls, "EPISODES_PER_PAGE", 3)
     # 10 episodes; the topic and host lists hold 9 (not the hostile one). Each list's front
     # page holds episodes 7.., pages 2 and 1 hold 4-6 and 1-3.
     add_weekly_episodes(archive, 7)

@@ -1,6 +1,6 @@
 import httpx
 
-from ingest.static_server import StaticServer
+from ingest.sitegen.server import StaticServer
 
 
 def test_site_server_answers_byte_ranges_so_players_can_seek(tmp_path):

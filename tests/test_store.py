@@ -2,7 +2,7 @@ import contextlib
 from datetime import UTC, datetime
 
 from ingest import store
-from ingest.models import Episode, Person, Show
+from ingest.records import Episode, Person, Show
 from ingest.store import shows
 
 

@@ -4,14 +4,14 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
+from bench.tag_eval import segments_from_lines
 from ingest import store
 from ingest.cli import cli
-from ingest.models import Episode, Segment
+from ingest.records import Episode, Segment
 from ingest.sample import load_sample
 from ingest.store import shows
 from ingest.store import tags as tag_store
-from ingest.tags.evaluation import segments_from_lines
-from ingest.tags.job import tag_archive
+from ingest.tags.step import tag_archive
 from ingest.taxonomy import DEFAULT_TAXONOMY, load_taxonomy
 
 ONE_MEDICAL = "ttm-sample-0003"
@@ -184,16 +184,16 @@ def test_topic_removed_from_taxonomy_is_dropped_but_manual_tags_stay(one_medical
 def test_bad_episode_is_recorded_and_the_run_goes_on(one_medical, monkeypatch):
     db, episode_id, _ = one_medical
     other = add_episode(db, "other", sample_segments("ttm-sample-0004"), title="Pay ranges")
-    from ingest.tags import job
+    from ingest.tags import step
 
-    real = job.score_topics
+    real = step.score_topics
 
     def broken_for_one(segments, topics, scorer):
         if any("Fieldstone" in s.text for s in segments):
             raise ValueError("corrupt transcript")
         return real(segments, topics, scorer)
 
-    monkeypatch.setattr(job, "score_topics", broken_for_one)
+    monkeypatch.setattr(step, "score_topics", broken_for_one)
     result = tag_archive(db, load_taxonomy())
     assert list(result.tagged) == [episode_id]
     assert other in result.failed and "corrupt transcript" in result.failed[other]

@@ -4,11 +4,11 @@ from pathlib import Path
 
 import pytest
 
+from bench.tag_eval import evaluate, load_eval_set
 from ingest import store
 from ingest.store import tags as tag_store
 from ingest.tags import get_scorer
-from ingest.tags.evaluation import evaluate, load_eval_set
-from ingest.tags.job import tag_archive
+from ingest.tags.step import tag_archive
 from ingest.taxonomy import load_taxonomy
 from tests.test_tags import ONE_MEDICAL, add_episode, line_time, sample_segments
 

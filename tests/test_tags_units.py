@@ -4,9 +4,9 @@ from pathlib import Path
 
 import pytest
 
-from ingest.models import Segment
+from bench.tag_eval import evaluate, load_eval_set, segments_from_lines
+from ingest.records import Segment
 from ingest.tags import SCORERS, get_scorer
-from ingest.tags.evaluation import evaluate, load_eval_set, segments_from_lines
 from ingest.tags.keyphrases import extract_keyphrases
 from ingest.tags.lexical import LexicalScorer
 from ingest.tags.passages import MAX_SECONDS, MIN_SECONDS, group_passages, with_bridges

@@ -12,9 +12,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from bench.wer import wer
 from ingest.archive import Archive
 from ingest.cli import cli
-from ingest.models import Segment, Transcript
+from ingest.records import Segment, Transcript
 from ingest.sample import load_sample, spoken_text
 from ingest.sample.server import start_sample_server
 from ingest.store import shows
@@ -26,9 +27,8 @@ from ingest.transcribe import (
 )
 from ingest.transcribe import gaps as gap_finder
 from ingest.transcribe.faster import load_audio
-from ingest.transcribing import transcribe_episodes
-from ingest.transcripts import read_transcript
-from ingest.wer import wer
+from ingest.transcribe.files import read_transcript
+from ingest.transcribe.step import transcribe_episodes
 
 MAX_WER = 0.15  # tiny.en on espeak-ng speech (the bar)
 

@@ -5,7 +5,7 @@ from dataclasses import replace
 
 import pytest
 
-from ingest.transcribe.models import (
+from ingest.transcribe.weights import (
     MODEL_PACKAGES,
     ModelNotFoundError,
     assemble_parts,

@@ -4,10 +4,10 @@ import json
 
 import pytest
 
-from ingest import transcripts as files
-from ingest.models import Segment, Transcript, Word
+from bench.wer import normalise, wer
+from ingest.records import Segment, Transcript, Word
+from ingest.transcribe import files
 from ingest.transcribe.publisher import parse_srt, parse_vtt
-from ingest.wer import normalise, wer
 
 
 def sample_transcript() -> Transcript:

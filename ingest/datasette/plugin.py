@@ -1,8 +1,8 @@
 """Datasette hooks for the archive: SQL functions for times and page links, and cell rendering.
 
-Registered by `ingest.serve.make_datasette`. The static site's base URL comes from the plugin
-configuration (`plugins.podarchive.site_url` in the metadata), so each Datasette instance links
-to its own site even when several run in one process (tests).
+Registered by `ingest.datasette.serve.make_datasette`. The static site's base URL comes from the
+plugin configuration (`plugins.podarchive.site_url` in the metadata), so each Datasette instance
+links to its own site even when several run in one process (tests).
 """
 
 from __future__ import annotations

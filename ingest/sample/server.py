@@ -17,7 +17,7 @@ from email.utils import format_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from ingest.sample import load_sample, sample_feed_xml
-from ingest.static_server import parse_range
+from ingest.sitegen.server import parse_range
 
 
 @dataclass(frozen=True)

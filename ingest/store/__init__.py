@@ -1,7 +1,7 @@
 """The only package that writes SQL: schema, migrations, upserts and full-text search.
 
 One submodule per area (shows and episodes, audio, transcripts, tags...); each takes a
-`sqlite_utils.Database` and typed records from `ingest.models`.
+`sqlite_utils.Database` and typed records from `ingest.records`.
 """
 
 from __future__ import annotations

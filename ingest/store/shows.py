@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 import sqlite_utils
 
 from ingest.ids import episode_id_for, episode_slug_for, show_id_for
-from ingest.models import Episode, Person, Show
+from ingest.records import Episode, Person, Show
 from ingest.store import now, transaction
 
 # Episode columns that come from the feed (the rest belong to later steps).

@@ -107,7 +107,7 @@ def transcript_stamps(db: sqlite_utils.Database) -> dict[str, tuple]:
 
     Every write of segments (`store.transcripts.save_transcript`, `clear_transcript`) replaces
     them all and sets `episodes.transcript_at`, so the stamp changes with the transcript (but
-    for a second save within the same second; see `site_data`). The count and id range come
+    for a second save within the same second; see `sitegen.data`). The count and id range come
     from the (episode_id, idx) index alone: hashing the 40 MB of text of a 1,000-episode archive
     on every build cost more than all the rest of a no-change build.
     """

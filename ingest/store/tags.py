@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 
 import sqlite_utils
 
-from ingest.models import Segment
+from ingest.records import Segment
 from ingest.store import now, transaction
 from ingest.taxonomy import Taxonomy
 

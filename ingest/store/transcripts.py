@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlite_utils
 
-from ingest.models import Transcript, TranscriptLink
+from ingest.records import Transcript, TranscriptLink
 from ingest.store import now, transaction
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from ingest.models import Segment
+from ingest.records import Segment
 
 # Long enough to hold one thought of a conversation, short enough that a moment link lands
 # near where the topic is discussed.

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from ingest.models import Segment
+from ingest.records import Segment
 from ingest.tags.passages import Passage, group_passages, with_bridges
 from ingest.tags.scorer import Scorer
 from ingest.taxonomy import Topic

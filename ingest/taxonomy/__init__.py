@@ -13,7 +13,7 @@ from pathlib import Path
 import yaml
 
 from ingest.ids import slugify
-from ingest.models import Tag
+from ingest.records import Tag
 
 DEFAULT_TAXONOMY = Path(__file__).resolve().parent / "recruiting.yaml"
 MAX_DESCRIPTION_LENGTH = 200  # one line, as the site shows it under the topic name

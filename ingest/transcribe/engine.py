@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ingest.models import Segment, Transcript, Word
+from ingest.records import Segment, Transcript, Word
 from ingest.transcribe import gaps as gap_finder
 from ingest.transcribe.base import TranscribeOptions, TranscriptionError
 from ingest.transcribe.hallucinations import split_hallucinations

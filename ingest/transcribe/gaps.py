@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ingest.models import Segment
+from ingest.records import Segment
 
 SAMPLE_RATE = 16_000  # Hz: what Whisper and Silero VAD expect
 # Segment times are rounded and pauses between sentences are left out, so a segment

@@ -15,7 +15,7 @@ probable, stays, and a transcript without word times is left as it is.
 
 from __future__ import annotations
 
-from ingest.models import Segment, Word
+from ingest.records import Segment, Word
 
 NO_SPEECH_THRESHOLD = 0.6  # Whisper's default `no_speech_threshold`
 # From openai-whisper's word_anomaly_score / is_segment_anomaly (whisper/transcribe.py).

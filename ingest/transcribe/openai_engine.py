@@ -13,13 +13,13 @@ from pathlib import Path
 
 import numpy as np
 
-from ingest.models import Segment, Word
+from ingest.records import Segment, Word
 from ingest.transcribe import gaps as gap_finder
 from ingest.transcribe.base import TranscribeOptions
 from ingest.transcribe.convert import converted_checkpoint, encode_alignment_heads
 from ingest.transcribe.engine import Decoded, WhisperEngine
 from ingest.transcribe.faster import available_cores, hotwords, normalise_language
-from ingest.transcribe.models import (
+from ingest.transcribe.weights import (
     ModelNotFoundError,
     looks_like_path,
     resolve_ct2_model,

@@ -17,7 +17,7 @@ from html.parser import HTMLParser
 import httpx
 
 from ingest import __version__
-from ingest.models import Segment, Transcript, TranscriptLink, Word
+from ingest.records import Segment, Transcript, TranscriptLink, Word
 
 MAX_TRANSCRIPT_BYTES = 10 * 1024 * 1024  # a 3-hour episode's word-level JSON is ~2 MB
 TIMEOUT_S = 30.0

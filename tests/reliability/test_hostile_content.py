@@ -15,7 +15,7 @@ from urllib.parse import quote
 import pytest
 from playwright.sync_api import sync_playwright
 
-from ingest.static_server import StaticServer
+from ingest.sitegen.server import StaticServer
 from tests.browser import launch
 from tests.reliability.conftest import rows
 from tests.reliability.served import HOSTILE_QUERY, datasette

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from ingest.lock import LOCK_NAME
+from ingest.archive import LOCK_NAME
 from ingest.pipeline import EXIT_BUSY, EXIT_OK
 from tests.reliability.conftest import (
     RSS_TYPE,

@@ -18,11 +18,10 @@ from pathlib import Path
 import httpx
 import sqlite_utils
 
-from ingest import transcripts as files
 from ingest.archive import Archive
-from ingest.models import Transcript
+from ingest.records import Transcript
 from ingest.store import transcripts as store
-from ingest.transcribe import DEFAULT_ENGINE, TranscribeOptions, Transcriber, get_transcriber
+from ingest.transcribe import DEFAULT_ENGINE, TranscribeOptions, Transcriber, files, get_transcriber
 from ingest.transcribe.base import TranscriptionError
 from ingest.transcribe.faster import normalise_language
 from ingest.transcribe.publisher import (
@@ -46,7 +45,7 @@ class EpisodeResult:
     seconds: float = 0.0
     error: str | None = None
     gaps_remaining: list = field(default_factory=list)
-    worker: str | None = None  # where Whisper ran, when a runner fans jobs out (ingest.cluster)
+    worker: str | None = None  # where Whisper ran, when a runner fans jobs out (transcribe.cluster)
 
 
 @dataclass(frozen=True)
@@ -72,8 +71,8 @@ class AsrOutcome:
     worker: str | None = None
 
 
-# Runs Whisper on a batch of jobs elsewhere (ingest.cluster: a Dask cluster) and calls `done`
-# here, one outcome at a time as each arrives, so this process stays the only writer.
+# Runs Whisper on a batch of jobs elsewhere (ingest.transcribe.cluster: a Dask cluster) and calls
+# `done` here, one outcome at a time as each arrives, so this process stays the only writer.
 AsrRunner = Callable[[list[AsrJob], Callable[[AsrJob, AsrOutcome], None]], None]
 
 

@@ -67,8 +67,8 @@ def publish(archive: Archive, host: str = "127.0.0.1", port: int = 0) -> tuple[P
     """Serve the built site and a Datasette over the archive; returns their URLs and a stop."""
     import uvicorn
 
-    from ingest.serve import make_datasette
-    from ingest.static_server import StaticServer
+    from ingest.datasette.serve import make_datasette
+    from ingest.sitegen.server import StaticServer
 
     site = StaticServer(archive.site_dir, host=host, port=port).start()
     datasette = make_datasette(archive, base_url=site.url("/"))

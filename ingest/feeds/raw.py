@@ -15,7 +15,7 @@ from xml.etree.ElementTree import Element, ParseError
 import defusedxml.ElementTree as SafeET
 from defusedxml import DefusedXmlException
 
-from ingest.models import Person, TranscriptLink
+from ingest.records import Person, TranscriptLink
 
 ATOM_NS = "http://www.w3.org/2005/Atom"
 # The Podcasting 2.0 namespace has been published under several URIs over the years.

@@ -1,8 +1,8 @@
 """Parse a podcast feed (RSS 2.0 or Atom, iTunes and Podcasting 2.0 tags) into typed records.
 
-feedparser reads the bytes leniently; `feed_xml` reads what feedparser drops (repeated
+feedparser reads the bytes leniently; `raw` reads what feedparser drops (repeated
 `podcast:*` elements, `itunes:new-feed-url`, paging links) strictly from the same bytes.
-Nothing here does I/O: fetching is `feed_http`, storing is `ingest.store`.
+Nothing here does I/O: fetching is `fetch`, storing is `ingest.store`.
 """
 
 from __future__ import annotations
@@ -18,9 +18,9 @@ from urllib.parse import urljoin, urlsplit
 
 import feedparser
 
-from ingest.feed_xml import RawFeed, RawItem, read_raw
-from ingest.html import html_to_text, sanitize_html, text_to_html
-from ingest.models import Episode, Show
+from ingest.feeds.raw import RawFeed, RawItem, read_raw
+from ingest.feeds.sanitize import html_to_text, sanitize_html, text_to_html
+from ingest.records import Episode, Show
 
 HTTP_SCHEMES = ("http", "https")
 # Longest duration we believe: anything longer is a typo or bytes mistaken for seconds.
@@ -305,7 +305,7 @@ def _keywords(entry, raw: RawItem | None) -> list[str]:
 
 def _single_podcast_tags(entry, episode: Episode) -> None:
     """Without the raw item, take the one `podcast:*` element feedparser kept."""
-    from ingest.models import TranscriptLink
+    from ingest.records import TranscriptLink
 
     transcript = entry.get("podcast_transcript") or {}
     if is_http_url(transcript.get("url")):

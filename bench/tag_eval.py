@@ -15,7 +15,7 @@ from pathlib import Path
 
 import yaml
 
-from ingest.models import Segment
+from ingest.records import Segment
 from ingest.tags.scorer import Scorer
 from ingest.tags.topics import score_topics
 from ingest.taxonomy import Taxonomy

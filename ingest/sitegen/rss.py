@@ -5,11 +5,11 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
-from ingest.site_render import sanitize_notes
+from ingest.sitegen.render import sanitize_notes
 
 if TYPE_CHECKING:
-    from ingest.site_data import SiteData
-    from ingest.sitegen import BaseUrl
+    from ingest.sitegen.data import SiteData
+    from ingest.sitegen.urls import BaseUrl
 
 ITUNES_NS = "http://www.itunes.com/dtds/podcast-1.0.dtd"
 PODCAST_NS = "https://podcastindex.org/namespace/1.0"

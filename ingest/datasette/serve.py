@@ -69,7 +69,7 @@ def prepare_database(archive: Archive) -> bool:
 
 def archive_in_use(archive: Archive) -> bool:
     """Whether an ingest run holds the archive's lock right now."""
-    from ingest.lock import ArchiveBusy, archive_lock
+    from ingest.archive import ArchiveBusy, archive_lock
 
     try:
         with archive_lock(archive.root):

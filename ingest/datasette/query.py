@@ -43,7 +43,7 @@ def search_archive(
     site_url: str | None = None,
 ) -> list[SearchHit]:
     """Ranked transcript passages matching `query` (FTS5 syntax: "phrase", OR, prefix*)."""
-    from ingest.serve import DATABASE_NAME, make_datasette
+    from ingest.datasette.serve import DATABASE_NAME, make_datasette
 
     if not archive.db_path.exists():
         raise SearchError(f"no archive database at {archive.db_path}")

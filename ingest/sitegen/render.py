@@ -44,7 +44,7 @@ NOTES_URL_SCHEMES = {"http", "https", "mailto"}
 
 def templates_dir() -> Path:
     """The top-level `templates/` of a checkout, else the copy a wheel put in <prefix>/share."""
-    checkout = Path(__file__).resolve().parent.parent / "templates"
+    checkout = Path(__file__).resolve().parents[2] / "templates"
     candidates = [checkout]
     for scheme in (None, f"{os.name}_user"):
         with contextlib.suppress(KeyError):

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 import httpx
 
 from ingest import __version__
-from ingest.feed import is_http_url
+from ingest.feeds.parse import is_http_url
 
 PROJECT_URL = "https://github.com/podcast-archive/podcast-archive"
 USER_AGENT = f"podcast-archive/{__version__} (+{PROJECT_URL})"

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import sqlite_utils
 
-from ingest.models import Segment
+from ingest.records import Segment
 from ingest.store import tags as tag_store
 from ingest.tags import DEFAULT_SCORER, get_scorer
 from ingest.tags.keyphrases import extract_keyphrases

@@ -1,7 +1,7 @@
 """Fan transcription out to a Dask cluster: one task per episode, one writer.
 
 The coordinator (this process) decides which episodes need Whisper, exactly as a local run does
-(`ingest.transcribing`), and hands those jobs to `DaskRunner`. Each task fetches its own audio
+(`ingest.transcribe.step`), and hands those jobs to `DaskRunner`. Each task fetches its own audio
 (the archive's file when workers share the folder, else the enclosure URL), transcribes it with
 the same engine code and returns the Transcript; outcomes are written here, one at a time as they
 arrive, so a killed coordinator loses at most the episodes still in flight.
@@ -30,7 +30,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from ingest.transcribe.base import TranscribeOptions
-from ingest.transcribing import (
+from ingest.transcribe.step import (
     AsrJob,
     AsrOutcome,
     EpisodeResult,
@@ -94,7 +94,7 @@ def _local_audio(job: AsrJob, shared_audio: bool, scratch: Path) -> tuple[Path |
     if not job.audio_url:
         where = job.audio_path if shared_audio else "the coordinator's archive"
         return None, f"no audio this worker can read ({where}) and no enclosure URL"
-    from ingest import download
+    from ingest.audio import download
 
     try:
         with download.make_client() as client:
@@ -177,7 +177,7 @@ def _host(address: str) -> str:
 
 @dataclass
 class DaskRunner:
-    """An `AsrRunner` (ingest.transcribing): one Dask task per episode, newest first.
+    """An `AsrRunner` (ingest.transcribe.step): one Dask task per episode, newest first.
 
     Only as many tasks as the cluster has worker threads are submitted at a time, topped up as
     outcomes arrive (and as workers join): each worker then holds just the episode it runs, so
@@ -233,7 +233,7 @@ class DaskRunner:
         from distributed import KilledWorker
 
         from ingest.transcribe import EngineUnavailableError
-        from ingest.transcribe.models import ModelNotFoundError
+        from ingest.transcribe.weights import ModelNotFoundError
 
         if future.status == "finished":
             return future.result()
@@ -344,7 +344,7 @@ def transcribe_on_cluster(
     With a remote scheduler, episodes whose audio is not downloaded are taken too: the workers
     fetch the enclosure. `kwargs` go to `transcribe_episodes` (show_id, limit, progress...).
     """
-    from ingest.transcribing import transcribe_episodes
+    from ingest.transcribe.step import transcribe_episodes
 
     options = options or TranscribeOptions()
     remote = bool(scheduler or dask_client)

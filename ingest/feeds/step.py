@@ -7,9 +7,9 @@ from dataclasses import dataclass, field
 import httpx
 import sqlite_utils
 
-from ingest.feed import ParsedFeed, normalize_enclosure_url, parse_feed
-from ingest.feed_http import MAX_FEED_BYTES, FeedFetchError, FeedResponse, fetch_feed
-from ingest.models import Show
+from ingest.feeds.fetch import MAX_FEED_BYTES, FeedFetchError, FeedResponse, fetch_feed
+from ingest.feeds.parse import ParsedFeed, normalize_enclosure_url, parse_feed
+from ingest.records import Show
 from ingest.store import shows as show_store
 
 # Paged feeds (RFC 5005 `rel="next"`) of real shows run to tens of pages; a server that pages

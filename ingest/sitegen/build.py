@@ -1,7 +1,7 @@
 """Build the static site from the archive database: pages, media, feed, sitemap, search index.
 
 `build_site(db, archive)` renders every page's data, hashes it, and rewrites only the pages
-whose hash changed since the last build (see `site_files`). URLs are fixed by this layout:
+whose hash changed since the last build (see `files`). URLs are fixed by this layout:
 
     index.html, page/N/              newest episodes first; page N never changes (see `_lists`)
     episodes/<slug>/                 one folder per episode (Datasette links here with #t=SECONDS)
@@ -17,13 +17,16 @@ import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlencode
 
-from ingest import site_data, site_feed, site_render, site_search
 from ingest.archive import Archive
-from ingest.site_files import SiteWriter, content_hash
+from ingest.sitegen import data as site_data
+from ingest.sitegen import render as site_render
+from ingest.sitegen import rss as site_feed
+from ingest.sitegen import search as site_search
+from ingest.sitegen.files import SiteWriter, content_hash
+from ingest.sitegen.urls import BaseUrl, paginate
 
-EPISODES_PER_PAGE = 20
 STATIC_FILES = ("site.css", "site.js", "search.js", "favicon.svg")
 TEMPLATE_CACHE = Path(".cache") / "site-templates"  # compiled templates, inside the archive
 
@@ -39,35 +42,6 @@ class BuildReport:
     indexed: bool = False
     html_seconds: float = 0.0
     index_seconds: float = 0.0
-
-
-@dataclass(frozen=True)
-class BaseUrl:
-    """Where the site is served: `path` prefixes every link, `absolute` is for feeds and meta."""
-
-    path: str
-    absolute: str
-
-    @classmethod
-    def parse(cls, base_url: str | None) -> BaseUrl:
-        """'https://host/sub' or '/sub' (or '' for the root) -> paths ending in '/'."""
-        value = (base_url or "/").strip()
-        parts = urlsplit(value)
-        if parts.scheme in ("http", "https") and parts.netloc:
-            path = "/" + parts.path.strip("/") + "/" if parts.path.strip("/") else "/"
-            return cls(path, f"{parts.scheme}://{parts.netloc}{path}")
-        if parts.scheme or parts.netloc:
-            raise ValueError(f"--base-url must be an http(s) URL or a path, not {value!r}")
-        path = "/" + value.strip("/") + "/" if value.strip("/") else "/"
-        return cls(path, path)
-
-    def link(self, url: str) -> str:
-        """A site path made absolute to the server root; external URLs pass through."""
-        return url if url.startswith(("http://", "https://")) else self.path + url
-
-    def full(self, url: str) -> str:
-        """A site path as a full URL when the base URL is absolute (feeds, OpenGraph)."""
-        return url if url.startswith(("http://", "https://")) else self.absolute + url
 
 
 def build_site(
@@ -258,49 +232,6 @@ def _lists(
             episodes=items[start:end],
             **fields,
         )
-
-
-@dataclass(frozen=True)
-class PageLayout:
-    """One list page: its file, which episodes (1 = the oldest) it holds, and its neighbours."""
-
-    rel: str
-    number: int
-    first: int
-    last: int
-    newer_url: str | None
-    older_url: str | None
-
-
-def paginate(count: int, prefix: str = "", per_page: int | None = None) -> list[PageLayout]:
-    """The list pages for `count` episodes, the front page first (see `_lists`)."""
-    per_page = per_page or EPISODES_PER_PAGE
-    top = max(1, count // per_page)  # the front page holds window `top` and the remainder
-
-    def url(number: int) -> str:
-        return prefix if number == top else f"{prefix}page/{number}/"
-
-    front = PageLayout(
-        f"{prefix}index.html",
-        top,
-        (top - 1) * per_page + 1,
-        count,
-        None,
-        url(top - 1) if top > 1 else None,
-    )
-    pages = [front]
-    for number in range(top - 1, 0, -1):
-        pages.append(
-            PageLayout(
-                f"{prefix}page/{number}/index.html",
-                number,
-                (number - 1) * per_page + 1,
-                number * per_page,
-                url(number + 1),
-                url(number - 1) if number > 1 else None,
-            )
-        )
-    return pages
 
 
 def _topic_counts(data: site_data.SiteData) -> list[dict]:

@@ -16,7 +16,7 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from ingest.models import Segment, Transcript, Word
+from ingest.records import Segment, Transcript, Word
 
 JSON_VERSION = "1.0.0"  # the Podcasting 2.0 JSON transcript version we write
 FORMAT = 1  # our extension object's own version

@@ -6,8 +6,8 @@ killed run never leaves a half file under the final name and the next run resume
 The extension is chosen once the response is in (served type, URL, magic bytes), which is why
 the partial file is named without one.
 
-`download()` fetches one file, `download_many()` a few at once; `download_episodes()` at the end
-is the archive's download step, reading and recording through `ingest.store.audio`.
+`download()` fetches one file; `ingest.audio.many` runs a few at once and `ingest.audio.step`
+is the archive's download step.
 """
 
 from __future__ import annotations
@@ -22,12 +22,10 @@ import json
 import os
 import re
 import shutil
-import sys
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
@@ -37,9 +35,7 @@ import httpx
 from ingest import __version__
 
 if TYPE_CHECKING:
-    import sqlite_utils
-
-    from ingest.archive import Archive
+    pass
 
 KB = 1024
 MB = 1024 * KB
@@ -174,18 +170,6 @@ class ExistingFile:
     sha256: str | None
 
 
-@dataclass(frozen=True)
-class DownloadJob:
-    """One enclosure to fetch; `key` is the caller's id for it (an episode id)."""
-
-    key: str
-    url: str
-    folder: Path
-    name: str  # file name without extension: a stable id, never feed text
-    type_hint: str | None = None  # the feed's enclosure type, used only to choose the extension
-    existing: ExistingFile | None = None  # check this first; fetch only if it does not match
-
-
 ProgressCallback = Callable[[int, int | None], None]  # (bytes so far, total or None)
 
 
@@ -317,7 +301,7 @@ def file_matches(existing: ExistingFile, *, rehash: bool = True) -> bool:
     return not rehash or hash_file(existing.path)[1] == existing.sha256
 
 
-def _human(n: float) -> str:
+def human_size(n: float) -> str:
     for unit in ("B", "KB", "MB", "GB"):
         if n < 1024 or unit == "GB":
             return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
@@ -589,15 +573,15 @@ class _Download:
     def _check_room(self, total: int | None, offset: int) -> None:
         if total is not None and total > self.limits.max_bytes:
             raise DownloadError(
-                f"{self.final_url} is {_human(total)}, over the {_human(self.limits.max_bytes)}"
-                " limit"
+                f"{self.final_url} is {human_size(total)}, over the "
+                f"{human_size(self.limits.max_bytes)} limit"
             )
         needed = (total - offset) if total is not None else 0
         free = shutil.disk_usage(self.folder).free
         if free - needed < self.limits.min_free_bytes:
             raise DownloadError(
-                f"not enough disk space for {self.final_url}: needs {_human(needed)},"
-                f" {_human(free)} free, keeping {_human(self.limits.min_free_bytes)} spare",
+                f"not enough disk space for {self.final_url}: needs {human_size(needed)},"
+                f" {human_size(free)} free, keeping {human_size(self.limits.min_free_bytes)} spare",
                 transient=True,
             )
 
@@ -619,7 +603,7 @@ class _Download:
                 done += len(chunk)
                 if done > self.limits.max_bytes:
                     raise DownloadError(
-                        f"{self.final_url} grew past the {_human(self.limits.max_bytes)} limit"
+                        f"{self.final_url} grew past the {human_size(self.limits.max_bytes)} limit"
                     )
                 self.handle.write(chunk)
                 digest.update(chunk)
@@ -683,272 +667,3 @@ def _int(value: str | None) -> int | None:
 def _describe(error: httpx.HTTPError) -> str:
     text = str(error) or type(error).__name__
     return f"{type(error).__name__}: {text}" if type(error).__name__ not in text else text
-
-
-# --- Many downloads -------------------------------------------------------------------------
-
-
-class Progress:
-    """Progress reports from download threads; this one stays silent."""
-
-    def start(self, job: DownloadJob) -> None: ...
-
-    def update(self, job: DownloadJob, done: int, total: int | None) -> None: ...
-
-    def finish(self, job: DownloadJob) -> None: ...
-
-
-class RichProgress(Progress):
-    """A rich progress bar per running download (bytes, rate) and one for the whole run."""
-
-    def __init__(self, total_jobs: int):
-        from rich.console import Console
-        from rich.progress import (
-            BarColumn,
-            DownloadColumn,
-            ProgressColumn,
-            TextColumn,
-            TimeRemainingColumn,
-            TransferSpeedColumn,
-        )
-        from rich.progress import Progress as Bars
-        from rich.text import Text
-
-        class PerFile(ProgressColumn):
-            """A byte column on each download's row; on the run's row, the episode count."""
-
-            def __init__(self, column, count_text: bool = False):
-                super().__init__()
-                self._column, self._count_text = column, count_text
-
-            def render(self, task):
-                if not task.fields.get("count"):
-                    return self._column.render(task)
-                if self._count_text:
-                    return Text(f"{task.completed:.0f}/{task.total:.0f} episodes")
-                return Text("")
-
-        self._bars = Bars(
-            TextColumn("{task.description}"),
-            BarColumn(),
-            PerFile(DownloadColumn(), count_text=True),
-            PerFile(TransferSpeedColumn()),
-            PerFile(TimeRemainingColumn()),
-            console=Console(stderr=True),
-            transient=True,
-        )
-        self._overall = self._bars.add_task("download", total=total_jobs, count=True)
-        self._tasks: dict[str, int] = {}
-        self._lock = threading.Lock()
-
-    def __enter__(self) -> RichProgress:
-        self._bars.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._bars.stop()
-
-    def start(self, job: DownloadJob) -> None:
-        with self._lock:
-            self._tasks[job.key] = self._bars.add_task(job.key, total=None)
-
-    def update(self, job: DownloadJob, done: int, total: int | None) -> None:
-        task = self._tasks.get(job.key)
-        if task is not None:
-            self._bars.update(task, completed=done, total=total)
-
-    def finish(self, job: DownloadJob) -> None:
-        with self._lock:
-            task = self._tasks.pop(job.key, None)
-        if task is not None:
-            self._bars.remove_task(task)
-        self._bars.advance(self._overall)
-
-
-def progress_for(total_jobs: int, stream=None) -> contextlib.AbstractContextManager[Progress]:
-    """A rich progress display on a terminal; silent when piped or in CI (`$CI` set)."""
-    stream = stream or sys.stderr
-    if total_jobs and stream.isatty() and not os.environ.get("CI"):
-        return RichProgress(total_jobs)
-    return contextlib.nullcontext(Progress())
-
-
-def run_job(
-    client: httpx.Client,
-    job: DownloadJob,
-    *,
-    limits: Limits = Limits(),  # noqa: B008
-    retry: RetryPolicy = RetryPolicy(),  # noqa: B008
-    progress: Progress | None = None,
-    cancel: threading.Event | None = None,
-) -> DownloadResult:
-    """Reuse the job's existing file if it still matches its size and hash, else download it."""
-    if job.existing is not None:
-        if file_matches(job.existing):
-            return DownloadResult(
-                path=job.existing.path,
-                size=job.existing.size or 0,
-                sha256=job.existing.sha256 or "",
-                reused=True,
-            )
-        _remove(job.existing.path)  # stale or corrupt: never serve it again
-    progress = progress or Progress()
-    progress.start(job)
-    try:
-        return download(
-            client,
-            job.url,
-            job.folder,
-            job.name,
-            type_hint=job.type_hint,
-            limits=limits,
-            retry=retry,
-            progress=lambda done, total: progress.update(job, done, total),
-            cancel=cancel,
-        )
-    finally:
-        progress.finish(job)
-
-
-def download_many(
-    client: httpx.Client,
-    jobs: Iterable[DownloadJob],
-    *,
-    concurrency: int = DEFAULT_CONCURRENCY,
-    limits: Limits = Limits(),  # noqa: B008
-    retry: RetryPolicy = RetryPolicy(),  # noqa: B008
-    progress: Progress | None = None,
-) -> Iterator[tuple[DownloadJob, DownloadResult | DownloadError]]:
-    """Run jobs on a few threads; yield each outcome in the caller's thread as it completes.
-
-    The caller records outcomes (e.g. in SQLite) from its own thread, so no database connection
-    crosses threads. One job's failure is yielded as a DownloadError and the rest go on.
-    """
-    workers = max(1, min(concurrency, MAX_CONCURRENCY))
-    cancel = threading.Event()
-    pending_jobs = iter(jobs)
-    running: dict[Future, DownloadJob] = {}
-
-    def submit_next(pool: ThreadPoolExecutor) -> None:
-        for job in itertools.islice(pending_jobs, workers - len(running)):
-            future = pool.submit(
-                run_job,
-                client,
-                job,
-                limits=limits,
-                retry=retry,
-                progress=progress,
-                cancel=cancel,
-            )
-            running[future] = job
-
-    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="download")
-    try:
-        submit_next(pool)
-        while running:
-            finished, _ = wait(running, return_when=FIRST_COMPLETED)
-            for future in finished:
-                job = running.pop(future)
-                try:
-                    outcome: DownloadResult | DownloadError = future.result()
-                except DownloadError as error:
-                    outcome = error
-                except Exception as error:  # one broken episode must not stop the run
-                    outcome = DownloadError(f"unexpected {type(error).__name__}: {error}")
-                yield job, outcome
-            submit_next(pool)
-    finally:
-        # On Ctrl-C (or the caller stopping early) running downloads stop at their next chunk,
-        # leaving `.part` files the next run resumes.
-        cancel.set()
-        pool.shutdown(wait=True, cancel_futures=True)
-
-
-# --- The download step over an archive ------------------------------------------------------
-# The glue between the store (which episodes, what happened) and the downloads above. Outcomes
-# are recorded from the calling thread only; SQL stays in `ingest.store.audio`.
-
-
-@dataclass
-class StepSummary:
-    """What one download run did, for its closing line and exit code."""
-
-    downloaded: int = 0
-    bytes: int = 0
-    resumed: int = 0
-    verified: int = 0  # files re-hashed by --verify and found whole
-    on_disk: int = 0  # files skipped: present with their stored size
-    failed: list[tuple[str, str]] = field(default_factory=list)  # (episode id, message)
-
-    def line(self) -> str:
-        parts = [f"downloaded {self.downloaded} ({_human(self.bytes)})"]
-        if self.resumed:
-            parts.append(f"resumed {self.resumed}")
-        if self.verified:
-            parts.append(f"verified {self.verified}")
-        parts.append(f"already on disk {self.on_disk}")
-        parts.append(f"failed {len(self.failed)}")
-        return "Audio: " + ", ".join(parts)
-
-
-def download_episodes(
-    db: sqlite_utils.Database,
-    archive: Archive,
-    client: httpx.Client,
-    *,
-    show_id: str | None = None,
-    limit: int | None = None,
-    verify: bool = False,
-    concurrency: int = DEFAULT_CONCURRENCY,
-    limits: Limits = Limits(),  # noqa: B008
-    retry: RetryPolicy = RetryPolicy(),  # noqa: B008
-    on_error: Callable[[str, str], None] | None = None,
-    progress_stream=None,
-) -> StepSummary:
-    """Fetch every episode's missing audio into `archive` and record each outcome in `db`.
-
-    `on_error(label, message)` hears each failure as it happens; the run always goes on.
-    """
-    from ingest.store import audio as audio_store
-
-    plan = audio_store.plan_downloads(db, archive.root, show_id=show_id, limit=limit, verify=verify)
-    summary = StepSummary(on_disk=plan.on_disk)
-    tasks = {task.episode_id: task for task in plan.todo}
-    jobs = [
-        DownloadJob(
-            key=task.episode_id,
-            url=task.enclosure_url,
-            folder=archive.audio_dir / task.show_id,
-            name=task.episode_id,
-            type_hint=task.enclosure_type,
-            existing=ExistingFile(
-                archive.root / task.audio_path, task.audio_bytes, task.audio_sha256
-            )
-            if task.audio_path
-            else None,
-        )
-        for task in plan.todo
-    ]
-    with progress_for(len(jobs), progress_stream) as progress:
-        outcomes = download_many(
-            client, jobs, concurrency=concurrency, limits=limits, retry=retry, progress=progress
-        )
-        for job, outcome in outcomes:
-            task = tasks[job.key]
-            if isinstance(outcome, DownloadError):
-                message = str(outcome)
-                audio_store.record_audio_error(db, task.episode_id, message)
-                summary.failed.append((task.episode_id, message))
-                if on_error is not None:
-                    on_error(f"episode {task.episode_id} ({task.title or 'untitled'})", message)
-                continue
-            if outcome.reused:
-                summary.verified += 1
-                continue
-            audio_store.record_audio(
-                db, task.episode_id, archive.root, outcome.path, outcome.size, outcome.sha256
-            )
-            summary.downloaded += 1
-            summary.bytes += outcome.size
-            summary.resumed += bool(outcome.resumed_from)
-    return summary

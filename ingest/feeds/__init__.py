@@ -1,0 +1,5 @@
+"""Feeds: fetch a podcast feed (conditional GET), parse it into records, sanitise its HTML.
+
+`step.fetch_feeds` is the archive's fetch step; `fetch` does the HTTP, `parse` and `raw` read
+the document, `sanitize` makes its HTML safe. Nothing here writes SQL but through `ingest.store`.
+"""
