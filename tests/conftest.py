@@ -1,5 +1,6 @@
 import pytest
 
+from ingest.archive import Archive
 from ingest.sample.server import start_sample_server
 from tests.server import LocalServer
 
@@ -10,6 +11,20 @@ def archive_dir(tmp_path, monkeypatch):
     root = tmp_path / "archive"
     monkeypatch.setenv("PODARCHIVE_DIR", str(root))
     return root
+
+
+@pytest.fixture
+def archive(archive_dir) -> Archive:
+    """The archive at `archive_dir` (its folder is created when first written)."""
+    return Archive.at(archive_dir)
+
+
+@pytest.fixture
+def db(archive):
+    """The archive's database, created and migrated: the file `podarchive` itself opens."""
+    database = archive.open_db()
+    yield database
+    database.close()
 
 
 @pytest.fixture

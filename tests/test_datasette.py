@@ -130,9 +130,10 @@ def rows(ds, path: str, **params) -> list[dict]:
     return response.json()
 
 
-@pytest.fixture
-def archive(archive_dir) -> Archive:
-    return build_sample_archive(archive_dir)
+@pytest.fixture(autouse=True)
+def sample_archive(archive) -> Archive:
+    """Every test here reads the `archive` fixture's archive with the sample show built in."""
+    return build_sample_archive(archive.root)
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ from pathlib import Path
 import pytest
 
 from bench.synthetic_feed import synthetic_feed
-from ingest import store
 from ingest.feeds.fetch import USER_AGENT, FeedFetchError, fetch_feed, make_client
 from ingest.feeds.step import fetch_feeds, pull_feed, refresh_show
 from ingest.store import shows as show_store
@@ -64,11 +63,6 @@ def status(code: int):
         request.wfile.write(body)
 
     return handler
-
-
-@pytest.fixture
-def db():
-    return store.open_db()
 
 
 @pytest.fixture

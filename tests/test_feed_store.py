@@ -2,14 +2,8 @@ import sqlite3
 
 import pytest
 
-from ingest import store
 from ingest.records import Episode, Person, Show, TranscriptLink
 from ingest.store import shows
-
-
-@pytest.fixture
-def db(tmp_path):
-    return store.open_db(tmp_path / "archive.db")
 
 
 @pytest.fixture

@@ -12,7 +12,6 @@ from html.parser import HTMLParser
 import pytest
 from click.testing import CliRunner
 
-from ingest.archive import Archive
 from ingest.cli import cli
 from ingest.records import Episode, Person, Segment, Transcript
 from ingest.sitegen import build as sitegen
@@ -29,11 +28,6 @@ PODCAST_NS = "{https://podcastindex.org/namespace/1.0}"
 @pytest.fixture(scope="session")
 def mp3(tmp_path_factory):
     return make_speech_mp3(tmp_path_factory.mktemp("audio") / "speech.mp3", "One Medical.", 60)
-
-
-@pytest.fixture
-def archive(archive_dir):
-    return Archive.at(archive_dir)
 
 
 @pytest.fixture

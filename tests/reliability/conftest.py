@@ -17,7 +17,6 @@ from xml.sax.saxutils import escape
 
 import pytest
 
-from ingest.archive import Archive
 from ingest.sample import load_sample
 
 FEED_PATH = "/feed.xml"
@@ -27,16 +26,6 @@ RSS_TYPE = "application/rss+xml; charset=utf-8"
 SAFE_NAME = re.compile(r"^[._]{0,2}[A-Za-z0-9][A-Za-z0-9._-]{0,199}$")
 # Temporary names the writers use before the rename (`.part` downloads, `.x.tmp` atomic writes).
 TEMP_NAME = re.compile(r"(\.part(\.json)?$|\.tmp$|^\.[^/]*\.[A-Za-z0-9_]{6,}\.tmp$)")
-
-
-@pytest.fixture
-def archive(archive_dir) -> Archive:
-    return Archive.at(archive_dir)
-
-
-@pytest.fixture
-def db(archive):
-    return archive.open_db()
 
 
 @pytest.fixture
