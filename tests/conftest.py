@@ -2,6 +2,7 @@ import pytest
 
 from ingest.archive import Archive
 from ingest.sample.server import start_sample_server
+from tests.fake_transcriber import FakeTranscriber
 from tests.server import LocalServer
 
 
@@ -40,3 +41,10 @@ def sample_show():
     server = start_sample_server()
     yield server
     server.stop()
+
+
+@pytest.fixture
+def fake_transcriber() -> FakeTranscriber:
+    """A Transcriber without Whisper: the sample show's scripts for its episodes, else a fixed
+    sentence; `.calls` lists what it was asked, `.load` is a `make_transcriber` factory."""
+    return FakeTranscriber()
