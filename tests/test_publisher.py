@@ -138,20 +138,19 @@ def _archive_with_episode(links: list[TranscriptLink]):
     return archive, db, show["id"], result.added[0]
 
 
-def _no_engine():
-    raise AssertionError("a publisher transcript must be used without loading Whisper")
-
-
-def test_publisher_vtt_is_imported_over_http(local_server):
+def test_publisher_vtt_is_imported_over_http(local_server, fake_transcriber):
     local_server.serve_bytes("/t/1.vtt", VTT.encode(), "text/vtt")
     link = TranscriptLink(local_server.url("/t/1.vtt"), "text/vtt", language="en")
     archive, db, show_id, episode_id = _archive_with_episode([link])
 
     lines = []
     progress = RichProgress(lines.append)
-    summary = transcribe_episodes(archive, db, make_transcriber=_no_engine, progress=progress)
+    summary = transcribe_episodes(
+        archive, db, make_transcriber=fake_transcriber.load, progress=progress
+    )
 
     assert summary.count("publisher") == 1
+    assert fake_transcriber.loads == 0  # a publisher transcript is used without loading Whisper
     assert progress.done == 1
     row = shows.get_episode(db, episode_id)
     assert row["transcript_status"] == "done"
@@ -169,10 +168,13 @@ def test_publisher_vtt_is_imported_over_http(local_server):
         in (archive.transcripts_dir / show_id / f"{episode_id}.vtt").read_text()
     )
     # A second run finds nothing to do.
-    assert transcribe_episodes(archive, db, make_transcriber=_no_engine).results == []
+    assert transcribe_episodes(archive, db, make_transcriber=fake_transcriber.load).results == []
+    assert fake_transcriber.loads == 0
 
 
-def test_broken_publisher_file_without_audio_fails_that_episode_clearly(local_server):
+def test_broken_publisher_file_without_audio_fails_that_episode_clearly(
+    local_server, fake_transcriber
+):
     local_server.serve_bytes("/t/bad.vtt", b"<html>404 page</html>", "text/vtt")
     local_server.serve_bytes("/t/huge.srt", b"1\n" * (6 * 1024 * 1024), "application/x-subrip")
     links = [
@@ -182,9 +184,10 @@ def test_broken_publisher_file_without_audio_fails_that_episode_clearly(local_se
     ]
     archive, db, _, episode_id = _archive_with_episode(links)
 
-    summary = transcribe_episodes(archive, db, make_transcriber=_no_engine)
+    summary = transcribe_episodes(archive, db, make_transcriber=fake_transcriber.load)
 
     assert summary.count("failed") == 1
+    assert fake_transcriber.loads == 0  # without audio there is nothing for Whisper
     error = shows.get_episode(db, episode_id)["transcript_error"]
     assert "/t/bad.vtt: not a WebVTT file" in error
     assert "/t/huge.srt: larger than" in error

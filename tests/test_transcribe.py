@@ -1,7 +1,9 @@
 """Transcription with the real default engine (faster-whisper, tiny.en) on the sample show.
 
 The sample show is fetched and downloaded over real HTTP, then transcribed once per session;
-tests that change the archive work on a copy of it.
+tests that change the archive work on a copy of it. Tests of what surrounds Whisper (publisher
+transcripts, --force-asr, resuming, re-indexing, a missing model) start from the same archive
+transcribed by the fake transcriber instead.
 """
 
 import os
@@ -15,7 +17,7 @@ from click.testing import CliRunner
 from bench.wer import wer
 from ingest.archive import Archive
 from ingest.cli import cli
-from ingest.records import Segment, Transcript
+from ingest.records import Segment
 from ingest.sample import load_sample, spoken_text
 from ingest.sample.server import start_sample_server
 from ingest.store import shows
@@ -28,7 +30,8 @@ from ingest.transcribe import (
 from ingest.transcribe import gaps as gap_finder
 from ingest.transcribe.faster import load_audio
 from ingest.transcribe.files import read_transcript
-from ingest.transcribe.step import transcribe_episodes
+from ingest.transcribe.step import TranscribeSummary, transcribe_episodes
+from tests.fake_transcriber import FakeTranscriber
 
 MAX_WER = 0.15  # tiny.en on espeak-ng speech (the issue's bar)
 
@@ -39,10 +42,8 @@ def engine():
     return get_transcriber("faster-whisper", TranscribeOptions(word_timestamps=False))
 
 
-@pytest.fixture(scope="session")
-def transcribed(engine, tmp_path_factory):
-    """An archive of the sample show: fetched, downloaded, transcribed (files + database)."""
-    root = tmp_path_factory.mktemp("transcribed") / "archive"
+def archive_sample_show(root: Path, make_transcriber) -> tuple[Archive, TranscribeSummary]:
+    """The sample show fetched, downloaded and transcribed into `root` (files + database)."""
     server = start_sample_server()
     try:
         for command in (["fetch", server.feed_url], ["download"]):
@@ -50,10 +51,23 @@ def transcribed(engine, tmp_path_factory):
             assert result.exit_code == 0, result.output
         archive = Archive.at(root)
         db = archive.open_db()
-        summary = transcribe_episodes(archive, db, make_transcriber=lambda: engine)
+        summary = transcribe_episodes(archive, db, make_transcriber=make_transcriber)
     finally:
         server.stop()
     return archive, summary
+
+
+@pytest.fixture(scope="session")
+def transcribed(engine, tmp_path_factory):
+    """An archive of the sample show transcribed by Whisper."""
+    return archive_sample_show(tmp_path_factory.mktemp("transcribed") / "archive", lambda: engine)
+
+
+@pytest.fixture(scope="session")
+def fake_transcribed(tmp_path_factory):
+    """An archive of the sample show transcribed by the fake transcriber."""
+    root = tmp_path_factory.mktemp("fake-transcribed") / "archive"
+    return archive_sample_show(root, FakeTranscriber().load)
 
 
 def copy_of(transcribed, tmp_path) -> Archive:
@@ -125,8 +139,8 @@ def test_word_timestamps_when_asked():
     assert max(len(s.words) for s in transcript.segments) <= 30
 
 
-def test_publisher_vtt_is_used_with_its_speakers(transcribed):
-    archive, summary = transcribed
+def test_publisher_vtt_is_used_with_its_speakers(fake_transcribed):
+    archive, summary = fake_transcribed
     db = archive.open_db()
     (episode,) = [e for e in load_sample().episodes if e.has_transcript]
     row = episode_rows(db)[episode.guid]
@@ -140,23 +154,29 @@ def test_publisher_vtt_is_used_with_its_speakers(transcribed):
 
 
 def test_force_asr_transcribes_an_episode_with_a_publisher_transcript(
-    transcribed, engine, tmp_path
+    fake_transcribed, fake_transcriber, tmp_path
 ):
-    archive = copy_of(transcribed, tmp_path)
+    archive = copy_of(fake_transcribed, tmp_path)
     db = archive.open_db()
     (episode,) = [e for e in load_sample().episodes if e.has_transcript]
 
-    result = transcribe_episodes(archive, db, force_asr=True, make_transcriber=lambda: engine)
+    result = transcribe_episodes(
+        archive, db, force_asr=True, make_transcriber=fake_transcriber.load
+    )
 
     assert [r.status for r in result.results] == ["asr"]
     row = episode_rows(db)[episode.guid]
-    assert (row["transcript_source"], row["transcript_engine"]) == ("asr", "faster-whisper")
-    text = " ".join(s["text"] for s in transcript_store.segments_of(db, row["id"]))
-    assert wer(episode.spoken_text, text) < MAX_WER
+    assert fake_transcriber.audio_names == [Path(row["audio_path"]).name]
+    assert (row["transcript_source"], row["transcript_engine"]) == ("asr", "fake")
+    segments = transcript_store.segments_of(db, row["id"])
+    assert {s["speaker"] for s in segments} == {None}  # the publisher's speakers are gone
+    assert " ".join(s["text"] for s in segments) == episode.spoken_text
 
 
-def test_malformed_publisher_file_falls_back_to_asr(transcribed, engine, tmp_path, local_server):
-    archive = copy_of(transcribed, tmp_path)
+def test_malformed_publisher_file_falls_back_to_asr(
+    fake_transcribed, fake_transcriber, tmp_path, local_server
+):
+    archive = copy_of(fake_transcribed, tmp_path)
     db = archive.open_db()
     (episode,) = [e for e in load_sample().episodes if e.has_transcript]
     row = episode_rows(db)[episode.guid]
@@ -169,9 +189,10 @@ def test_malformed_publisher_file_falls_back_to_asr(transcribed, engine, tmp_pat
     for path in (archive.transcripts_dir / row["show_id"]).glob(f"{row['id']}.*"):
         path.unlink()
 
-    result = transcribe_episodes(archive, db, make_transcriber=lambda: engine)
+    result = transcribe_episodes(archive, db, make_transcriber=fake_transcriber.load)
 
     assert [r.status for r in result.results] == ["asr"]
+    assert fake_transcriber.audio_names == [Path(row["audio_path"]).name]
     saved = read_transcript(archive.transcripts_dir / row["show_id"] / f"{row['id']}.json")
     assert saved.source == "asr"
     assert "broken.vtt: bad cue timing" in saved.settings["publisher_errors"][0]
@@ -230,8 +251,8 @@ def test_corrupt_and_silent_audio_fail_clearly_and_the_run_goes_on(transcribed, 
     assert again.exit_code == 0 and "0 transcribed" in again.stdout
 
 
-def test_reindex_rebuilds_the_same_segments_from_files(transcribed, tmp_path):
-    archive = copy_of(transcribed, tmp_path)
+def test_reindex_rebuilds_the_same_segments_from_files(fake_transcribed, tmp_path):
+    archive = copy_of(fake_transcribed, tmp_path)
     db = archive.open_db()
     columns = (
         "id, transcript_status, transcript_source, transcript_engine, transcript_model, "
@@ -267,23 +288,10 @@ def test_reindex_rebuilds_the_same_segments_from_files(transcribed, tmp_path):
     assert len(after[2]) == len(before[2])
 
 
-class CountingEngine:
-    """Stands in for Whisper in the resume test only: counts calls, returns a fixed transcript."""
-
-    name = "counting"
-
-    def __init__(self):
-        self.calls = []
-
-    def transcribe(self, audio_path, options=None):
-        self.calls.append(Path(audio_path).name)
-        return Transcript(
-            [Segment(0.0, 1.0, "counted")], language="en", engine=self.name, duration=1.0
-        )
-
-
-def test_killed_run_resumes_without_transcribing_whole_files_again(transcribed, tmp_path):
-    archive = copy_of(transcribed, tmp_path)
+def test_killed_run_resumes_without_transcribing_whole_files_again(
+    fake_transcribed, fake_transcriber, tmp_path
+):
+    archive = copy_of(fake_transcribed, tmp_path)
     db = archive.open_db()
     rows = list(episode_rows(db).values())
     # As if killed after the files were written but before the database was: no status at all.
@@ -291,15 +299,18 @@ def test_killed_run_resumes_without_transcribing_whole_files_again(transcribed, 
         transcript_store.clear_transcript(db, row["id"])
     # And killed in the middle of one episode: its JSON (written last) is missing.
     interrupted = next(r for r in rows if r["transcript_source"] != "publisher")
-    (archive.transcripts_dir / interrupted["show_id"] / f"{interrupted['id']}.json").unlink()
-    engine = CountingEngine()
+    stem = archive.transcripts_dir / interrupted["show_id"] / interrupted["id"]
+    stem.with_suffix(".json").unlink()
+    stem.with_suffix(".txt").write_text("cut short")  # the text file the kill left half written
 
-    summary = transcribe_episodes(archive, db, make_transcriber=lambda: engine)
+    summary = transcribe_episodes(archive, db, make_transcriber=fake_transcriber.load)
 
-    assert engine.calls == [Path(interrupted["audio_path"]).name]
+    assert fake_transcriber.audio_names == [Path(interrupted["audio_path"]).name]
     assert summary.count("resumed") == len(rows) - 1
     assert all(r["transcript_status"] == "done" for r in episode_rows(db).values())
-    assert transcript_store.segments_of(db, interrupted["id"])[0]["text"] == "counted"
+    first_line = load_sample().episode(interrupted["guid"]).script[0].text
+    assert transcript_store.segments_of(db, interrupted["id"])[0]["text"] == first_line
+    assert stem.with_suffix(".txt").read_text().startswith(first_line)  # every file rewritten
 
 
 def test_speech_the_decoder_skipped_is_found_and_decoded_again(transcribed, engine):
@@ -340,8 +351,8 @@ def test_unknown_engine_is_a_clear_error():
         get_transcriber("whisper.cpp")
 
 
-def test_a_missing_model_stops_the_run_without_failing_episodes(transcribed, tmp_path):
-    archive = copy_of(transcribed, tmp_path)
+def test_a_missing_model_stops_the_run_without_failing_episodes(fake_transcribed, tmp_path):
+    archive = copy_of(fake_transcribed, tmp_path)
     db = archive.open_db()
     row = next(r for r in episode_rows(db).values() if r["transcript_source"] == "asr")
     transcript_store.clear_transcript(db, row["id"])
