@@ -14,6 +14,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from ingest.errors import PodarchiveError
+
 ARCHIVE_ENV = "PODARCHIVE_DIR"
 DB_NAME = "archive.db"
 LOCK_NAME = ".podarchive.lock"
@@ -57,7 +59,7 @@ class Archive:
         return store.open_db(self.db_path)
 
 
-class ArchiveError(OSError):
+class ArchiveError(PodarchiveError, OSError):
     """The archive folder cannot be created or written."""
 
 
@@ -71,7 +73,7 @@ def make_archive_folder(root: Path) -> None:
         ) from error
 
 
-class ArchiveBusy(RuntimeError):
+class ArchiveBusy(PodarchiveError, RuntimeError):
     """Another run holds the archive's lock."""
 
 

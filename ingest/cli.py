@@ -8,13 +8,36 @@ import threading
 import click
 
 from ingest import __version__
-from ingest.archive import ARCHIVE_ENV, Archive, ArchiveError
+from ingest.archive import ARCHIVE_ENV, Archive
+from ingest.errors import PodarchiveError
+from ingest.tags import SCORERS
 from ingest.transcribe import ENGINES
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
-# Options several commands share, spelled once.
+
+# Options several commands share, spelled once (as sqlite-utils' output_options).
 show_option = click.option("--show", "show_key", help="Only this show (id, feed URL or title).")
-ENGINE_CHOICE = click.Choice(list(ENGINES))
+engine_option = click.option(
+    "--engine",
+    type=click.Choice(list(ENGINES)),
+    help="Transcription engine (default: engine in podarchive.toml, else faster-whisper).",
+)
+model_option = click.option(
+    "--model",
+    help="Whisper model name (tiny.en, base, small...) or path (default: model in "
+    "podarchive.toml, else tiny.en).",
+)
+scheduler_option = click.option(
+    "--scheduler",
+    metavar="tcp://HOST:8786",
+    help="Run Whisper on this Dask cluster, one task per episode; workers fetch the audio "
+    "(default: scheduler in podarchive.toml). Needs the [cluster] extra.",
+)
+base_url_option = click.option(
+    "--base-url",
+    help="Where the site is served, e.g. https://example.com/podcast/ or /podcast/ "
+    "(default: base_url in podarchive.toml, else /). Feeds and the sitemap need a full URL.",
+)
 
 
 def _archive(ctx: click.Context) -> Archive:
@@ -38,17 +61,17 @@ def _show_id(db, show_key: str | None) -> str | None:
     return show["id"]
 
 
-class ArchiveGroup(click.Group):
-    """Every command's archive folder problems (unwritable, not creatable) end in one clear line."""
+class PodarchiveGroup(click.Group):
+    """Every command's errors end here, in one clear line and the error's exit code."""
 
     def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
-        except ArchiveError as error:
-            _fail(str(error))
+        except PodarchiveError as error:
+            _fail(str(error), error.exit_code)
 
 
-@click.group(cls=ArchiveGroup, context_settings=CONTEXT_SETTINGS)
+@click.group(cls=PodarchiveGroup, context_settings=CONTEXT_SETTINGS)
 @click.version_option(__version__, "--version", prog_name="podarchive")
 @click.option(
     "--archive",
@@ -97,20 +120,17 @@ def fetch(ctx: click.Context, urls: tuple[str, ...], strict: bool, timeout: floa
     """
     import httpx
 
-    from ingest.archive import ArchiveBusy, archive_lock
-    from ingest.config import ArchiveConfig, ConfigError
+    from ingest.archive import archive_lock
+    from ingest.config import ArchiveConfig
     from ingest.feeds.fetch import CONNECT_TIMEOUT_S, make_client
     from ingest.feeds.step import fetch_feeds
 
     archive = _archive(ctx)
     db = archive.open_db()
     limits = httpx.Timeout(timeout, connect=min(timeout, CONNECT_TIMEOUT_S))
-    try:
-        configured = [] if urls else ArchiveConfig.load(archive.root).shows
-        with archive_lock(archive.root), make_client(timeout=limits) as client:
-            results = fetch_feeds(db, client, list(urls) or None, configured=configured)
-    except (ArchiveBusy, ConfigError) as error:
-        _fail(str(error))
+    configured = [] if urls else ArchiveConfig.load(archive.root).shows
+    with archive_lock(archive.root), make_client(timeout=limits) as client:
+        results = fetch_feeds(db, client, list(urls) or None, configured=configured)
     if not results:
         click.echo("No shows in the archive yet: podarchive fetch FEED_URL", err=True)
     failed = False
@@ -120,16 +140,10 @@ def fetch(ctx: click.Context, urls: tuple[str, ...], strict: bool, timeout: floa
             click.echo(f"warning: {warning}", err=True)
         if result.moved_to:
             click.echo(f"{name}: feed moved to {result.moved_to} (stored)")
-        if result.not_modified:
-            click.echo(f"{name}: not modified (304)")
-        elif result.show_id and (result.added or result.changed or result.unchanged or result.ok):
-            line = (
-                f"{name}: {result.added} new, {result.changed} changed, "
-                f"{result.unchanged} unchanged"
-            )
-            if result.dropped:
-                line += f", {result.dropped} no longer in the feed"
-            click.echo(line)
+        if result.not_modified or (
+            result.show_id and (result.added or result.changed or result.unchanged or result.ok)
+        ):
+            click.echo(f"{name}: {result.counts()}")
         if result.error:  # the message names the feed URL; a known show is named too
             prefix = f"{result.show_id}: " if result.show_id else ""
             click.echo(f"error: {prefix}{result.error}", err=True)
@@ -204,32 +218,29 @@ def download(
     Example:
         podarchive download --show talk-talent-to-me --limit 5
     """
-    from ingest.archive import ArchiveBusy, archive_lock
+    from ingest.archive import archive_lock
     from ingest.audio.download import make_client
     from ingest.audio.step import download_episodes
-    from ingest.config import ArchiveConfig, ConfigError
+    from ingest.config import ArchiveConfig
 
     archive = _archive(ctx)
     db = archive.open_db()
     show_id = _show_id(db, show_key)
-    try:
-        concurrency = concurrency or ArchiveConfig.load(archive.root).download_concurrency
-        with archive_lock(archive.root), make_client() as client:
-            summary = download_episodes(
-                db,
-                archive,
-                client,
-                show_id=show_id,
-                limit=limit,
-                verify=verify,
-                concurrency=concurrency,
-                # sys.stderr looked up per call: under a progress bar it prints above the bar.
-                on_error=lambda label, message: click.echo(
-                    f"Error: {label}: {message}", file=sys.stderr
-                ),
-            )
-    except (ArchiveBusy, ConfigError) as error:
-        _fail(str(error))
+    concurrency = concurrency or ArchiveConfig.load(archive.root).download_concurrency
+    with archive_lock(archive.root), make_client() as client:
+        summary = download_episodes(
+            db,
+            archive,
+            client,
+            show_id=show_id,
+            limit=limit,
+            verify=verify,
+            concurrency=concurrency,
+            # sys.stderr looked up per call: under a progress bar it prints above the bar.
+            on_error=lambda label, message: click.echo(
+                f"Error: {label}: {message}", file=sys.stderr
+            ),
+        )
     click.echo(summary.line())
     if summary.failed:
         sys.exit(1)
@@ -237,23 +248,21 @@ def download(
 
 @cli.command()
 @show_option
-@click.option(
-    "--engine",
-    type=ENGINE_CHOICE,
-    help="Transcription engine (default: engine in podarchive.toml, else faster-whisper).",
-)
-@click.option(
-    "--model",
-    help="Model name (tiny.en, base, small...) or path (default: model in podarchive.toml, "
-    "else tiny.en).",
-)
+@engine_option
+@model_option
 @click.option("--limit", type=click.IntRange(min=1), help="Transcribe at most this many episodes.")
 @click.option(
     "--force-asr", is_flag=True, help="Run Whisper even where the publisher has a transcript."
 )
 @click.option("--initial-prompt", help="Text to steer Whisper's spelling (default: show's names).")
 @click.option("--language", help="Spoken language code (default: the show's, else detected).")
-@click.option("--beam-size", type=click.IntRange(1, 20), default=5, show_default=True)
+@click.option(
+    "--beam-size",
+    type=click.IntRange(1, 20),
+    default=5,
+    show_default=True,
+    help="Hypotheses Whisper keeps while decoding: more is slower and a little more accurate.",
+)
 @click.option(
     "--word-timestamps/--no-word-timestamps",
     default=None,
@@ -264,12 +273,7 @@ def download(
 @click.option(
     "--download-model", is_flag=True, help="Let the engine download a model not installed here."
 )
-@click.option(
-    "--scheduler",
-    metavar="tcp://HOST:8786",
-    help="Run Whisper on this Dask cluster, one task per episode; workers fetch the audio "
-    "(default: scheduler in podarchive.toml). Needs the [cluster] extra.",
-)
+@scheduler_option
 @click.option(
     "--workers",
     type=click.IntRange(min=1),
@@ -312,54 +316,46 @@ def transcribe(
         podarchive transcribe --show talk-talent-to-me --model base --limit 3
         podarchive transcribe --scheduler tcp://10.0.0.5:8786
     """
-    from ingest.archive import ArchiveBusy, archive_lock
-    from ingest.config import ArchiveConfig, ConfigError
-    from ingest.transcribe import EngineUnavailableError, TranscribeOptions, cluster
+    from ingest.archive import archive_lock
+    from ingest.config import ArchiveConfig
+    from ingest.transcribe import TranscribeOptions, cluster
     from ingest.transcribe import step as transcribing
-    from ingest.transcribe.cluster import ClusterError
-    from ingest.transcribe.weights import ModelNotFoundError
 
     archive = _archive(ctx)
-    try:
-        config = ArchiveConfig.load(archive.root)
-    except ConfigError as error:
-        _fail(str(error))
+    config = ArchiveConfig.load(archive.root)
     db = archive.open_db()
     show_id = _show_id(db, show_key)
-    options = TranscribeOptions(
-        model=model or config.model,
-        language=language or config.language,
+    options = TranscribeOptions.from_config(
+        config,
+        model=model,
+        language=language,
         beam_size=beam_size,
-        word_timestamps=config.word_timestamps if word_timestamps is None else word_timestamps,
+        word_timestamps=word_timestamps,
         initial_prompt=initial_prompt,
         allow_download=download_model,
-        show_vocabulary=config.vocabulary,
     )
     scheduler = scheduler or config.scheduler
     step = dict(show_id=show_id, engine=engine or config.engine, options=options, limit=limit)
-    try:
-        with archive_lock(archive.root):
-            if scheduler or workers:
-                summary = cluster.transcribe_on_cluster(
-                    archive,
-                    db,
-                    scheduler=scheduler,
-                    workers=workers,
-                    shared_audio=shared_audio or config.shared_audio,
-                    force_asr=force_asr,
-                    progress=cluster.make_cluster_progress(click.echo),
-                    **step,
-                )
-            else:
-                summary = transcribing.transcribe_episodes(
-                    archive,
-                    db,
-                    force_asr=force_asr,
-                    progress=transcribing.make_progress(click.echo),
-                    **step,
-                )
-    except (ArchiveBusy, EngineUnavailableError, ModelNotFoundError, ClusterError) as error:
-        _fail(str(error))
+    with archive_lock(archive.root):
+        if scheduler or workers:
+            summary = cluster.transcribe_on_cluster(
+                archive,
+                db,
+                scheduler=scheduler,
+                workers=workers,
+                shared_audio=shared_audio or config.shared_audio,
+                force_asr=force_asr,
+                progress=cluster.make_cluster_progress(click.echo),
+                **step,
+            )
+        else:
+            summary = transcribing.transcribe_episodes(
+                archive,
+                db,
+                force_asr=force_asr,
+                progress=transcribing.make_progress(click.echo),
+                **step,
+            )
     click.echo(summary.line())
     for result in summary.failed:
         click.echo(f"Error: {result.title} ({result.episode_id}): {result.error}", err=True)
@@ -376,27 +372,20 @@ def reindex(ctx: click.Context) -> None:
     Example:
         podarchive reindex
     """
-    from ingest.archive import ArchiveBusy, archive_lock
-    from ingest.transcribe import step as transcribing
+    from ingest.archive import archive_lock
+    from ingest.transcribe.step import reindex as reindex_files
 
     archive = _archive(ctx)
     db = archive.open_db()
-    try:
-        with archive_lock(archive.root):
-            summary = transcribing.reindex(archive, db)
-    except ArchiveBusy as error:
-        _fail(str(error))
+    with archive_lock(archive.root):
+        summary = reindex_files(archive, db)
     click.echo(summary.line())
     for error in summary.errors:
         click.echo(f"Error: {error}", err=True)
 
 
 @cli.command()
-@click.option(
-    "--base-url",
-    help="Where the site is served, e.g. https://example.com/podcast/ or /podcast/ "
-    "(default: base_url in podarchive.toml, else /). Feeds and the sitemap need a full URL.",
-)
+@base_url_option
 @show_option
 @click.option("--no-search", is_flag=True, help="Skip the Pagefind search index.")
 @click.pass_context
@@ -407,17 +396,14 @@ def build(ctx: click.Context, base_url: str | None, show_key: str | None, no_sea
     Example:
         podarchive build --base-url https://example.com/ttm/
     """
-    from ingest.config import ArchiveConfig, ConfigError
-    from ingest.sitegen import build as sitegen
+    from ingest.config import ArchiveConfig
+    from ingest.sitegen.build import build_site
 
     archive = _archive(ctx)
     db = archive.open_db()
     show_id = _show_id(db, show_key)
-    try:
-        base_url = base_url or ArchiveConfig.load(archive.root).base_url
-        report = sitegen.build_site(db, archive, base_url, show_id=show_id, search=not no_search)
-    except (ConfigError, ValueError) as error:
-        _fail(str(error))
+    base_url = base_url or ArchiveConfig.load(archive.root).base_url
+    report = build_site(db, archive, base_url, show_id=show_id, search=not no_search)
     for error in report.errors:
         click.echo(f"Error: {error}", err=True)
     click.echo(
@@ -460,25 +446,19 @@ def serve(
     Example:
         podarchive serve --port 8001 --site-url https://archive.example.com/
     """
-    from ingest.config import ConfigError
     from ingest.datasette import serve as serving
 
     archive = _archive(ctx)
     if not archive.db_path.exists():
         _fail(f"no archive database at {archive.db_path}: run podarchive fetch first")
-    try:
-        serving.serve(
-            archive, host=host, port=port, base_url=site_url, allow_sql=allow_sql, live=live
-        )
-    except ConfigError as error:
-        _fail(str(error))
+    serving.serve(archive, host=host, port=port, base_url=site_url, allow_sql=allow_sql, live=live)
 
 
 @cli.command()
 @show_option
 @click.option(
     "--scorer",
-    type=click.Choice(["lexical", "embeddings"]),
+    type=click.Choice(list(SCORERS)),
     help="Topic scorer (default: podarchive.toml's, else lexical; embeddings needs its extra).",
 )
 @click.option(
@@ -505,31 +485,25 @@ def tag(
     Example:
         podarchive tag --show talk-talent-to-me --taxonomy my-topics.yaml
     """
-    from ingest.archive import ArchiveBusy, archive_lock
-    from ingest.config import ArchiveConfig, ConfigError
-    from ingest.tags.step import ScorerUnavailable, tag_archive
-    from ingest.taxonomy import TaxonomyError, load_taxonomy
+    from ingest.archive import archive_lock
+    from ingest.config import ArchiveConfig
+    from ingest.tags.step import tag_archive
+    from ingest.taxonomy import load_taxonomy
 
     archive = _archive(ctx)
-    try:
-        config = ArchiveConfig.load(archive.root)
-        taxonomy = load_taxonomy(taxonomy_path or config.taxonomy)
-    except (ConfigError, TaxonomyError) as error:
-        _fail(str(error))
+    config = ArchiveConfig.load(archive.root)
+    taxonomy = load_taxonomy(taxonomy_path or config.taxonomy)
     db = archive.open_db()
     show_id = _show_id(db, show_key)
-    try:
-        with archive_lock(archive.root):
-            result = tag_archive(
-                db,
-                taxonomy,
-                scorer_name=scorer or config.scorer,
-                show_id=show_id,
-                force=force,
-                progress=lambda episode_id, note: click.echo(f"{episode_id}\t{note}"),
-            )
-    except (ArchiveBusy, ScorerUnavailable) as error:
-        _fail(str(error))
+    with archive_lock(archive.root):
+        result = tag_archive(
+            db,
+            taxonomy,
+            scorer_name=scorer or config.scorer,
+            show_id=show_id,
+            force=force,
+            progress=lambda episode_id, note: click.echo(f"{episode_id}\t{note}"),
+        )
     click.echo(
         f"{len(result.tagged)} episodes tagged, {result.unchanged} unchanged, "
         f"{len(result.failed)} failed"
@@ -558,28 +532,17 @@ def tag_override(ctx: click.Context, episode_id: str, action: str, topic: str) -
     from ingest.store import tags as tag_store
 
     db = _archive(ctx).open_db()
-    try:
-        tag_store.set_override(db, episode_id, topic, action)
-    except ValueError as error:
-        _fail(str(error))
+    tag_store.set_override(db, episode_id, topic, action)
     names = [t["slug"] for t in tag_store.episode_tags(db, episode_id)]
     click.echo(f"{episode_id}\t{', '.join(names) or '(no topics)'}")
 
 
 @cli.command()
 @click.argument("urls", nargs=-1)
-@click.option("--engine", type=ENGINE_CHOICE)
-@click.option(
-    "--model", help="Whisper model name or path (default: podarchive.toml, else tiny.en)."
-)
-@click.option(
-    "--base-url", help="Where the site will be served (default: podarchive.toml, else /)."
-)
-@click.option(
-    "--scheduler",
-    metavar="tcp://HOST:8786",
-    help="Transcribe on this Dask cluster (default: scheduler in podarchive.toml).",
-)
+@engine_option
+@model_option
+@base_url_option
+@scheduler_option
 @click.option("--no-build", is_flag=True, help="Stop after tagging; do not build the site.")
 @click.option(
     "--wait",
@@ -611,14 +574,11 @@ def run(
         podarchive --archive ~/ttm run          # from cron: every known show
     """
     from ingest.archive import ArchiveBusy, archive_lock
-    from ingest.config import ArchiveConfig, ConfigError
+    from ingest.config import ArchiveConfig
     from ingest.pipeline import EXIT_BUSY, run_archive
 
     archive = _archive(ctx)
-    try:
-        config = ArchiveConfig.load(archive.root)
-    except ConfigError as error:
-        _fail(str(error))
+    config = ArchiveConfig.load(archive.root)
     config.engine = engine or config.engine
     config.model = model or config.model
     config.base_url = base_url or config.base_url
@@ -627,7 +587,8 @@ def run(
         with archive_lock(archive.root, wait_seconds=wait):
             summary = run_archive(archive, config, list(urls), echo=click.echo, build=not no_build)
     except ArchiveBusy as error:
-        _fail(str(error), EXIT_BUSY)
+        error.exit_code = EXIT_BUSY  # cron retries a run that found the archive busy
+        raise
     for line in summary.lines():
         click.echo(line)
     sys.exit(summary.exit_code)
@@ -635,7 +596,9 @@ def run(
 
 @cli.command()
 @click.option("--no-serve", is_flag=True, help="Do the work and exit instead of serving it.")
-@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option(
+    "--host", default="127.0.0.1", show_default=True, help="Interface both servers listen on."
+)
 @click.option("--port", type=int, default=0, help="Port of the static site (default: a free one).")
 @click.pass_context
 def demo(ctx: click.Context, no_serve: bool, host: str, port: int) -> None:
@@ -651,20 +614,10 @@ def demo(ctx: click.Context, no_serve: bool, host: str, port: int) -> None:
         podarchive --archive /tmp/demo demo --no-serve
     """
     from ingest.archive import archive_lock
-    from ingest.sample.demo import (
-        DEFAULT_DEMO_FOLDER,
-        DemoFolderInUse,
-        fresh_demo_folder,
-        publish,
-        run_demo,
-    )
+    from ingest.sample.demo import DEFAULT_DEMO_FOLDER, fresh_demo_folder, publish, run_demo
 
     chosen = ctx.parent.params.get("archive_dir")
-    root = Archive.at(chosen or DEFAULT_DEMO_FOLDER).root
-    try:
-        archive = fresh_demo_folder(root)
-    except DemoFolderInUse as error:
-        _fail(str(error))
+    archive = fresh_demo_folder(Archive.at(chosen or DEFAULT_DEMO_FOLDER).root)
     click.echo(f"Demo archive: {archive.root}")
     with archive_lock(archive.root):
         summary, sample = run_demo(archive, echo=click.echo)
@@ -690,7 +643,9 @@ def demo(ctx: click.Context, no_serve: bool, host: str, port: int) -> None:
 @click.argument("query")
 @click.option("--topic", help="Only episodes tagged with this topic (slug or name).")
 @show_option
-@click.option("--limit", type=click.IntRange(min=1), default=10, show_default=True)
+@click.option(
+    "--limit", type=click.IntRange(min=1), default=10, show_default=True, help="Hits to print."
+)
 @click.pass_context
 def search(
     ctx: click.Context, query: str, topic: str | None, show_key: str | None, limit: int
@@ -704,16 +659,13 @@ def search(
         podarchive search '"reverse interview"'
         podarchive search negotiation --topic pay-transparency
     """
-    from ingest.datasette.query import MARK_CLOSE, MARK_OPEN, SearchError, search_archive
+    from ingest.datasette.query import MARK_CLOSE, MARK_OPEN, search_archive
 
     archive = _archive(ctx)
     show_id = None
     if show_key and archive.db_path.exists():  # searching never creates an archive
         show_id = _show_id(archive.open_db(), show_key)
-    try:
-        hits = search_archive(archive, query, topic=topic, show=show_id)
-    except SearchError as error:
-        _fail(str(error))
+    hits = search_archive(archive, query, topic=topic, show=show_id)
     if not hits:
         click.echo(f"No passages match {query!r}.")
         return

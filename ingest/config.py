@@ -17,10 +17,12 @@ import tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
+from ingest.errors import PodarchiveError
+
 CONFIG_NAME = "podarchive.toml"
 
 
-class ConfigError(ValueError):
+class ConfigError(PodarchiveError, ValueError):
     """The configuration file is unreadable or holds a wrong key or type."""
 
 

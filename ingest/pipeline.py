@@ -152,21 +152,12 @@ def _fetch(db, config: ArchiveConfig, urls, summary: RunSummary, echo: Echo) -> 
             echo(f"Feed {label}: FAILED: {result.error}")
         elif result.not_modified:
             summary.feeds_not_modified += 1
-            echo(f"Feed {label}: not modified")
+            echo(f"Feed {label}: {result.counts()}")
         else:
             summary.feeds_ok += 1
             summary.new_episodes += result.added
             summary.changed_episodes += result.changed
-            echo(f"Feed {label}: {result.added} new, {result.changed} changed")
-
-
-def _transcribe_options(config: ArchiveConfig) -> TranscribeOptions:
-    return TranscribeOptions(
-        model=config.model,
-        language=config.language,
-        word_timestamps=config.word_timestamps,
-        show_vocabulary=config.vocabulary,
-    )
+            echo(f"Feed {label}: {result.counts()}")
 
 
 class _RunProgress:
@@ -251,7 +242,7 @@ def _transcribe_arrivals(
     from ingest.transcribe import get_transcriber
     from ingest.transcribe.step import transcribe_episodes
 
-    options = _transcribe_options(config)
+    options = TranscribeOptions.from_config(config)
     engine: list = []
 
     def shared_engine():  # one model for the whole run, loaded when first needed

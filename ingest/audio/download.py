@@ -33,6 +33,7 @@ from typing import IO, TYPE_CHECKING
 import httpx
 
 from ingest import __version__
+from ingest.errors import PodarchiveError
 
 if TYPE_CHECKING:
     pass
@@ -92,7 +93,7 @@ _SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
 _CONTENT_RANGE = re.compile(r"^bytes (\d+)-(\d+)/(\d+|\*)$")
 
 
-class DownloadError(Exception):
+class DownloadError(PodarchiveError):
     """A download that did not complete; the message says why in words a user can act on.
 
     `transient` errors (network, 5xx, cancelled) keep the `.part` file for the next run to

@@ -12,6 +12,7 @@ import io
 from dataclasses import dataclass
 
 from ingest.archive import Archive
+from ingest.errors import PodarchiveError
 
 MARK_OPEN, MARK_CLOSE = "<mark>", "</mark>"
 
@@ -28,7 +29,7 @@ class SearchHit:
     relevance: float
 
 
-class SearchError(ValueError):
+class SearchError(PodarchiveError, ValueError):
     """The query could not run (bad FTS5 syntax, no archive)."""
 
 

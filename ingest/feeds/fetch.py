@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 import httpx
 
 from ingest import __version__
+from ingest.errors import PodarchiveError
 from ingest.feeds.parse import is_http_url
 
 PROJECT_URL = "https://github.com/podcast-archive/podcast-archive"
@@ -24,7 +25,7 @@ MAX_REDIRECTS = 10
 PERMANENT_REDIRECTS = frozenset({301, 308})
 
 
-class FeedFetchError(Exception):
+class FeedFetchError(PodarchiveError):
     """A feed could not be fetched; the message names the URL and says why."""
 
 

@@ -37,6 +37,15 @@ class FetchResult:
     def ok(self) -> bool:
         return self.error is None
 
+    def counts(self) -> str:
+        """What the fetch found, in the words every command prints it with."""
+        if self.not_modified:
+            return "not modified (304)"
+        line = f"{self.added} new, {self.changed} changed, {self.unchanged} unchanged"
+        if self.dropped:
+            line += f", {self.dropped} no longer in the feed"
+        return line
+
 
 @dataclass
 class PulledFeed:

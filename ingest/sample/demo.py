@@ -16,6 +16,7 @@ from pathlib import Path
 
 from ingest.archive import Archive, make_archive_folder
 from ingest.config import ArchiveConfig
+from ingest.errors import PodarchiveError
 from ingest.pipeline import RunSummary, run_archive
 
 # A demo folder carries this file, so a rerun may wipe it and never wipes anything else.
@@ -26,7 +27,7 @@ DEFAULT_DEMO_FOLDER = "podarchive-demo"
 SAMPLE_VOCABULARY = ["grit"]
 
 
-class DemoFolderInUse(RuntimeError):
+class DemoFolderInUse(PodarchiveError, RuntimeError):
     """The chosen folder holds something that is not an earlier demo."""
 
 

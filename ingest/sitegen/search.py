@@ -14,11 +14,13 @@ import contextlib
 import shutil
 from pathlib import Path
 
+from ingest.errors import PodarchiveError
+
 INDEX_DIR = "pagefind"
 EPISODE_GLOB = "episodes/**/*.html"
 
 
-class SearchIndexError(RuntimeError):
+class SearchIndexError(PodarchiveError, RuntimeError):
     """Pagefind could not build the index."""
 
 

@@ -8,7 +8,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from ingest.errors import PodarchiveError
+
 EPISODES_PER_PAGE = 20
+
+
+class BaseUrlError(PodarchiveError, ValueError):
+    """A base URL that is neither an http(s) URL nor a path."""
 
 
 @dataclass(frozen=True)
@@ -27,7 +33,7 @@ class BaseUrl:
             path = "/" + parts.path.strip("/") + "/" if parts.path.strip("/") else "/"
             return cls(path, f"{parts.scheme}://{parts.netloc}{path}")
         if parts.scheme or parts.netloc:
-            raise ValueError(f"--base-url must be an http(s) URL or a path, not {value!r}")
+            raise BaseUrlError(f"--base-url must be an http(s) URL or a path, not {value!r}")
         path = "/" + value.strip("/") + "/" if value.strip("/") else "/"
         return cls(path, path)
 

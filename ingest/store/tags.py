@@ -12,6 +12,7 @@ from collections.abc import Iterable, Sequence
 
 import sqlite_utils
 
+from ingest.errors import PodarchiveError
 from ingest.records import Segment
 from ingest.store import now, transaction
 from ingest.taxonomy import Taxonomy
@@ -205,18 +206,22 @@ def _apply_overrides(db: sqlite_utils.Database, episode_id: str) -> None:
             )
 
 
+class OverrideError(PodarchiveError, ValueError):
+    """A manual topic override names an unknown action, episode or topic."""
+
+
 def set_override(db: sqlite_utils.Database, episode_id: str, slug: str, action: str) -> None:
     """Record a person's add/remove of a topic on an episode and apply it now.
 
     'clear' forgets the override; the topic is re-scored on the next tagging run.
-    ValueError names the episode or topic that does not exist.
+    OverrideError names the episode or topic that does not exist.
     """
     if action not in (*OVERRIDE_ACTIONS, "clear"):
-        raise ValueError(f"action must be add, remove or clear, not {action!r}")
+        raise OverrideError(f"action must be add, remove or clear, not {action!r}")
     if not db.execute("SELECT 1 FROM episodes WHERE id = ?", [episode_id]).fetchone():
-        raise ValueError(f"no episode with id {episode_id!r}")
+        raise OverrideError(f"no episode with id {episode_id!r}")
     if not db.execute("SELECT 1 FROM tags WHERE slug = ? AND kind = 'topic'", [slug]).fetchone():
-        raise ValueError(
+        raise OverrideError(
             f"no topic {slug!r} in the archive (run `podarchive tag` to load the taxonomy)"
         )
     with transaction(db):

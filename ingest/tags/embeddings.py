@@ -21,6 +21,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from ingest.errors import PodarchiveError
 from ingest.tags.lexical import LexicalScorer
 from ingest.tags.passages import Passage
 from ingest.taxonomy import Taxonomy, Topic
@@ -34,7 +35,7 @@ _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 _TOPIC_VECTORS: dict[tuple, np.ndarray] = {}
 
 
-class EmbeddingsUnavailable(RuntimeError):
+class EmbeddingsUnavailable(PodarchiveError, RuntimeError):
     """The `[embeddings]` extra is not installed."""
 
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 import sqlite_utils
 
+from ingest.errors import PodarchiveError
 from ingest.records import Segment
 from ingest.store import tags as tag_store
 from ingest.tags import DEFAULT_SCORER, get_scorer
@@ -23,7 +24,7 @@ from ingest.tags.topics import score_topics
 from ingest.taxonomy import Taxonomy
 
 
-class ScorerUnavailable(RuntimeError):
+class ScorerUnavailable(PodarchiveError, RuntimeError):
     """The chosen scorer could not be loaded (unknown name, extra not installed)."""
 
 

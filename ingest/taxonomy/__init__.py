@@ -12,6 +12,7 @@ from pathlib import Path
 
 import yaml
 
+from ingest.errors import PodarchiveError
 from ingest.ids import slugify
 from ingest.records import Tag
 
@@ -19,7 +20,7 @@ DEFAULT_TAXONOMY = Path(__file__).resolve().parent / "recruiting.yaml"
 MAX_DESCRIPTION_LENGTH = 200  # one line, as the site shows it under the topic name
 
 
-class TaxonomyError(ValueError):
+class TaxonomyError(PodarchiveError, ValueError):
     """A taxonomy file that cannot be used; the message names the file and the topic."""
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 
+from ingest.errors import PodarchiveError
 from ingest.transcribe.base import TranscribeOptions, Transcriber, TranscriptionError
 
 DEFAULT_ENGINE = "faster-whisper"
@@ -19,7 +20,7 @@ ENGINES: dict[str, tuple[str, str, str | None]] = {
 }
 
 
-class EngineUnavailableError(RuntimeError):
+class EngineUnavailableError(PodarchiveError, RuntimeError):
     """The engine is unknown, or its optional dependencies are not installed."""
 
 

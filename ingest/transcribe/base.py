@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
+from ingest.errors import PodarchiveError
 from ingest.records import Transcript
+
+if TYPE_CHECKING:
+    from ingest.config import ArchiveConfig
 
 
 @dataclass
@@ -35,8 +39,21 @@ class TranscribeOptions:
     allow_download: bool = False  # names not installed locally may be fetched by the engine
     extra: dict = field(default_factory=dict)
 
+    @classmethod
+    def from_config(cls, config: ArchiveConfig, **overrides) -> TranscribeOptions:
+        """The archive's podarchive.toml settings, with the command line's `overrides` (None
+        values mean "not given" and leave the file's setting)."""
+        options = cls(
+            model=config.model,
+            language=config.language,
+            word_timestamps=config.word_timestamps,
+            show_vocabulary=config.vocabulary,
+        )
+        given = {name: value for name, value in overrides.items() if value is not None}
+        return replace(options, **given)
 
-class TranscriptionError(Exception):
+
+class TranscriptionError(PodarchiveError):
     """An episode's audio cannot be transcribed (corrupt, empty, silent); the message says why."""
 
 

@@ -29,6 +29,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from ingest.errors import PodarchiveError
 from ingest.transcribe.base import TranscribeOptions
 from ingest.transcribe.step import (
     AsrJob,
@@ -58,7 +59,7 @@ MB = 1 << 20
 M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3  # mallopt(3) parameters, from glibc's malloc.h
 
 
-class ClusterError(RuntimeError):
+class ClusterError(PodarchiveError, RuntimeError):
     """The cluster cannot do the run: no scheduler, no dask installed, a worker without a model."""
 
 

@@ -18,6 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ingest.errors import PodarchiveError
+
 # Binary versions whose header carries the spec name and revision (ctranslate2 >= 2.0 writes 6).
 SUPPORTED_VERSIONS = range(5, 7)
 
@@ -26,7 +28,7 @@ SUPPORTED_VERSIONS = range(5, 7)
 DTYPES = ("float32", "int8", "int16", "int32", "float16", "bfloat16")
 
 
-class CT2FormatError(ValueError):
+class CT2FormatError(PodarchiveError, ValueError):
     """The file is not a CTranslate2 model.bin this reader understands."""
 
 

@@ -16,6 +16,7 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
+from ingest.errors import PodarchiveError
 from ingest.records import Segment, Transcript, Word
 
 JSON_VERSION = "1.0.0"  # the Podcasting 2.0 JSON transcript version we write
@@ -24,7 +25,7 @@ FORMATS = ("txt", "srt", "vtt", "json")  # write order: JSON last
 _SAFE_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,99}$")
 
 
-class TranscriptFileError(ValueError):
+class TranscriptFileError(PodarchiveError, ValueError):
     """A transcript file is missing, unreadable or not whole; the message names it."""
 
 

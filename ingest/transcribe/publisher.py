@@ -17,6 +17,7 @@ from html.parser import HTMLParser
 import httpx
 
 from ingest import __version__
+from ingest.errors import PodarchiveError
 from ingest.records import Segment, Transcript, TranscriptLink, Word
 
 MAX_TRANSCRIPT_BYTES = 10 * 1024 * 1024  # a 3-hour episode's word-level JSON is ~2 MB
@@ -50,7 +51,7 @@ _SPEAKER_THEN_TIME = re.compile(
 _LEADING_SPEAKER = re.compile(r"^([A-Z][\w.'’-]*(?:\s+[A-Z][\w.'’-]*){0,3})\s*:\s+")
 
 
-class PublisherTranscriptError(ValueError):
+class PublisherTranscriptError(PodarchiveError, ValueError):
     """A publisher transcript could not be fetched or parsed; the message names the URL."""
 
 

@@ -18,12 +18,14 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from ingest.errors import PodarchiveError
+
 MODEL_CACHE_ENV = "PODARCHIVE_MODEL_CACHE"
 CT2_FILES = ("model.bin", "config.json")  # the least a CTranslate2 Whisper folder holds
 COPY_CHUNK_BYTES = 8 * 1024 * 1024
 
 
-class ModelNotFoundError(LookupError):
+class ModelNotFoundError(PodarchiveError, LookupError):
     """No weights for the requested model on this machine; the message says what to install."""
 
 
