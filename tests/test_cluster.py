@@ -91,6 +91,8 @@ class KillOneWorker(Progress):
                 return
 
 
+@pytest.mark.asr
+@pytest.mark.slow
 def test_worker_killed_mid_run_every_episode_once_same_text_as_local(
     dask_client, sample_show, tmp_path, monkeypatch
 ):
@@ -160,6 +162,7 @@ def poison_or_quick(job: AsrJob, engine: str, shared_audio: bool) -> AsrOutcome:
     return AsrOutcome(error="quick", worker=worker_name())
 
 
+@pytest.mark.slow
 def test_poisoned_episode_fails_with_its_reason_and_the_others_finish(dask_client):
     jobs = [
         AsrJob(name, name, OPTIONS, published=f"2024-01-0{n}")
@@ -215,6 +218,8 @@ def test_config_scheduler_and_shared_audio(tmp_path):
         ArchiveConfig.load(tmp_path)
 
 
+@pytest.mark.asr
+@pytest.mark.slow
 def test_coordinator_killed_mid_run_resumes_without_redoing(dask_client, sample_show, tmp_path):
     root = tmp_path / "killed"
     archive = fetched_archive(root, sample_show.feed_url)

@@ -156,6 +156,8 @@ def test_alignment_heads_are_whispers_own_for_tiny_en(checkpoint_path):
     assert heads == np.argwhere(official).tolist()
 
 
+@pytest.mark.asr
+@pytest.mark.slow
 def test_converted_encoder_matches_ctranslate2(checkpoint_path):
     """The same mel features through both encoders: the weights were mapped, not just shaped."""
     whisper = needs_whisper()

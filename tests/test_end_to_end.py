@@ -10,6 +10,7 @@ import sys
 import time
 
 import httpx
+import pytest
 from click.testing import CliRunner
 
 from ingest.cli import cli
@@ -22,6 +23,8 @@ def _rows(db_path, sql, params=()):
         return [dict(row) for row in conn.execute(sql, params)]
 
 
+@pytest.mark.asr
+@pytest.mark.slow
 def test_demo_without_serving_builds_the_whole_archive(tmp_path):
     root = tmp_path / "demo"
     result = CliRunner().invoke(cli, ["--archive", str(root), "demo", "--no-serve"])
@@ -68,6 +71,8 @@ def test_demo_without_serving_builds_the_whole_archive(tmp_path):
     assert run["status"] == "ok"
 
 
+@pytest.mark.asr
+@pytest.mark.slow
 def test_second_run_does_no_work_and_says_so(sample_show, tmp_path):
     root = tmp_path / "archive"
     runner = CliRunner()
@@ -120,6 +125,8 @@ def test_run_with_a_dead_feed_fails_clearly(tmp_path, local_server):
     assert "gone.xml" in result.output
 
 
+@pytest.mark.asr
+@pytest.mark.slow
 def test_demo_serves_the_site_and_datasette_until_interrupted(tmp_path):
     env = os.environ | {"PYTHONUNBUFFERED": "1"}
     process = subprocess.Popen(
@@ -155,6 +162,8 @@ def test_demo_serves_the_site_and_datasette_until_interrupted(tmp_path):
             process.wait()
 
 
+@pytest.mark.asr
+@pytest.mark.slow
 def test_run_transcribes_on_a_dask_scheduler(sample_show, tmp_path):
     from distributed import LocalCluster
 

@@ -283,6 +283,7 @@ def test_new_feed_url_is_read():
     assert parse_feed(content, URL).show.new_feed_url == "https://new.example.com/feed"
 
 
+@pytest.mark.slow
 def test_huge_feed_of_5000_items():
     feed = parse_feed(synthetic_feed(5000), URL)
     assert feed.error is None and feed.warnings == []

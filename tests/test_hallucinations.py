@@ -1,5 +1,7 @@
 """Phrases Whisper invents where nobody speaks are dropped; real speech never is."""
 
+import pytest
+
 from bench.wer import normalise
 from ingest.records import Segment, Word
 from ingest.sample import load_sample
@@ -55,6 +57,8 @@ def test_a_segment_without_word_times_is_left_alone():
     assert not is_hallucination(bare)
 
 
+@pytest.mark.asr
+@pytest.mark.slow
 def test_the_real_engine_drops_the_thank_you_at_the_end_of_an_episode():
     """tiny.en ends sample episode 1 with "Thank you very much. Thank you." when it is
     given the show's names; the transcript ends with what was said, and says what it dropped."""

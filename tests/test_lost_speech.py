@@ -42,6 +42,8 @@ def _count(phrase: str, text: str) -> int:
     return sum(words[i : i + len(wanted)] == wanted for i in range(len(words)))
 
 
+@pytest.mark.asr
+@pytest.mark.slow
 def test_skipped_and_mistimed_speech_is_decoded_again_once(interview):
     mp3, lines = interview
     spoken = " ".join(words for _, words in lines)

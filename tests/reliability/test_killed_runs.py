@@ -35,6 +35,9 @@ from tests.reliability.conftest import (
 )
 from tests.server import AudioFile, LocalServer, drip, status
 
+# Every test runs the whole job in a subprocess, Whisper on the kill show's second episode.
+pytestmark = [pytest.mark.asr, pytest.mark.slow]
+
 POLL_S = 0.01
 STATE_TIMEOUT_S = 240  # generous: the machine may be busy; the poll ends as soon as it can
 RUN_TIMEOUT_S = 300

@@ -3,7 +3,12 @@ runs for 30 s (20 clients on loopback, a fixed request budget, a hard deadline).
 
 from __future__ import annotations
 
+import pytest
+
 from tests.reliability.served import datasette, load_test
+
+# served_archive is `podarchive run` on the sample show: real Whisper.
+pytestmark = [pytest.mark.asr, pytest.mark.slow]
 
 CLIENTS = 20
 SECONDS = 4.0
