@@ -369,8 +369,8 @@ def test_enclosures_that_are_not_http_are_never_fetched(
     [episode] = show_store.list_episodes(db)
     stored = episode["enclosure_url"] or ""
     assert stored.startswith(("http://", "https://")) or not stored
-    with download.make_client() as http:
-        download_episodes(db, archive, http)
+    with download.make_client() as http:  # one attempt: retrying port 80 is not what this tests
+        download_episodes(db, archive, http, retry=download.RetryPolicy(attempts=1))
     assert "TOP-SECRET" not in database_text(archive.db_path)
     assert not list(archive.audio_dir.rglob("*")) or all(
         b"TOP-SECRET" not in p.read_bytes() for p in archive.audio_dir.rglob("*") if p.is_file()
