@@ -25,9 +25,9 @@ sys.path.insert(0, str(ROOT))
 
 from bench.synthetic_feed import synthetic_feed  # noqa: E402
 from ingest import store  # noqa: E402
-from ingest.feeds.fetch import make_client  # noqa: E402
 from ingest.feeds.parse import parse_feed  # noqa: E402
 from ingest.feeds.step import fetch_feeds  # noqa: E402
+from ingest.net import make_client  # noqa: E402
 from ingest.store import shows as show_store  # noqa: E402
 
 TARGET_SECONDS = 10.0

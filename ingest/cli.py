@@ -122,8 +122,8 @@ def fetch(ctx: click.Context, urls: tuple[str, ...], strict: bool, timeout: floa
 
     from ingest.archive import archive_lock
     from ingest.config import ArchiveConfig
-    from ingest.feeds.fetch import CONNECT_TIMEOUT_S, make_client
     from ingest.feeds.step import fetch_feeds
+    from ingest.net import CONNECT_TIMEOUT_S, make_client
 
     archive = _archive(ctx)
     db = archive.open_db()
@@ -219,9 +219,9 @@ def download(
         podarchive download --show talk-talent-to-me --limit 5
     """
     from ingest.archive import archive_lock
-    from ingest.audio.download import make_client
     from ingest.audio.step import download_episodes
     from ingest.config import ArchiveConfig
+    from ingest.net import make_client
 
     archive = _archive(ctx)
     db = archive.open_db()

@@ -140,8 +140,8 @@ def run_archive(
 
 
 def _fetch(db, config: ArchiveConfig, urls, summary: RunSummary, echo: Echo) -> None:
-    from ingest.feeds.fetch import make_client
     from ingest.feeds.step import fetch_feeds
+    from ingest.net import make_client
 
     with make_client() as client:
         results = fetch_feeds(db, client, list(urls or ()), configured=config.shows)
@@ -189,8 +189,8 @@ def _download_and_transcribe(
     archive: Archive, db, config: ArchiveConfig, summary: RunSummary, echo: Echo
 ) -> None:
     """Download in a background thread while transcribing whatever audio has arrived."""
-    from ingest.audio.download import make_client
     from ingest.audio.step import download_episodes
+    from ingest.net import make_client
 
     finished = threading.Event()
     outcome: dict = {}

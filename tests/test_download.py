@@ -12,6 +12,7 @@ import pytest
 
 from ingest.audio import download as dl
 from ingest.audio import many
+from ingest.net import make_client
 from tests.server import AudioFile, redirect, sequence, stall, status
 
 ID3_HEADER = b"ID3\x04\x00\x00\x00\x00\x00\x00"
@@ -27,7 +28,7 @@ def sha(data: bytes) -> str:
 
 @pytest.fixture
 def client():
-    with dl.make_client(timeout=httpx.Timeout(10.0)) as c:
+    with make_client(timeout=httpx.Timeout(10.0)) as c:
         yield c
 
 
@@ -485,7 +486,7 @@ def test_timeout_is_retried(local_server, folder, retry, delays):
     release = threading.Event()
     local_server.route("/ep.mp3", sequence(stall(release), AudioFile(body)))
     try:
-        with dl.make_client(timeout=httpx.Timeout(10.0, read=0.2)) as impatient:
+        with make_client(timeout=httpx.Timeout(10.0, read=0.2)) as impatient:
             result = fetch(impatient, local_server, "/ep.mp3", folder, retry)
     finally:
         release.set()

@@ -6,8 +6,9 @@ from pathlib import Path
 import pytest
 
 from bench.synthetic_feed import synthetic_feed
-from ingest.feeds.fetch import USER_AGENT, FeedFetchError, fetch_feed, make_client
+from ingest.feeds.fetch import FeedFetchError, fetch_feed
 from ingest.feeds.step import fetch_feeds, pull_feed, refresh_show
+from ingest.net import USER_AGENT, make_client
 from ingest.store import shows as show_store
 
 FEEDS = Path(__file__).parent / "fixtures" / "feeds"

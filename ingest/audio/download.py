@@ -32,8 +32,8 @@ from typing import IO, TYPE_CHECKING
 
 import httpx
 
-from ingest import __version__
 from ingest.errors import PodarchiveError
+from ingest.net import MAX_REDIRECTS, is_http_url
 
 if TYPE_CHECKING:
     pass
@@ -46,14 +46,11 @@ DEFAULT_MAX_BYTES = 1 * GB
 DEFAULT_MIN_FREE_BYTES = 100 * MB  # disk left free after a download, for the database and others
 DEFAULT_CONCURRENCY = 4
 MAX_CONCURRENCY = 16
-MAX_REDIRECTS = 10
 MAX_ATTEMPTS = 50  # requests per download, even while each one makes some progress
 MAX_RESTARTS = 3  # times a resumed file may turn out stale before we give up on that episode
 SNIFF_BYTES = 16  # enough for every magic number below
 HASH_BLOCK = 1 * MB
 
-USER_AGENT = f"podcast-archive/{__version__}"
-TIMEOUT = httpx.Timeout(30.0, connect=10.0)
 
 # Extensions we ever write. Feed text never reaches a file name: it only selects from these.
 _EXTENSION_BY_TYPE = {
@@ -237,14 +234,15 @@ def choose_extension(
 
 def check_url(url: str) -> None:
     """Refuse anything but http(s): feed text may name file://, ftp:// or worse."""
+    # httpx parses the URL it will send (it refuses what urlsplit lets by, such as octal hosts).
     try:
         parsed = httpx.URL(url)
     except (httpx.InvalidURL, TypeError) as error:
         raise DownloadError(f"invalid URL {url!r}: {error}") from None
-    if parsed.scheme not in ("http", "https"):
-        raise DownloadError(f"refusing to fetch {url!r}: only http and https URLs are allowed")
-    if not parsed.host:
+    if parsed.scheme in ("http", "https") and not parsed.host:
         raise DownloadError(f"invalid URL {url!r}: no host")
+    if not is_http_url(url):
+        raise DownloadError(f"refusing to fetch {url!r}: only http and https URLs are allowed")
 
 
 def check_content(content_type: str | None, head: bytes, url: str) -> None:
@@ -397,12 +395,6 @@ def _fsync_dir(folder: Path) -> None:
 
 
 # --- One download ---------------------------------------------------------------------------
-
-
-def make_client(**kwargs) -> httpx.Client:
-    """An httpx client with our User-Agent and timeouts, shareable between download threads."""
-    headers = {"User-Agent": USER_AGENT} | kwargs.pop("headers", {})
-    return httpx.Client(headers=headers, timeout=kwargs.pop("timeout", TIMEOUT), **kwargs)
 
 
 def download(

@@ -7,20 +7,14 @@ from dataclasses import dataclass, field
 
 import httpx
 
-from ingest import __version__
 from ingest.errors import PodarchiveError
-from ingest.feeds.parse import is_http_url
+from ingest.net import MAX_REDIRECTS, BodyTooLarge, BodyTooSlow, is_http_url, read_capped
 
-PROJECT_URL = "https://github.com/podcast-archive/podcast-archive"
-USER_AGENT = f"podcast-archive/{__version__} (+{PROJECT_URL})"
 ACCEPT = (
     "application/rss+xml, application/atom+xml, application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5"
 )
 MAX_FEED_BYTES = 50 * 1024 * 1024  # the largest real feeds are a few MB; 50 MB is a bad server
-CONNECT_TIMEOUT_S = 10.0
-READ_TIMEOUT_S = 30.0  # between bytes
 TOTAL_TIMEOUT_S = 120.0  # a server dripping one byte a second never trips the read timeout
-MAX_REDIRECTS = 10
 # RFC 9110 15.4: only 301 and 308 say the resource has moved for good; 302/303/307 do not.
 PERMANENT_REDIRECTS = frozenset({301, 308})
 
@@ -54,21 +48,6 @@ class FeedResponse:
         return self.headers.get("last-modified")
 
 
-def make_client(
-    timeout: float | httpx.Timeout | None = None, transport: httpx.BaseTransport | None = None
-) -> httpx.Client:
-    """An httpx client with our User-Agent, redirects followed, and sane timeouts."""
-    if timeout is None:
-        timeout = httpx.Timeout(READ_TIMEOUT_S, connect=CONNECT_TIMEOUT_S)
-    return httpx.Client(
-        headers={"User-Agent": USER_AGENT, "Accept": ACCEPT},
-        follow_redirects=True,
-        max_redirects=MAX_REDIRECTS,
-        timeout=timeout,
-        transport=transport,
-    )
-
-
 def fetch_feed(
     client: httpx.Client,
     url: str,
@@ -81,7 +60,7 @@ def fetch_feed(
     """GET `url`, conditionally when validators are given; raise FeedFetchError on failure."""
     if not is_http_url(url):
         raise FeedFetchError(f"{url}: only http(s) URLs are fetched")
-    headers = {}
+    headers = {"Accept": ACCEPT}
     if etag:
         headers["If-None-Match"] = etag
     if last_modified:
@@ -104,19 +83,14 @@ def fetch_feed(
             if response.status_code >= 400:
                 reason = response.reason_phrase or ""
                 raise FeedFetchError(f"{url}: HTTP {response.status_code} {reason}".rstrip())
-            declared = response.headers.get("content-length", "")
-            if declared.isdigit() and int(declared) > max_bytes:
-                raise FeedFetchError(_too_large(url, max_bytes))
-            chunks, size = [], 0
-            for chunk in response.iter_bytes():
-                size += len(chunk)
-                if size > max_bytes:
-                    raise FeedFetchError(_too_large(url, max_bytes))
-                if time.monotonic() - started > total_timeout:
-                    raise FeedFetchError(f"{url}: still downloading after {total_timeout:g}s")
-                chunks.append(chunk)
-            result.content = b"".join(chunks)
+            result.content = read_capped(response, max_bytes, started + total_timeout)
             return result
+    except BodyTooLarge:
+        raise FeedFetchError(
+            f"{url}: the feed is larger than {max_bytes // (1024 * 1024)} MB; not read"
+        ) from None
+    except BodyTooSlow:
+        raise FeedFetchError(f"{url}: still downloading after {total_timeout:g}s") from None
     except httpx.TimeoutException as error:
         raise FeedFetchError(f"{url}: timed out ({type(error).__name__})") from error
     except httpx.TooManyRedirects as error:
@@ -125,7 +99,3 @@ def fetch_feed(
         raise FeedFetchError(f"{url}: redirected to a URL that is not http(s)") from error
     except httpx.HTTPError as error:
         raise FeedFetchError(f"{url}: {type(error).__name__}: {error}") from error
-
-
-def _too_large(url: str, max_bytes: int) -> str:
-    return f"{url}: the feed is larger than {max_bytes // (1024 * 1024)} MB; not read"

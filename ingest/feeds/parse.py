@@ -14,15 +14,15 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urljoin
 
 import feedparser
 
 from ingest.feeds.raw import RawFeed, RawItem, read_raw
 from ingest.feeds.sanitize import html_to_text, sanitize_html, text_to_html
+from ingest.net import is_http_url
 from ingest.records import Episode, Show
 
-HTTP_SCHEMES = ("http", "https")
 # Longest duration we believe: anything longer is a typo or bytes mistaken for seconds.
 MAX_DURATION_SECONDS = 7 * 24 * 3600
 EPISODE_TYPES = frozenset({"full", "trailer", "bonus"})
@@ -71,14 +71,6 @@ class ParsedFeed:
     # Episodes read leniently after the point where the document broke: they may be cut short,
     # so they may add an episode but must never overwrite a stored one.
     uncertain: set[str] = field(default_factory=set)
-
-
-def is_http_url(url: str | None) -> bool:
-    """True for an absolute http(s) URL with a host: the only kind we fetch or link to."""
-    if not url:
-        return False
-    parts = urlsplit(url.strip())
-    return parts.scheme.lower() in HTTP_SCHEMES and bool(parts.netloc)
 
 
 def parse_duration(value) -> int | None:

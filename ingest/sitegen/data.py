@@ -15,6 +15,7 @@ from pathlib import Path, PurePosixPath
 
 from ingest.archive import Archive
 from ingest.ids import slugify
+from ingest.net import is_http_url
 from ingest.store import site as site_store
 
 # A paragraph of transcript ends at a speaker change, a pause, or when it grows this long.
@@ -45,6 +46,8 @@ AUDIO_TYPES = {
 }
 _SAFE_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,127}$")
 _SAFE_EXT = re.compile(r"^[a-z0-9]{1,5}$")
+# Characters a link we print must not hold: they would end or break out of an attribute.
+_NOT_IN_LINKS = re.compile(r"[\s<>\"']")
 
 
 @dataclass
@@ -71,7 +74,7 @@ def safe_url(value: object) -> str:
     if not isinstance(value, str):
         return ""
     url = value.strip()
-    return url if re.match(r"^https?://[^\s<>\"']+$", url, re.IGNORECASE) else ""
+    return url if is_http_url(url) and not _NOT_IN_LINKS.search(url) else ""
 
 
 def timestamp(seconds: float | int | None) -> str:

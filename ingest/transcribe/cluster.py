@@ -96,9 +96,10 @@ def _local_audio(job: AsrJob, shared_audio: bool, scratch: Path) -> tuple[Path |
         where = job.audio_path if shared_audio else "the coordinator's archive"
         return None, f"no audio this worker can read ({where}) and no enclosure URL"
     from ingest.audio import download
+    from ingest.net import make_client
 
     try:
-        with download.make_client() as client:
+        with make_client() as client:
             fetched = download.download(client, job.audio_url, scratch, "audio")
     except download.DownloadError as error:
         return None, f"cannot fetch audio: {error}"

@@ -16,13 +16,12 @@ from html.parser import HTMLParser
 
 import httpx
 
-from ingest import __version__
 from ingest.errors import PodarchiveError
+from ingest.net import BodyTooLarge, is_http_url, read_capped
 from ingest.records import Segment, Transcript, TranscriptLink, Word
 
 MAX_TRANSCRIPT_BYTES = 10 * 1024 * 1024  # a 3-hour episode's word-level JSON is ~2 MB
 TIMEOUT_S = 30.0
-USER_AGENT = f"podcast-archive/{__version__} (+https://github.com/podcast-archive)"
 
 # Preferred first: the formats that carry timing and speakers best.
 _PREFERENCE = ("json", "vtt", "srt", "html", "text")
@@ -73,11 +72,7 @@ def choose_link(links: list[TranscriptLink], language: str | None = None) -> lis
         other_language = bool(lang and link_lang and link_lang != lang)
         return other_language, _PREFERENCE.index(kind_of(link.type, link.url))
 
-    usable = [
-        link
-        for link in links
-        if kind_of(link.type, link.url) and link.url.lower().startswith(("http://", "https://"))
-    ]
+    usable = [link for link in links if kind_of(link.type, link.url) and is_http_url(link.url)]
     return sorted(usable, key=rank)
 
 
@@ -97,24 +92,17 @@ def fetch_transcript(
 
 def fetch_capped(client: httpx.Client, url: str, limit: int = MAX_TRANSCRIPT_BYTES) -> bytes:
     """GET an http(s) URL, refusing bodies over `limit` bytes."""
-    if not url.lower().startswith(("http://", "https://")):
+    if not is_http_url(url):
         raise PublisherTranscriptError(f"{url}: only http(s) transcript URLs are fetched")
     try:
         with client.stream("GET", url, follow_redirects=True, timeout=TIMEOUT_S) as response:
             if response.status_code != 200:
                 raise PublisherTranscriptError(f"{url}: HTTP {response.status_code}")
-            declared = response.headers.get("content-length", "")
-            if declared.isdigit() and int(declared) > limit:
-                raise PublisherTranscriptError(f"{url}: larger than {limit} bytes")
-            chunks, size = [], 0
-            for chunk in response.iter_bytes():
-                size += len(chunk)
-                if size > limit:
-                    raise PublisherTranscriptError(f"{url}: larger than {limit} bytes")
-                chunks.append(chunk)
+            return read_capped(response, limit)
+    except BodyTooLarge:
+        raise PublisherTranscriptError(f"{url}: larger than {limit} bytes") from None
     except httpx.HTTPError as exc:
         raise PublisherTranscriptError(f"{url}: {type(exc).__name__}: {exc}") from exc
-    return b"".join(chunks)
 
 
 def parse_transcript(body: bytes | str, kind: str, origin: str = "transcript") -> Transcript:

@@ -19,13 +19,13 @@ import httpx
 import sqlite_utils
 
 from ingest.archive import Archive
+from ingest.net import make_client
 from ingest.records import Transcript
 from ingest.store import transcripts as store
 from ingest.transcribe import DEFAULT_ENGINE, TranscribeOptions, Transcriber, files, get_transcriber
 from ingest.transcribe.base import TranscriptionError
 from ingest.transcribe.faster import normalise_language
 from ingest.transcribe.publisher import (
-    USER_AGENT,
     PublisherTranscriptError,
     choose_link,
     fetch_transcript,
@@ -193,7 +193,7 @@ def transcribe_episodes(
         return transcriber
 
     own_client = client is None
-    client = client or httpx.Client(headers={"User-Agent": USER_AGENT})
+    client = client or make_client()
     by_id = {episode["id"]: episode for episode in episodes}
     jobs: list[AsrJob] = []
 

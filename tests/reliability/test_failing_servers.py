@@ -15,8 +15,9 @@ import pytest
 
 from ingest.audio import download
 from ingest.audio.step import download_episodes
-from ingest.feeds.fetch import FeedFetchError, fetch_feed, make_client
+from ingest.feeds.fetch import FeedFetchError, fetch_feed
 from ingest.feeds.step import fetch_feeds
+from ingest.net import make_client
 from ingest.store import shows as show_store
 from tests.reliability.conftest import (
     FEED_PATH,
@@ -184,7 +185,7 @@ def episode(local_server, db, client, clips):
 
 
 def download_step(db, archive, retry, timeout: float = SHORT_TIMEOUT_S):
-    with download.make_client(timeout=timeout) as http:
+    with make_client(timeout=timeout) as http:
         return download_episodes(db, archive, http, retry=retry)
 
 

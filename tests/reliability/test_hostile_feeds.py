@@ -20,8 +20,9 @@ import pytest
 
 from ingest.audio import download
 from ingest.audio.step import download_episodes
-from ingest.feeds.fetch import MAX_FEED_BYTES, make_client
+from ingest.feeds.fetch import MAX_FEED_BYTES
 from ingest.feeds.step import fetch_feeds
+from ingest.net import make_client
 from ingest.store import shows as show_store
 from tests.reliability.conftest import (
     FEED_PATH,
@@ -339,7 +340,7 @@ def test_items_without_enclosures_are_kept_and_skipped_by_downloads(
     result = refetch(db, client, local_server)
     assert any("Text only post" in w and "no enclosure" in w for w in result.warnings)
     assert len(show_store.list_episodes(db)) == 2
-    with download.make_client() as http:
+    with make_client() as http:
         step = download_episodes(db, archive, http)
     assert step.failed == [] and step.downloaded == 0
     observe(f"2 stored, warning: {result.warnings[0][:100]}; downloads: none tried, none failed")
@@ -369,7 +370,7 @@ def test_enclosures_that_are_not_http_are_never_fetched(
     [episode] = show_store.list_episodes(db)
     stored = episode["enclosure_url"] or ""
     assert stored.startswith(("http://", "https://")) or not stored
-    with download.make_client() as http:  # one attempt: retrying port 80 is not what this tests
+    with make_client() as http:  # one attempt: retrying port 80 is not what this tests
         download_episodes(db, archive, http, retry=download.RetryPolicy(attempts=1))
     assert "TOP-SECRET" not in database_text(archive.db_path)
     assert not list(archive.audio_dir.rglob("*")) or all(
@@ -390,7 +391,7 @@ def test_download_step_refuses_non_http_urls_already_in_the_database(
     target = url.replace("/SECRET", str(secret))
     with db.conn:
         db.execute("UPDATE episodes SET enclosure_url = ?", [target])
-    with download.make_client() as http:
+    with make_client() as http:
         step = download_episodes(db, archive, http)
     [(_, message)] = step.failed
     assert "only http and https" in message
@@ -416,7 +417,7 @@ def test_loopback_tricks(secret, local_server, db, client, archive, clips, obser
     feed = Feed(items=[Item(guid=name, title=name, enclosure=url) for name, url in urls.items()])
     local_server.route(FEED_PATH, status(200, feed.bytes(), RSS_TYPE))
     refetch(db, client, local_server)
-    with download.make_client() as http:
+    with make_client() as http:
         step = download_episodes(
             db, archive, http, retry=download.RetryPolicy(attempts=1, base_delay=0.01)
         )
@@ -508,7 +509,7 @@ def test_truncated_refetch_during_a_download_keeps_audio(local_server, db, clien
     route = Swappable(status(200, feed.bytes(), RSS_TYPE))
     local_server.route(FEED_PATH, route)
     refetch(db, client, local_server)
-    with download.make_client() as http:
+    with make_client() as http:
         assert download_episodes(db, archive, http).downloaded == 1
     before = rows(archive.db_path, "SELECT id, audio_path, audio_sha256 FROM episodes")
     route.handler = status(200, feed.bytes()[:120], RSS_TYPE)
