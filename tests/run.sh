@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Install everything the test suite drives for real, in a fresh virtual environment, then run it.
-# Arguments are passed to pytest.
+# Arguments are passed to pytest (`-m "not slow"` skips Whisper, browser and other slow tests).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -33,5 +33,10 @@ python -m pip install -q -e '.[embeddings]' torch==2.13.0
 # then reports triton as a missing requirement of openai-whisper: expected, not a failure).
 python -m pip install -q --no-deps 'openai-whisper==20250625'
 python -m pip install -q numba tiktoken more-itertools tqdm torch==2.13.0
+
+# Lint, formatting and the README's generated --help text (cog) fail the run before the tests.
+ruff check .
+ruff format --check .
+cog --check README.md
 
 python -m pytest "$@"
