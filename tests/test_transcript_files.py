@@ -5,6 +5,7 @@ import json
 import pytest
 
 from bench.wer import normalise, wer
+from ingest import fileio
 from ingest.records import Segment, Transcript, Word
 from ingest.transcribe import files
 from ingest.transcribe.publisher import parse_srt, parse_vtt
@@ -132,7 +133,7 @@ def test_failed_write_leaves_old_file_and_no_temp(tmp_path, monkeypatch):
     def broken_replace(src, dst):
         raise OSError("disk full")
 
-    monkeypatch.setattr(files.os, "replace", broken_replace)
+    monkeypatch.setattr(fileio.os, "replace", broken_replace)
     changed = sample_transcript()
     changed.segments[0].text = "Different"
     with pytest.raises(OSError):

@@ -33,6 +33,7 @@ from typing import IO, TYPE_CHECKING
 import httpx
 
 from ingest.errors import PodarchiveError
+from ingest.fileio import fsync_folder, write_atomic
 from ingest.net import MAX_REDIRECTS, is_http_url
 
 if TYPE_CHECKING:
@@ -331,9 +332,7 @@ class _PartState:
         return state if state.url == url else None
 
     def save(self, path: Path) -> None:
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(json.dumps(dataclasses.asdict(self)), encoding="utf-8")
-        os.replace(tmp, path)
+        write_atomic(path, json.dumps(dataclasses.asdict(self)))
 
     def if_range(self) -> str | None:
         """A strong validator for If-Range; weak ETags are not allowed there (RFC 9110 13.1.5)."""
@@ -383,15 +382,6 @@ def _remove(*paths: Path) -> None:
     for path in paths:
         with contextlib.suppress(FileNotFoundError):
             path.unlink()
-
-
-def _fsync_dir(folder: Path) -> None:
-    with contextlib.suppress(OSError):
-        fd = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
 
 
 # --- One download ---------------------------------------------------------------------------
@@ -627,7 +617,7 @@ class _Download:
                 _remove(stale)
         os.replace(self.part, final)
         _remove(self.sidecar)
-        _fsync_dir(self.folder)
+        fsync_folder(self.folder)
         return DownloadResult(
             path=final,
             size=size,

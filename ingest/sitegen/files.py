@@ -12,26 +12,13 @@ import hashlib
 import json
 import os
 import shutil
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ingest.fileio import write_atomic
+
 MANIFEST_NAME = ".build-manifest.json"
 MANIFEST_VERSION = 1
-
-
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write to a temporary file in the same (existing) folder, then rename over `path`."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
 
 
 def content_hash(*parts: str | bytes) -> str:

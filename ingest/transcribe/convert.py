@@ -16,11 +16,11 @@ import hashlib
 import json
 import os
 import re
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
+from ingest.fileio import atomic_file
 from ingest.transcribe.ct2 import CT2FormatError, CT2Model, read_model
 
 CACHE_ENV = "PODARCHIVE_CACHE"
@@ -223,15 +223,6 @@ def converted_checkpoint(ct2_dir: str | Path, cache: Path | None = None) -> Path
         return target
     folder.mkdir(parents=True, exist_ok=True)
     checkpoint = build_checkpoint(ct2_dir)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=target.name + ".", suffix=".tmp")
-    try:
-        os.chmod(tmp, 0o644)  # mkstemp makes it private; a cache is readable like any install
-        with os.fdopen(fd, "wb") as fh:
-            torch.save(checkpoint, fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_file(target, durable=True) as handle:
+        torch.save(checkpoint, handle)
     return target

@@ -10,13 +10,12 @@ last, so its presence (and validity) is the mark that an episode's transcript is
 from __future__ import annotations
 
 import json
-import os
 import re
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 from ingest.errors import PodarchiveError
+from ingest.fileio import write_atomic
 from ingest.records import Segment, Transcript, Word
 
 JSON_VERSION = "1.0.0"  # the Podcasting 2.0 JSON transcript version we write
@@ -52,22 +51,8 @@ def write_transcript(
         "json": json.dumps(payload, ensure_ascii=False, indent=1) + "\n",
     }
     for fmt in FORMATS:
-        _write_atomic(paths[fmt], texts[fmt])
+        write_atomic(paths[fmt], texts[fmt], durable=True)
     return paths["json"]
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def to_json(transcript: Transcript, *, show_id: str = "", episode_id: str = "") -> dict:

