@@ -8,6 +8,15 @@ import unicodedata
 
 MAX_SLUG_LENGTH = 60
 _NOT_SLUG = re.compile(r"[^a-z0-9]+")
+# The one rule for a name that becomes one path segment (a folder, a file's stem, a URL part):
+# lowercase ASCII letters, digits and hyphens, not starting with a hyphen or a dot, and short.
+# Every id below fits it; ids read back from the database or from file names are checked with it.
+_SAFE_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,127}$")
+
+
+def is_safe_id(value: object) -> bool:
+    """True for a lowercase id or slug that is safe as one path segment."""
+    return isinstance(value, str) and bool(_SAFE_ID.match(value))
 
 
 def slugify(text: str, max_length: int = MAX_SLUG_LENGTH) -> str:

@@ -19,6 +19,7 @@ from ingest.sitegen import data as site_data
 from ingest.sitegen import urls
 from ingest.store import shows as show_store
 from ingest.store import transcripts as transcript_store
+from ingest.timecode import clock
 from ingest.transcribe.files import write_transcript
 from tests.site_archive import HOSTILE_TITLE, build_archive, make_speech_mp3
 
@@ -495,7 +496,7 @@ def test_passages_group_segments_into_paragraphs():
         (15, "B", "After a pause."),
     ]
     assert [p["id"] for p in result] == ["t=0", "t=9", "t=15"]
-    assert site_data.timestamp(3723) == "1:02:03" and site_data.timestamp(754) == "12:34"
+    assert clock(3723) == "1:02:03" and clock(754) == "12:34"
 
 
 def test_cli_build(archive, episodes):

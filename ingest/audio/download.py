@@ -34,6 +34,7 @@ import httpx
 
 from ingest.errors import PodarchiveError
 from ingest.fileio import fsync_folder, write_atomic
+from ingest.ids import is_safe_id
 from ingest.net import MAX_REDIRECTS, is_http_url
 
 if TYPE_CHECKING:
@@ -87,7 +88,6 @@ _PODCAST_TYPES = frozenset({"video/mp4", "video/x-m4v", "video/quicktime", "appl
 _OPAQUE_TYPES = frozenset({"", "application/octet-stream", "binary/octet-stream"})
 _HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
 _HTML_START = re.compile(rb"^\s*<(!doctype\s+html|html|head|body|\?xml)", re.IGNORECASE)
-_SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
 _CONTENT_RANGE = re.compile(r"^bytes (\d+)-(\d+)/(\d+|\*)$")
 
 
@@ -401,7 +401,7 @@ def download(
 ) -> DownloadResult:
     """Fetch `url` to `folder/name<ext>`, resuming `folder/name.part`; raise DownloadError."""
     check_url(url)
-    if not _SAFE_NAME.match(name):
+    if not is_safe_id(name):
         raise DownloadError(f"unsafe file name {name!r}")
     folder.mkdir(parents=True, exist_ok=True)
     part = folder / f"{name}.part"

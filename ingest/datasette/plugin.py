@@ -14,6 +14,7 @@ import markupsafe
 from datasette import hookimpl
 
 from ingest.store import search
+from ingest.timecode import clock
 
 PLUGIN_NAME = "podarchive"
 # Tables whose start/end columns are seconds from the start of the audio.
@@ -23,16 +24,13 @@ HIGHLIGHT_MARKS = ("<mark>", "</mark>")
 
 
 def format_time(seconds) -> str | None:
-    """Seconds as m:ss, or h:mm:ss from an hour on (the way players show a position)."""
+    """Seconds as a player's clock (m:ss, h:mm:ss); None for an empty or unreadable cell."""
     if seconds is None or seconds == "":
         return None
     try:
-        total = int(float(seconds))
+        return clock(seconds)
     except (TypeError, ValueError):
         return None
-    hours, rest = divmod(max(total, 0), 3600)
-    minutes, secs = divmod(rest, 60)
-    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
 
 
 def episode_page_url(site_url: str, slug: str | None, seconds=None) -> str | None:

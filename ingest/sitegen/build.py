@@ -26,6 +26,7 @@ from ingest.sitegen import rss as site_feed
 from ingest.sitegen import search as site_search
 from ingest.sitegen.files import SiteWriter, content_hash
 from ingest.sitegen.urls import BaseUrl, paginate
+from ingest.timecode import clock
 
 STATIC_FILES = ("site.css", "site.js", "search.js", "favicon.svg")
 TEMPLATE_CACHE = Path(".cache") / "site-templates"  # compiled templates, inside the archive
@@ -72,7 +73,7 @@ def build_site(
         "version": version,
         "nav_topics": bool(data.topics),
     }
-    env.globals.update(common, link=base.link, full=base.full, timestamp=site_data.timestamp)
+    env.globals.update(common, link=base.link, full=base.full, timestamp=clock)
 
     def page(rel: str, template: str, complete=None, inputs=None, **context) -> None:
         """Render `template` to `rel` unless its inputs hash as last time.

@@ -14,9 +14,10 @@ from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 
 from ingest.archive import Archive
-from ingest.ids import slugify
+from ingest.ids import is_safe_id, slugify
 from ingest.net import is_http_url
 from ingest.store import site as site_store
+from ingest.timecode import clock
 
 # A paragraph of transcript ends at a speaker change, a pause, or when it grows this long.
 PASSAGE_MAX_SECONDS = 60.0
@@ -44,7 +45,6 @@ AUDIO_TYPES = {
     "wav": "audio/wav",
     "flac": "audio/flac",
 }
-_SAFE_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,127}$")
 _SAFE_EXT = re.compile(r"^[a-z0-9]{1,5}$")
 # Characters a link we print must not hold: they would end or break out of an attribute.
 _NOT_IN_LINKS = re.compile(r"[\s<>\"']")
@@ -64,25 +64,12 @@ class SiteData:
     transcripts: dict[str, dict] = field(default_factory=dict)
 
 
-def is_safe_id(value: object) -> bool:
-    """True for a lowercase id/slug that is safe as one path segment."""
-    return isinstance(value, str) and bool(_SAFE_ID.match(value))
-
-
 def safe_url(value: object) -> str:
     """The URL if it is http(s), else '' (drops javascript:, data: and relative tricks)."""
     if not isinstance(value, str):
         return ""
     url = value.strip()
     return url if is_http_url(url) and not _NOT_IN_LINKS.search(url) else ""
-
-
-def timestamp(seconds: float | int | None) -> str:
-    """12:34 or 1:02:03."""
-    total = max(0, int(seconds or 0))
-    hours, rest = divmod(total, 3600)
-    minutes, secs = divmod(rest, 60)
-    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
 
 
 def human_duration(seconds: float | int | None) -> str:
@@ -134,7 +121,7 @@ def passages(segments: list[tuple]) -> list[dict]:
     used: set[int] = set()
     for passage in result:
         passage["t"] = int(passage["start"])
-        passage["stamp"] = timestamp(passage["start"])
+        passage["stamp"] = clock(passage["start"])
         # `id="t=754"` makes `#t=754` scroll to the passage even without JavaScript.
         passage["id"] = "" if passage["t"] in used else f"t={passage['t']}"
         used.add(passage["t"])
@@ -200,7 +187,7 @@ def load(
                 "name": m["name"],
                 "start": m["start"],
                 "t": int(m["start"]),
-                "stamp": timestamp(m["start"]),
+                "stamp": clock(m["start"]),
             }
             for m in moments.get(row["id"], [])
             if is_safe_id(m["slug"])
@@ -209,7 +196,7 @@ def load(
             {
                 "title": c["title"],
                 "t": int(c["start"]),
-                "stamp": timestamp(c["start"]),
+                "stamp": clock(c["start"]),
                 "url": safe_url(c["url"]),
             }
             for c in chapters.get(row["id"], [])

@@ -10,18 +10,18 @@ last, so its presence (and validity) is the mark that an episode's transcript is
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterator
 from pathlib import Path
 
 from ingest.errors import PodarchiveError
 from ingest.fileio import write_atomic
+from ingest.ids import is_safe_id
 from ingest.records import Segment, Transcript, Word
+from ingest.timecode import cue_time
 
 JSON_VERSION = "1.0.0"  # the Podcasting 2.0 JSON transcript version we write
 FORMAT = 1  # our extension object's own version
 FORMATS = ("txt", "srt", "vtt", "json")  # write order: JSON last
-_SAFE_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,99}$")
 
 
 class TranscriptFileError(PodarchiveError, ValueError):
@@ -31,7 +31,7 @@ class TranscriptFileError(PodarchiveError, ValueError):
 def transcript_paths(transcripts_dir: Path, show_id: str, episode_id: str) -> dict[str, Path]:
     """The four files of one episode, by format. Ids are checked: never a path from feed text."""
     for value in (show_id, episode_id):
-        if not _SAFE_ID.match(value or ""):
+        if not is_safe_id(value):
             raise ValueError(f"not a folder-safe id: {value!r}")
     folder = Path(transcripts_dir) / show_id
     return {fmt: folder / f"{episode_id}.{fmt}" for fmt in FORMATS}
@@ -170,16 +170,8 @@ def iter_transcript_files(transcripts_dir: Path) -> Iterator[tuple[str, str, Pat
         return
     for path in sorted(root.glob("*/*.json")):
         show_id, episode_id = path.parent.name, path.stem
-        if _SAFE_ID.match(show_id) and _SAFE_ID.match(episode_id):
+        if is_safe_id(show_id) and is_safe_id(episode_id):
             yield show_id, episode_id, path
-
-
-def _timestamp(seconds: float, separator: str) -> str:
-    millis = max(0, round(seconds * 1000))
-    hours, millis = divmod(millis, 3_600_000)
-    minutes, millis = divmod(millis, 60_000)
-    secs, millis = divmod(millis, 1000)
-    return f"{hours:02d}:{minutes:02d}:{secs:02d}{separator}{millis:03d}"
 
 
 def _escape_vtt(text: str) -> str:
@@ -202,7 +194,7 @@ def to_vtt(transcript: Transcript) -> str:
         body = _escape_vtt(text)
         if s.speaker:
             body = f"<v {_escape_vtt(_one_line(s.speaker))}>{body}"
-        cues += [f"{_timestamp(s.start, '.')} --> {_timestamp(s.end, '.')}", body, ""]
+        cues += [f"{cue_time(s.start, '.')} --> {cue_time(s.end, '.')}", body, ""]
     return "\n".join(cues)
 
 
@@ -215,7 +207,7 @@ def to_srt(transcript: Transcript) -> str:
             continue
         if s.speaker:
             text = f"{_one_line(s.speaker)}: {text}"
-        times = f"{_timestamp(s.start, ',')} --> {_timestamp(s.end, ',')}"
+        times = f"{cue_time(s.start, ',')} --> {cue_time(s.end, ',')}"
         cues.append(f"{len(cues) + 1}\n{times}\n{text}\n")
     return "\n".join(cues)
 
