@@ -7,7 +7,6 @@ a background thread fetches audio while the main thread transcribes whatever has
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 from collections.abc import Callable
@@ -16,6 +15,7 @@ from dataclasses import dataclass, field
 from ingest import store
 from ingest.archive import Archive
 from ingest.config import ArchiveConfig
+from ingest.store import runs
 from ingest.transcribe.base import TranscribeOptions
 
 # Exit codes, so cron and scripts can tell outcomes apart (75 is sysexits' EX_TEMPFAIL).
@@ -111,11 +111,7 @@ def run_archive(
     started = time.monotonic()
     summary = RunSummary()
     db = archive.open_db()
-    run_id = (
-        db["runs"]
-        .insert({"command": "run", "started_at": store.now(), "status": "running"})
-        .last_pk
-    )
+    run_id = runs.start_run(db, "run")
     try:
         _fetch(db, config, urls, summary, echo)
         _download_and_transcribe(archive, db, config, summary, echo)
@@ -127,15 +123,7 @@ def run_archive(
         summary.fatal = f"{type(error).__name__}: {error}"
     summary.seconds = time.monotonic() - started
     status = {EXIT_OK: "ok", EXIT_PARTIAL: "partial"}.get(summary.exit_code, "failed")
-    with store.transaction(db):
-        db["runs"].update(
-            run_id,
-            {
-                "finished_at": store.now(),
-                "status": status,
-                "summary": json.dumps(summary.__dict__, default=str),
-            },
-        )
+    runs.finish_run(db, run_id, status, summary.__dict__)
     return summary
 
 

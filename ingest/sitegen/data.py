@@ -364,7 +364,7 @@ def _people_index(db) -> dict[int, dict]:
     """Every person with a unique, folder-safe page slug."""
     result: dict[int, dict] = {}
     taken: set[str] = set()
-    for row in db.query("SELECT id, name, href, img FROM people ORDER BY id"):
+    for row in site_store.people(db):
         slug = slugify(row["name"]) or f"person-{row['id']}"
         if slug in taken:
             slug = f"{slug}-{row['id']}"

@@ -48,6 +48,11 @@ def people_by_episode(db: sqlite_utils.Database) -> dict[str, list[dict]]:
     return _group(rows, "episode_id")
 
 
+def people(db: sqlite_utils.Database) -> list[dict]:
+    """Every person credited anywhere, oldest first (page slugs are given in this order)."""
+    return list(db.query("SELECT id, name, href, img FROM people ORDER BY id"))
+
+
 def people_by_show(db: sqlite_utils.Database) -> dict[str, list[dict]]:
     """Show id -> people credited on the show (usually hosts)."""
     rows = db.query(
