@@ -178,6 +178,7 @@ def test_poisoned_episode_fails_with_its_reason_and_the_others_finish(dask_clien
     assert all(outcomes[name][0].worker for name in ["first", "second", "third"])
 
 
+@pytest.mark.slow  # starts a LocalCluster of worker processes
 def test_newest_episode_runs_first(dask_client):
     order: list[str] = []
     jobs = [
@@ -250,6 +251,7 @@ def test_coordinator_killed_mid_run_resumes_without_redoing(dask_client, sample_
     assert len(again) == 5 and all(again[name] == first[name] for name in first)
 
 
+@pytest.mark.slow  # starts a LocalCluster of worker processes
 def test_workers_option_starts_a_local_cluster_sized_to_the_cores():
     client, cluster = connect(None, workers=1)
     try:
