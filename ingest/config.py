@@ -80,7 +80,5 @@ class ArchiveConfig:
         for name in ("shared_audio", "word_timestamps"):
             if not isinstance(getattr(self, name), bool):
                 raise ConfigError(f"{path}: {name!r} must be true or false")
-        if not isinstance(self.shared_audio, bool):
-            raise ConfigError(f"{path}: 'shared_audio' must be true or false")
         if not isinstance(self.download_concurrency, int) or self.download_concurrency < 1:
             raise ConfigError(f"{path}: 'download_concurrency' must be a positive integer")

@@ -112,10 +112,21 @@ class Transcript:
 
 
 @dataclass
-class Tag:
-    """A topic from the taxonomy."""
+class Topic:
+    """A taxonomy topic: what it is called, what it means, and the words that signal it."""
 
     slug: str
     name: str
     description: str = ""
-    phrases: list[str] = field(default_factory=list)
+    phrases: list[str] = field(default_factory=list)  # example sentences of the topic
+    keywords: list[str] = field(default_factory=list)  # short words that signal it
+
+    def definition(self) -> dict:
+        """Everything that decides how passages score against this topic."""
+        return {
+            "slug": self.slug,
+            "name": self.name,
+            "description": self.description,
+            "phrases": list(self.phrases),
+            "keywords": list(self.keywords),
+        }

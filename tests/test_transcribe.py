@@ -28,7 +28,7 @@ from ingest.transcribe import (
     get_transcriber,
 )
 from ingest.transcribe import gaps as gap_finder
-from ingest.transcribe.faster import load_audio
+from ingest.transcribe.engine import load_audio
 from ingest.transcribe.files import read_transcript
 from ingest.transcribe.step import TranscribeSummary, transcribe_episodes
 from tests.fake_transcriber import FakeTranscriber

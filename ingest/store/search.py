@@ -23,8 +23,8 @@ PASSAGE_SECONDS = 45.0
 # A tail shorter than this joins the passage before it rather than standing alone.
 MIN_TAIL_SECONDS = 15.0
 # Marks a match in highlight() output for match_time(); a control character no transcript holds.
+# The stored queries write it as char(2) (metadata.yaml); the end mark they pass is never read.
 MATCH_MARK = "\x02"
-MATCH_MARK_END = "\x03"
 
 
 def window_segments(segments: Iterable[dict], seconds: float = PASSAGE_SECONDS) -> list[dict]:

@@ -14,7 +14,7 @@ import yaml
 
 from ingest.errors import PodarchiveError
 from ingest.ids import slugify
-from ingest.records import Tag
+from ingest.records import Topic
 
 DEFAULT_TAXONOMY = Path(__file__).resolve().parent / "recruiting.yaml"
 MAX_DESCRIPTION_LENGTH = 200  # one line, as the site shows it under the topic name
@@ -22,23 +22,6 @@ MAX_DESCRIPTION_LENGTH = 200  # one line, as the site shows it under the topic n
 
 class TaxonomyError(PodarchiveError, ValueError):
     """A taxonomy file that cannot be used; the message names the file and the topic."""
-
-
-@dataclass
-class Topic(Tag):
-    """A taxonomy topic: a Tag plus the short keywords the lexical scorer matches."""
-
-    keywords: list[str] = field(default_factory=list)
-
-    def definition(self) -> dict:
-        """Everything that decides how passages score against this topic."""
-        return {
-            "slug": self.slug,
-            "name": self.name,
-            "description": self.description,
-            "phrases": list(self.phrases),
-            "keywords": list(self.keywords),
-        }
 
 
 @dataclass

@@ -15,8 +15,6 @@ from ingest.records import Segment, Word
 from ingest.transcribe import gaps as gap_finder
 from ingest.transcribe.base import TranscribeOptions
 from ingest.transcribe.engine import Decoded, WhisperEngine
-from ingest.transcribe.engine import load_audio as load_audio  # imported from here by others
-from ingest.transcribe.engine import split_sentences as split_sentences
 from ingest.transcribe.weights import resolve_ct2_model
 
 SAMPLE_RATE = gap_finder.SAMPLE_RATE
