@@ -65,7 +65,7 @@ class WhisperEngine:
         )
         segments, invented = split_hallucinations(segments)
         segments, gaps, remaining = self.recover_gaps(audio, speech, segments, opts, language)
-        segments = split_sentences(segments)
+        segments = fit_times(split_sentences(segments), duration)
         if not any(s.text.strip() for s in segments):
             raise TranscriptionError(
                 f"no words recognised in {Path(audio_path).name} ({duration:.1f} s of audio)"
@@ -197,6 +197,38 @@ def split_sentences(segments: list[Segment], max_words: int = MAX_SEGMENT_WORDS)
                 )
                 piece, first = [], False
     return out
+
+
+def fit_times(segments: list[Segment], duration: float) -> list[Segment]:
+    """Segments and words inside [0, duration], in order and not overlapping.
+
+    Whisper times the last window's text up to the end of its 30 s window, past the end of a
+    shorter audio, and the exact times differ between CPUs; players, cues and search links
+    need times that exist. A segment left with no room (it began at the very end) joins the
+    one before it, so no words are lost.
+    """
+    fitted: list[Segment] = []
+    previous_end = 0.0
+    for segment in segments:
+        start = min(max(segment.start, previous_end, 0.0), duration)
+        end = min(max(segment.end, start), duration)
+        if end <= start and fitted:
+            last = fitted[-1]
+            fitted[-1] = replace(
+                last,
+                text=f"{last.text.rstrip()} {segment.text.lstrip()}",
+                words=last.words + [_fit_word(w, last.start, last.end) for w in segment.words],
+            )
+            continue
+        words = [_fit_word(w, start, end) for w in segment.words]
+        fitted.append(replace(segment, start=start, end=end, words=words))
+        previous_end = end
+    return fitted
+
+
+def _fit_word(word: Word, start: float, end: float) -> Word:
+    word_start = min(max(word.start, start), end)
+    return replace(word, start=word_start, end=min(max(word.end, word_start), end))
 
 
 def load_audio(audio_path: Path) -> np.ndarray:
