@@ -7,7 +7,7 @@ from pathlib import Path
 
 import sqlite_utils
 
-from ingest.store import now, transaction
+from ingest.store.writes import now, transaction
 
 
 @dataclass(frozen=True)

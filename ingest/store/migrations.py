@@ -11,6 +11,8 @@ from datetime import UTC, datetime
 
 import sqlite_utils
 
+from ingest.store.writes import transaction
+
 
 def m001_shows_and_episodes(db: sqlite_utils.Database) -> None:
     db.executescript(
@@ -319,7 +321,6 @@ MIGRATIONS: list[Migration] = [
 
 def migrate(db: sqlite_utils.Database) -> list[str]:
     """Apply every migration not yet recorded; return the names applied."""
-    from ingest.store import transaction  # the package imports this module first
 
     db.execute(
         "CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)"

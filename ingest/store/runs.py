@@ -6,7 +6,7 @@ import json
 
 import sqlite_utils
 
-from ingest.store import now, transaction
+from ingest.store.writes import now, transaction
 
 
 def start_run(db: sqlite_utils.Database, command: str) -> int:

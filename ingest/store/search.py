@@ -15,7 +15,7 @@ from collections.abc import Iterable
 
 import sqlite_utils
 
-from ingest.store import transaction
+from ingest.store.writes import transaction
 
 # Target length of a passage: long enough to cut the rows to rank, short enough that the
 # link to its start lands near the words that matched.

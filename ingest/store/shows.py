@@ -9,7 +9,7 @@ import sqlite_utils
 
 from ingest.ids import episode_id_for, episode_slug_for, show_id_for
 from ingest.records import Episode, Person, Show
-from ingest.store import now, transaction
+from ingest.store.writes import now, transaction
 
 # Episode columns that come from the feed (the rest belong to later steps).
 _EPISODE_FEED_FIELDS = (

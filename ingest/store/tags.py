@@ -14,7 +14,7 @@ import sqlite_utils
 
 from ingest.errors import PodarchiveError
 from ingest.records import Segment
-from ingest.store import now, transaction
+from ingest.store.writes import now, transaction
 from ingest.taxonomy import Taxonomy
 
 MANUAL = "manual"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlite_utils
 
 from ingest.records import Transcript, TranscriptLink
-from ingest.store import now, transaction
+from ingest.store.writes import now, transaction
 
 
 def save_transcript(db: sqlite_utils.Database, episode_id: str, transcript: Transcript) -> int:
