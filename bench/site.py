@@ -193,7 +193,7 @@ def measure(code: str, archive: Path) -> dict:
 
 
 HTML_BUILD = (
-    "from ingest.sitegen import build as sitegen\n"
+    "from ingest.sitegen import step as sitegen\n"
     "r = sitegen.build_site(archive.open_db(), archive, 'https://example.com/ttm/', search=False)\n"
     "result = {'written': len(r.written), 'outputs': r.outputs, 'errors': len(r.errors)}"
 )

@@ -397,7 +397,7 @@ def build(ctx: click.Context, base_url: str | None, show_key: str | None, no_sea
         podarchive build --base-url https://example.com/ttm/
     """
     from ingest.config import ArchiveConfig
-    from ingest.sitegen.build import build_site
+    from ingest.sitegen.step import build_site
 
     archive = _archive(ctx)
     db = archive.open_db()

@@ -304,7 +304,7 @@ def _tag(db, config: ArchiveConfig, summary: RunSummary, echo: Echo) -> None:
 
 
 def _build(archive: Archive, db, config: ArchiveConfig, summary: RunSummary, echo: Echo) -> None:
-    from ingest.sitegen.build import build_site
+    from ingest.sitegen.step import build_site
 
     report = build_site(db, archive, base_url=config.base_url)
     summary.pages_written += len(report.written)

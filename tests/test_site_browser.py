@@ -6,7 +6,7 @@ import pytest
 from playwright.sync_api import sync_playwright
 
 from ingest.archive import Archive
-from ingest.sitegen import build as sitegen
+from ingest.sitegen import step as sitegen
 from ingest.sitegen.server import StaticServer
 from tests.browser import launch
 from tests.site_archive import build_sample_archive

@@ -14,8 +14,8 @@ from click.testing import CliRunner
 
 from ingest.cli import cli
 from ingest.records import Episode, Person, Segment, Transcript
-from ingest.sitegen import build as sitegen
 from ingest.sitegen import data as site_data
+from ingest.sitegen import step as sitegen
 from ingest.sitegen import urls
 from ingest.store import shows as show_store
 from ingest.store import transcripts as transcript_store

@@ -1,6 +1,6 @@
 """Where the site's pages live: the base URL every link starts from, and the list pages.
 
-See `ingest.sitegen.build` for the layout of the site's folders.
+See `ingest.sitegen.step` for the layout of the site's folders.
 """
 
 from __future__ import annotations
