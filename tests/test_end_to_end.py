@@ -211,3 +211,18 @@ def test_search_never_creates_an_archive(tmp_path):
     result = CliRunner().invoke(cli, ["--archive", str(root), "search", "grit", "--show", "x"])
     assert result.exit_code == 1 and "no archive database" in result.output
     assert not root.exists()
+
+
+@pytest.mark.parametrize("inside", ["", "site"])
+def test_the_demo_never_empties_the_folder_it_runs_in(tmp_path, monkeypatch, inside):
+    """`cd podarchive-demo && podarchive --archive . demo` once deleted the folder under its own
+    run; now the demo refuses, in one line, and the earlier demo stays as it was."""
+    root = tmp_path / "podarchive-demo"
+    (root / "site").mkdir(parents=True)
+    (root / ".podarchive-demo").write_text("an earlier demo\n")
+    (root / "site" / "index.html").write_text("earlier page")
+    monkeypatch.chdir(root / inside)
+    result = CliRunner().invoke(cli, ["--archive", str(root), "demo", "--no-serve"])
+    assert result.exit_code == 1, result.output
+    assert "holds the current folder" in result.output and str(root) in result.output
+    assert (root / "site" / "index.html").read_text() == "earlier page"

@@ -28,11 +28,19 @@ SAMPLE_VOCABULARY = ["grit"]
 
 
 class DemoFolderInUse(PodarchiveError, RuntimeError):
-    """The chosen folder holds something that is not an earlier demo."""
+    """The chosen folder holds something that is not an earlier demo, or the current folder."""
 
 
 def fresh_demo_folder(root: Path) -> Archive:
-    """Empty `root` for a new demo run, refusing any non-empty folder it did not make."""
+    """Empty `root` for a new demo run, refusing any non-empty folder it did not make, and the
+    folder the command runs in (or one holding it): emptying that would pull the ground from
+    under the run itself."""
+    root = root.resolve()
+    if Path.cwd().resolve().is_relative_to(root):
+        raise DemoFolderInUse(
+            f"{root} holds the current folder and a demo run empties its folder first; "
+            "run the demo from another folder or choose another --archive"
+        )
     if root.exists() and any(root.iterdir()):
         if not (root / DEMO_MARKER).exists():
             raise DemoFolderInUse(
@@ -41,7 +49,7 @@ def fresh_demo_folder(root: Path) -> Archive:
         shutil.rmtree(root)
     make_archive_folder(root)
     (root / DEMO_MARKER).write_text("podarchive demo archive: safe to delete\n")
-    return Archive(root.resolve())
+    return Archive(root)
 
 
 def run_demo(archive: Archive, echo: Callable[[str], None] = print) -> tuple[RunSummary, object]:
