@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from ingest import store
 from ingest.archive import Archive
 from ingest.config import ArchiveConfig
+from ingest.progress import Progress
 from ingest.store import runs
 from ingest.transcribe.base import TranscribeOptions
 
@@ -42,6 +43,7 @@ class RunSummary:
     downloaded_bytes: int = 0
     transcribed: int = 0
     imported: int = 0  # publisher transcripts and transcript files re-read from disk
+    no_speech: int = 0  # episodes of music or silence: done, with no words to transcribe
     audio_seconds: float = 0.0
     transcribe_seconds: float = 0.0
     tagged: int = 0
@@ -59,6 +61,7 @@ class RunSummary:
                 self.downloaded,
                 self.transcribed,
                 self.imported,
+                self.no_speech,
                 self.tagged,
                 self.pages_written,
             )
@@ -90,7 +93,8 @@ class RunSummary:
             f"Audio downloaded: {self.downloaded} ({self.downloaded_bytes / 1e6:.1f} MB)",
             f"Transcribed: {self.transcribed} ({self.audio_seconds / 60:.1f} min of audio"
             + (f", {speed:.1f}x real time)" if speed else ")")
-            + f"; imported: {self.imported}",
+            + f"; imported: {self.imported}"
+            + (f"; no speech: {self.no_speech}" if self.no_speech else ""),
             f"Tagged: {self.tagged}; site pages written: {self.pages_written}",
             f"Failures: {len(self.failures)}",
         ]
@@ -148,8 +152,11 @@ def _fetch(db, config: ArchiveConfig, urls, summary: RunSummary, echo: Echo) -> 
             echo(f"Feed {label}: {result.counts()}")
 
 
-class _RunProgress:
-    """Transcription progress across the many small batches the overlapped loop runs."""
+class _TranscriptLines(Progress):
+    """One line per transcript, numbered across the many small batches the overlapped loop runs.
+
+    Each batch's own line quotes that batch's totals; these lines quote the whole job's.
+    """
 
     def __init__(self, echo: Echo):
         from ingest.transcribe.step import TranscribeSummary
@@ -157,20 +164,11 @@ class _RunProgress:
         self.echo = echo
         self.totals = TranscribeSummary()  # running totals across batches
 
-    def start(self, episodes) -> None:
-        pass
-
-    def episode_started(self, episode) -> None:
-        pass
-
-    def episode_done(self, result, summary) -> None:
+    def finish(self, key, line="", *, amount=1.0, keep=False, result=None) -> None:
         from ingest.transcribe.step import describe
 
         self.totals.results.append(result)
         self.echo(f"Transcript {len(self.totals.results)}: {describe(result, self.totals)}")
-
-    def finish(self, summary) -> None:
-        pass
 
 
 def _download_and_transcribe(
@@ -238,7 +236,7 @@ def _transcribe_arrivals(
             engine.append(get_transcriber(config.engine, options))
         return engine[0]
 
-    progress = _RunProgress(echo)
+    progress = _TranscriptLines(echo)
     if config.scheduler:
         # On a cluster the workers fetch enclosures themselves: one batch, no polling.
         from ingest.transcribe.cluster import transcribe_on_cluster
@@ -277,6 +275,8 @@ def _count_transcripts(batch, summary: RunSummary) -> None:
     for result in batch.results:
         if result.status == "failed":
             summary.failures.append((f"transcript {result.title}", result.error))
+        elif result.status == "no-speech":
+            summary.no_speech += 1
         elif result.status == "asr":
             summary.transcribed += 1
             summary.audio_seconds += result.audio_seconds

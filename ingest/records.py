@@ -105,6 +105,9 @@ class Transcript:
     model: str | None = None
     settings: dict = field(default_factory=dict)
     duration: float | None = None  # seconds of audio
+    # Why an episode done without a word has none ("no speech: music or silence"): a trailer of
+    # music or an interlude is an episode like any other, not a failure.
+    no_speech: str | None = None
 
     @property
     def text(self) -> str:

@@ -226,3 +226,43 @@ def test_the_demo_never_empties_the_folder_it_runs_in(tmp_path, monkeypatch, ins
     assert result.exit_code == 1, result.output
     assert "holds the current folder" in result.output and str(root) in result.output
     assert (root / "site" / "index.html").read_text() == "earlier page"
+
+
+MUSIC_FEED = """<?xml version="1.0" encoding="utf-8"?>
+<rss version="2.0"><channel><title>Interludes</title><link>https://example.com/</link>
+<description>Music between seasons.</description><language>en</language>
+<item><title>Season break</title><guid>interlude-1</guid><description>Music only.</description>
+<pubDate>Tue, 05 Mar 2024 08:00:00 GMT</pubDate>
+<enclosure url="{audio}" length="1000" type="audio/mpeg"/></item>
+</channel></rss>
+"""
+
+
+@pytest.mark.asr
+@pytest.mark.slow
+def test_a_music_only_episode_is_done_without_words_and_the_run_succeeds(tmp_path, local_server):
+    """A trailer of music is an episode like any other: done, no words, a reason, exit 0."""
+    music = tmp_path / "interlude.mp3"
+    tones = [f"sine=frequency={f}:duration=20" for f in (220, 330, 440)]
+    subprocess.run(
+        ["ffmpeg", "-v", "error", "-y"]
+        + [arg for tone in tones for arg in ("-f", "lavfi", "-i", tone)]
+        + ["-filter_complex", "[0][1][2]amix=inputs=3,tremolo=f=4:d=0.6", "-ac", "1", str(music)],
+        check=True,
+    )
+    local_server.serve_bytes("/interlude.mp3", music.read_bytes(), "audio/mpeg")
+    feed = MUSIC_FEED.format(audio=local_server.url("/interlude.mp3")).encode()
+    local_server.serve_bytes("/feed.xml", feed, "application/rss+xml")
+    root = tmp_path / "archive"
+    result = CliRunner().invoke(cli, ["--archive", str(root), "run", local_server.url("/feed.xml")])
+    assert result.exit_code == 0, result.output
+    assert "Failures: 0" in result.output and "no speech: 1" in result.output
+    assert "no speech: music or silence" in result.output  # the episode's own line says why
+    (episode,) = _rows(root / "archive.db", "SELECT * FROM episodes")
+    assert episode["transcript_status"] == "done" and episode["transcript_error"] is None
+    assert episode["transcript_note"] == "no speech: music or silence"
+    page = next((root / "site" / "episodes").glob("*/index.html")).read_text()
+    assert "no speech: music or silence" in page and "not been transcribed" not in page
+    # A second run does not try it again.
+    again = CliRunner().invoke(cli, ["--archive", str(root), "run"])
+    assert again.exit_code == 0 and "Nothing new" in again.output

@@ -207,7 +207,9 @@ def test_malformed_publisher_file_falls_back_to_asr(
 
 @pytest.mark.asr
 @pytest.mark.slow
-def test_corrupt_and_silent_audio_fail_clearly_and_the_run_goes_on(transcribed, tmp_path):
+def test_corrupt_audio_fails_clearly_silent_audio_is_done_and_the_run_goes_on(
+    transcribed, tmp_path
+):
     archive = copy_of(transcribed, tmp_path)
     db = archive.open_db()
     rows = [r for r in episode_rows(db).values() if r["transcript_source"] == "asr"]
@@ -241,12 +243,22 @@ def test_corrupt_and_silent_audio_fail_clearly_and_the_run_goes_on(transcribed, 
     assert result.exit_code == 1
     # Plain progress lines off a terminal: audio minutes and the real-time factor.
     assert "x real time); total" in result.stdout
-    assert "1 transcribed, 0 from publisher transcripts, 0 re-imported from files, 2 failed" in (
-        result.stdout
+    assert (
+        "1 transcribed, 0 from publisher transcripts, 0 re-imported from files, 1 failed, "
+        "1 without speech" in result.stdout
     )
     after = episode_rows(db)
     assert after[good["guid"]]["transcript_status"] == "done"
-    for row, message in ((corrupt, "cannot decode audio file"), (silent, "no speech detected")):
+    # Music or silence is an episode done without words, not a failure.
+    quiet = after[silent["guid"]]
+    assert quiet["transcript_status"] == "done" and quiet["transcript_error"] is None
+    assert quiet["transcript_note"] == "no speech: music or silence"
+    assert transcript_store.segments_of(db, silent["id"]) == []
+    assert read_transcript(
+        archive.transcripts_dir / silent["show_id"] / f"{silent['id']}.json"
+    ).no_speech == ("no speech: music or silence")
+    assert silent["id"] not in result.stderr
+    for row, message in ((corrupt, "cannot decode audio file"),):
         stored = after[row["guid"]]
         assert stored["transcript_status"] == "failed"
         assert message in stored["transcript_error"]

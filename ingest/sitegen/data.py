@@ -333,6 +333,7 @@ def _episode(row: dict, show: dict) -> dict:
         "link": safe_url(row["link"]),
         "image_url": safe_url(row["image_url"]) or show["image_url"],
         "language": row["transcript_language"] or show["language"],
+        "no_speech": row["transcript_note"] or "",
     }
 
 

@@ -309,6 +309,12 @@ def m040_passages_and_search(db: sqlite_utils.Database) -> None:
 
 Migration = Callable[[sqlite_utils.Database], None]
 
+
+def m050_transcript_note(db: sqlite_utils.Database) -> None:
+    """Why a transcribed episode holds no words ("no speech: music or silence")."""
+    db.execute("ALTER TABLE episodes ADD COLUMN transcript_note TEXT")
+
+
 MIGRATIONS: list[Migration] = [
     m001_shows_and_episodes,
     m002_segments,
@@ -316,6 +322,7 @@ MIGRATIONS: list[Migration] = [
     m005_feed_url_history,
     m030_tag_hashes,
     m040_passages_and_search,
+    m050_transcript_note,
 ]
 
 

@@ -13,7 +13,8 @@ import sqlite_utils
 _EPISODE_COLUMNS = (
     "id, show_id, guid, slug, title, published, description_html, description_text, link, "
     "enclosure_url, enclosure_type, enclosure_length, duration, season, episode_number, "
-    "episode_type, image_url, explicit, audio_path, transcript_source, transcript_language"
+    "episode_type, image_url, explicit, audio_path, transcript_source, transcript_language, "
+    "transcript_note"
 )
 
 

@@ -30,13 +30,14 @@ def save_transcript(db: sqlite_utils.Database, episode_id: str, transcript: Tran
         db.execute(
             """UPDATE episodes SET transcript_status = 'done', transcript_source = ?,
             transcript_engine = ?, transcript_model = ?, transcript_language = ?,
-            transcript_at = ?, transcript_error = NULL WHERE id = ?""",
+            transcript_at = ?, transcript_error = NULL, transcript_note = ? WHERE id = ?""",
             [
                 transcript.source,
                 transcript.engine,
                 transcript.model,
                 transcript.language,
                 now(),
+                transcript.no_speech,
                 episode_id,
             ],
         )
@@ -60,7 +61,7 @@ def clear_transcript(db: sqlite_utils.Database, episode_id: str) -> None:
         db.execute(
             """UPDATE episodes SET transcript_status = NULL, transcript_source = NULL,
             transcript_engine = NULL, transcript_model = NULL, transcript_language = NULL,
-            transcript_at = NULL, transcript_error = NULL WHERE id = ?""",
+            transcript_at = NULL, transcript_error = NULL, transcript_note = NULL WHERE id = ?""",
             [episode_id],
         )
 

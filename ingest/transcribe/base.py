@@ -64,7 +64,8 @@ class Transcriber(Protocol):
     engine names to classes). `transcribe` takes optional per-episode options: only `language`,
     `initial_prompt` and `vocabulary` may differ from the construction options (the show's
     language and names); the model and compute settings stay those the engine was built with.
-    Unreadable or speechless audio raises TranscriptionError.
+    Unreadable audio raises TranscriptionError; audio without speech gives a transcript with
+    no segments and `no_speech` set.
     """
 
     name: str

@@ -27,6 +27,7 @@ MAX_GAP_ROUNDS = 3  # a misplaced segment, once dropped, leaves a gap of its own
 CONTEXT_WORDS = 40  # of the text before a gap, prompted when it is decoded again
 MIN_SPLIT_WORDS = 4
 _ENDS = (".", "?", "!")
+NO_SPEECH = "no speech: music or silence"
 # What an engine's `_decode` returns: (segments, language, settings it adds to the transcript's).
 Decoded = tuple[list[Segment], str | None, dict]
 
@@ -41,7 +42,8 @@ class WhisperEngine:
     gap_beam_size: int | None = 1
 
     def transcribe(self, audio_path: Path, options: TranscribeOptions | None = None) -> Transcript:
-        """Transcribe one audio file; TranscriptionError when it is unreadable or has no speech."""
+        """Transcribe one audio file; TranscriptionError when it is unreadable. Audio without
+        speech (music, silence) gives a transcript without segments, `no_speech` saying why."""
         opts = self.options
         if options is not None:
             opts = replace(
@@ -56,10 +58,7 @@ class WhisperEngine:
         chunks = gap_finder.speech_chunks(audio)  # one VAD pass serves decoding and gap finding
         speech = gap_finder.spans_of(chunks)
         if not speech:
-            raise TranscriptionError(
-                f"no speech detected in {Path(audio_path).name} "
-                f"({duration:.1f} s of audio: silent, or music only)"
-            )
+            return self._no_speech(opts, duration, started)
         segments, language, engine_settings = self._decode(
             audio, opts, speech_chunks=chunks if opts.vad else None
         )
@@ -67,9 +66,7 @@ class WhisperEngine:
         segments, gaps, remaining = self.recover_gaps(audio, speech, segments, opts, language)
         segments = fit_times(split_sentences(segments), duration)
         if not any(s.text.strip() for s in segments):
-            raise TranscriptionError(
-                f"no words recognised in {Path(audio_path).name} ({duration:.1f} s of audio)"
-            )
+            return self._no_speech(opts, duration, started)
         return Transcript(
             segments=segments,
             language=language,
@@ -93,6 +90,18 @@ class WhisperEngine:
                 ],
                 "seconds": round(time.perf_counter() - started, 2),
             },
+        )
+
+    def _no_speech(self, opts: TranscribeOptions, duration: float, started: float) -> Transcript:
+        """The transcript of audio where voice detection finds no speech, or Whisper no words."""
+        return Transcript(
+            segments=[],
+            source="asr",
+            engine=self.name,
+            model=opts.model,
+            duration=duration,
+            no_speech=NO_SPEECH,
+            settings={"seconds": round(time.perf_counter() - started, 2)},
         )
 
     def compute_type(self, opts: TranscribeOptions) -> str:

@@ -89,6 +89,7 @@ def to_json(transcript: Transcript, *, show_id: str = "", episode_id: str = "") 
             "model": transcript.model,
             "language": transcript.language,
             "duration": transcript.duration,
+            "noSpeech": transcript.no_speech,
             "settings": transcript.settings,
         },
     }
@@ -134,6 +135,7 @@ def from_json(data: dict, origin: str = "transcript") -> Transcript:
         model=meta.get("model"),
         settings=meta.get("settings") or {},
         duration=meta.get("duration"),
+        no_speech=meta.get("noSpeech"),
     )
 
 

@@ -9,7 +9,6 @@ most the episode it was on; whole files found on disk are imported, never transc
 from __future__ import annotations
 
 import re
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -20,10 +19,12 @@ import sqlite_utils
 
 from ingest.archive import Archive
 from ingest.net import make_client
+from ingest.progress import Progress
 from ingest.records import Transcript
 from ingest.store import transcripts as store
 from ingest.transcribe import DEFAULT_ENGINE, TranscribeOptions, Transcriber, files, get_transcriber
 from ingest.transcribe.base import TranscriptionError
+from ingest.transcribe.engine import NO_SPEECH
 from ingest.transcribe.faster import normalise_language
 from ingest.transcribe.publisher import (
     PublisherTranscriptError,
@@ -40,7 +41,9 @@ _LINKING = {"of", "the", "and", "at", "for"}
 class EpisodeResult:
     episode_id: str
     title: str
-    status: str  # 'asr', 'publisher', 'resumed' (whole files re-imported) or 'failed'
+    # 'asr', 'no-speech' (Whisper heard music or silence), 'publisher', 'resumed' (whole files
+    # re-imported) or 'failed'
+    status: str
     audio_seconds: float = 0.0
     seconds: float = 0.0
     error: str | None = None
@@ -106,6 +109,7 @@ class TranscribeSummary:
             f"{self.count('publisher')} from publisher transcripts",
             f"{self.count('resumed')} re-imported from files",
             f"{len(self.failed)} failed",
+            *([f"{self.count('no-speech')} without speech"] if self.count("no-speech") else []),
             f"{self.asr_audio_seconds / 60:.1f} min of audio",
         ]
         if speed:
@@ -181,7 +185,12 @@ def transcribe_episodes(
     )
     summary = TranscribeSummary()
     progress = progress or Progress()
-    progress.start(episodes)
+    # Feed durations size the bar; an episode without one counts as zero until it is done.
+    minutes = {episode["id"]: (episode["duration"] or 0) / 60 for episode in episodes}
+    progress.begin(sum(minutes.values()), "transcribing", items=len(episodes))
+    if episodes:
+        audio = sum(episode["duration"] or 0 for episode in episodes) / 60
+        progress.note(f"{len(episodes)} episodes to transcribe (~{audio:.0f} min of audio)")
     transcriber: Transcriber | None = None
 
     def get_engine() -> Transcriber:
@@ -199,14 +208,21 @@ def transcribe_episodes(
 
     def record(result: EpisodeResult) -> None:
         summary.results.append(result)
-        progress.episode_done(result, summary)
+        progress.finish(
+            result.episode_id,
+            describe(result, summary),
+            amount=minutes.get(result.episode_id, 0),
+            keep=result.status == "failed" or bool(result.gaps_remaining),
+            result=result,
+        )
+        progress.status(_running_totals(summary))
 
     def done(job: AsrJob, outcome: AsrOutcome) -> None:
         record(_asr_finished(archive, db, by_id[job.episode_id], job, outcome))
 
     try:
         for episode in episodes:
-            progress.episode_started(episode)
+            progress.start(episode["id"], episode["title"] or episode["id"])
             prepared = _prepare(archive, db, episode, options, force_asr, client, fetch_audio)
             if isinstance(prepared, EpisodeResult):
                 record(prepared)
@@ -219,7 +235,7 @@ def transcribe_episodes(
     finally:
         if own_client:
             client.close()
-        progress.finish(summary)
+        progress.end()
     return summary
 
 
@@ -298,7 +314,7 @@ def _asr_finished(archive, db, episode, job: AsrJob, outcome: AsrOutcome) -> Epi
         transcript.settings["publisher_errors"] = list(job.publisher_errors)
     result.gaps_remaining = transcript.settings.get("gaps_remaining", [])
     _keep(archive, db, episode, transcript)
-    result.status = "asr"
+    result.status = "no-speech" if transcript.no_speech else "asr"
     return result
 
 
@@ -364,37 +380,16 @@ def reindex(archive: Archive, db: sqlite_utils.Database) -> ReindexSummary:
     return summary
 
 
-class Progress:
-    """Plain progress lines (for logs and cron): one per episode, with running totals."""
-
-    def __init__(self, echo: Callable[[str], None] | None = None):
-        self.echo = echo or (lambda line: None)
-        self.total = 0
-        self.done = 0
-
-    def start(self, episodes: list[dict]) -> None:
-        self.total = len(episodes)
-        if episodes:
-            minutes = sum(e["duration"] or 0 for e in episodes) / 60
-            self.echo(f"{self.total} episodes to transcribe (~{minutes:.0f} min of audio)")
-
-    def episode_started(self, episode: dict) -> None:
-        pass
-
-    def episode_done(self, result: EpisodeResult, summary: TranscribeSummary) -> None:
-        self.done += 1
-        self.echo(f"[{self.done}/{self.total}] {describe(result, summary)}")
-
-    def finish(self, summary: TranscribeSummary) -> None:
-        pass
-
-
 def describe(result: EpisodeResult, summary: TranscribeSummary) -> str:
     """One episode's outcome and the run's totals so far, in words."""
     if result.status == "failed":
         return f"{result.title}: FAILED: {result.error}"
     if result.status != "asr":
-        what = {"publisher": "publisher transcript", "resumed": "re-imported from files"}
+        what = {
+            "publisher": "publisher transcript",
+            "resumed": "re-imported from files",
+            "no-speech": f"{NO_SPEECH} ({result.audio_seconds / 60:.1f} min of audio)",
+        }
         return f"{result.title}: {what[result.status]}"
     speed = result.audio_seconds / result.seconds if result.seconds else 0
     line = (
@@ -408,46 +403,8 @@ def describe(result: EpisodeResult, summary: TranscribeSummary) -> str:
     return line
 
 
-class RichProgress(Progress):
-    """A live bar in audio minutes with the real-time factor, for a terminal."""
-
-    def start(self, episodes: list[dict]) -> None:
-        from rich.progress import BarColumn, TextColumn, TimeElapsedColumn
-        from rich.progress import Progress as Bar
-
-        self.total = len(episodes)
-        # Feed durations size the bar; an episode without one counts as zero until it is done.
-        self.minutes = {e["id"]: (e["duration"] or 0) / 60 for e in episodes}
-        self.bar = Bar(
-            TextColumn("{task.description}"),
-            BarColumn(),
-            TextColumn("{task.fields[stats]}"),
-            TimeElapsedColumn(),
-        )
-        self.bar.start()
-        self.task = self.bar.add_task(
-            "transcribing", total=sum(self.minutes.values()) or 1, stats=""
-        )
-
-    def episode_started(self, episode: dict) -> None:
-        title = (episode["title"] or episode["id"])[:40]
-        self.bar.update(self.task, description=f"[{self.done + 1}/{self.total}] {title}")
-
-    def episode_done(self, result: EpisodeResult, summary: TranscribeSummary) -> None:
-        self.done += 1
-        speed = summary.speed()
-        stats = f"{summary.asr_audio_seconds / 60:.1f} audio min transcribed"
-        if speed:
-            stats += f", {speed:.1f}x real time"
-        self.bar.update(self.task, advance=self.minutes.get(result.episode_id, 0), stats=stats)
-        if result.status == "failed" or result.gaps_remaining:
-            self.bar.console.print(describe(result, summary))
-
-    def finish(self, summary: TranscribeSummary) -> None:
-        if hasattr(self, "bar"):
-            self.bar.stop()
-
-
-def make_progress(echo: Callable[[str], None]) -> Progress:
-    """A live bar on a terminal, plain lines otherwise (cron, logs, pipes)."""
-    return RichProgress(echo) if sys.stdout.isatty() else Progress(echo)
+def _running_totals(summary: TranscribeSummary) -> str:
+    """The Whisper work so far, in a few words beside the terminal bar."""
+    speed = summary.speed()
+    totals = f"{summary.asr_audio_seconds / 60:.1f} audio min transcribed"
+    return totals + (f", {speed:.1f}x real time" if speed else "")
