@@ -318,6 +318,7 @@ def transcribe(
     """
     from ingest.archive import archive_lock
     from ingest.config import ArchiveConfig
+    from ingest.progress import make_progress
     from ingest.transcribe import TranscribeOptions, cluster
     from ingest.transcribe import step as transcribing
 
@@ -345,7 +346,7 @@ def transcribe(
                 workers=workers,
                 shared_audio=shared_audio or config.shared_audio,
                 force_asr=force_asr,
-                progress=cluster.make_cluster_progress(click.echo),
+                progress=cluster.WorkerTotals(make_progress(click.echo)),
                 **step,
             )
         else:
@@ -353,7 +354,7 @@ def transcribe(
                 archive,
                 db,
                 force_asr=force_asr,
-                progress=transcribing.make_progress(click.echo),
+                progress=make_progress(click.echo),
                 **step,
             )
     click.echo(summary.line())

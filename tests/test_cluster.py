@@ -19,6 +19,7 @@ from distributed import Client
 from ingest.archive import Archive
 from ingest.cli import cli
 from ingest.config import ArchiveConfig, ConfigError
+from ingest.progress import Progress
 from ingest.store import transcripts as store
 from ingest.transcribe import TranscribeOptions
 from ingest.transcribe import step as transcribing
@@ -33,7 +34,7 @@ from ingest.transcribe.cluster import (
     worker_name,
 )
 from ingest.transcribe.faster import available_cores
-from ingest.transcribe.step import AsrJob, AsrOutcome, Progress
+from ingest.transcribe.step import AsrJob, AsrOutcome
 
 # Two single-threaded workers on this 2-core machine. The local run must use the same threads:
 # Whisper's text changes with them (cpu_threads, and the OpenMP pool the workers size to match).
@@ -79,8 +80,8 @@ class KillOneWorker(Progress):
         self.client = client
         self.killed: tuple[str, list[str]] | None = None
 
-    def episode_done(self, result, summary) -> None:
-        super().episode_done(result, summary)
+    def finish(self, key, line="", *, result=None, **details) -> None:
+        super().finish(key, line, result=result, **details)
         if self.killed or not result.worker:
             return
         pids = self.client.run(os.getpid)

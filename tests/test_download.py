@@ -13,6 +13,7 @@ import pytest
 from ingest.audio import download as dl
 from ingest.audio import many
 from ingest.net import make_client
+from ingest.progress import Bars, Progress
 from tests.server import AudioFile, redirect, sequence, stall, status
 
 ID3_HEADER = b"ID3\x04\x00\x00\x00\x00\x00\x00"
@@ -507,12 +508,12 @@ class FakeTerminal:
 def test_progress_is_shown_on_a_terminal_only(monkeypatch):
     monkeypatch.delenv("CI", raising=False)
     with many.progress_for(2, FakeTerminal()) as shown:
-        assert isinstance(shown, many.RichProgress)
+        assert isinstance(shown, Bars)
     with many.progress_for(2, open(os.devnull, "w")) as piped:
-        assert type(piped) is many.Progress
+        assert type(piped) is Progress
     monkeypatch.setenv("CI", "true")
     with many.progress_for(2, FakeTerminal()) as in_ci:
-        assert type(in_ci) is many.Progress
+        assert type(in_ci) is Progress
 
 
 def test_rich_progress_follows_concurrent_downloads(client, local_server, tmp_path, retry):
@@ -520,7 +521,7 @@ def test_rich_progress_follows_concurrent_downloads(client, local_server, tmp_pa
     for name, body in bodies.items():
         local_server.route(f"/{name}.mp3", AudioFile(body, chunk_size=4096))
     jobs = [many.DownloadJob(n, local_server.url(f"/{n}.mp3"), tmp_path, n) for n in bodies]
-    with many.RichProgress(len(jobs)) as progress:
+    with many.download_bars(len(jobs)) as progress:
         outcomes = list(many.download_many(client, jobs, progress=progress, retry=retry))
         overall = progress._bars.tasks[0]
         assert (overall.completed, overall.total) == (3, 3)

@@ -5,6 +5,7 @@ import json
 import pytest
 
 from ingest.archive import Archive
+from ingest.progress import Bars
 from ingest.records import Episode, Show, TranscriptLink
 from ingest.store import shows
 from ingest.store import transcripts as transcript_store
@@ -14,7 +15,7 @@ from ingest.transcribe.publisher import (
     choose_link,
     parse_transcript,
 )
-from ingest.transcribe.step import RichProgress, transcribe_episodes
+from ingest.transcribe.step import transcribe_episodes
 
 VTT = """WEBVTT Kind: captions
 
@@ -144,7 +145,7 @@ def test_publisher_vtt_is_imported_over_http(local_server, fake_transcriber):
     archive, db, show_id, episode_id = _archive_with_episode([link])
 
     lines = []
-    progress = RichProgress(lines.append)
+    progress = Bars(lines.append)
     summary = transcribe_episodes(
         archive, db, make_transcriber=fake_transcriber.load, progress=progress
     )

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import contextlib
 import itertools
-import os
 import sys
 import threading
 from collections.abc import Iterable, Iterator
@@ -25,6 +23,7 @@ from ingest.audio.download import (
     download,
     file_matches,
 )
+from ingest.progress import Bars, Progress, on_terminal
 
 
 @dataclass(frozen=True)
@@ -39,89 +38,18 @@ class DownloadJob:
     existing: ExistingFile | None = None  # check this first; fetch only if it does not match
 
 
-class Progress:
-    """Progress reports from download threads; this one stays silent."""
-
-    def start(self, job: DownloadJob) -> None: ...
-
-    def update(self, job: DownloadJob, done: int, total: int | None) -> None: ...
-
-    def finish(self, job: DownloadJob) -> None: ...
+def download_bars(total_jobs: int) -> Bars:
+    """Bars on stderr: one per running download (bytes, rate, time left), one counting them."""
+    bars = Bars(stderr=True, transient=True, rows=True)
+    bars.begin(total_jobs, "download", unit="episodes")
+    return bars
 
 
-class RichProgress(Progress):
-    """A rich progress bar per running download (bytes, rate) and one for the whole run."""
-
-    def __init__(self, total_jobs: int):
-        from rich.console import Console
-        from rich.progress import (
-            BarColumn,
-            DownloadColumn,
-            ProgressColumn,
-            TextColumn,
-            TimeRemainingColumn,
-            TransferSpeedColumn,
-        )
-        from rich.progress import Progress as Bars
-        from rich.text import Text
-
-        class PerFile(ProgressColumn):
-            """A byte column on each download's row; on the run's row, the episode count."""
-
-            def __init__(self, column, count_text: bool = False):
-                super().__init__()
-                self._column, self._count_text = column, count_text
-
-            def render(self, task):
-                if not task.fields.get("count"):
-                    return self._column.render(task)
-                if self._count_text:
-                    return Text(f"{task.completed:.0f}/{task.total:.0f} episodes")
-                return Text("")
-
-        self._bars = Bars(
-            TextColumn("{task.description}"),
-            BarColumn(),
-            PerFile(DownloadColumn(), count_text=True),
-            PerFile(TransferSpeedColumn()),
-            PerFile(TimeRemainingColumn()),
-            console=Console(stderr=True),
-            transient=True,
-        )
-        self._overall = self._bars.add_task("download", total=total_jobs, count=True)
-        self._tasks: dict[str, int] = {}
-        self._lock = threading.Lock()
-
-    def __enter__(self) -> RichProgress:
-        self._bars.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._bars.stop()
-
-    def start(self, job: DownloadJob) -> None:
-        with self._lock:
-            self._tasks[job.key] = self._bars.add_task(job.key, total=None)
-
-    def update(self, job: DownloadJob, done: int, total: int | None) -> None:
-        task = self._tasks.get(job.key)
-        if task is not None:
-            self._bars.update(task, completed=done, total=total)
-
-    def finish(self, job: DownloadJob) -> None:
-        with self._lock:
-            task = self._tasks.pop(job.key, None)
-        if task is not None:
-            self._bars.remove_task(task)
-        self._bars.advance(self._overall)
-
-
-def progress_for(total_jobs: int, stream=None) -> contextlib.AbstractContextManager[Progress]:
-    """A rich progress display on a terminal; silent when piped or in CI (`$CI` set)."""
-    stream = stream or sys.stderr
-    if total_jobs and stream.isatty() and not os.environ.get("CI"):
-        return RichProgress(total_jobs)
-    return contextlib.nullcontext(Progress())
+def progress_for(total_jobs: int, stream=None) -> Progress:
+    """Download bars on a terminal; silent when piped, in CI ($CI set) or with nothing to do."""
+    if total_jobs and on_terminal(stream or sys.stderr):
+        return download_bars(total_jobs)
+    return Progress()
 
 
 def run_job(
@@ -144,7 +72,7 @@ def run_job(
             )
         job.existing.path.unlink(missing_ok=True)  # stale or corrupt: never serve it again
     progress = progress or Progress()
-    progress.start(job)
+    progress.start(job.key)
     try:
         return download(
             client,
@@ -154,11 +82,11 @@ def run_job(
             type_hint=job.type_hint,
             limits=limits,
             retry=retry,
-            progress=lambda done, total: progress.update(job, done, total),
+            progress=lambda done, total: progress.update(job.key, done, total),
             cancel=cancel,
         )
     finally:
-        progress.finish(job)
+        progress.finish(job.key)
 
 
 def download_many(

@@ -30,17 +30,9 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from ingest.errors import PodarchiveError
+from ingest.progress import Progress
 from ingest.transcribe.base import TranscribeOptions
-from ingest.transcribe.step import (
-    AsrJob,
-    AsrOutcome,
-    EpisodeResult,
-    Progress,
-    RichProgress,
-    TranscribeSummary,
-    describe,
-    run_asr,
-)
+from ingest.transcribe.step import AsrJob, AsrOutcome, TranscribeSummary, run_asr
 
 # Worker deaths a task may cause before the scheduler calls it poison (KilledWorker). Applies to
 # schedulers this module starts; a separate `dask scheduler` uses its own setting (default 3).
@@ -369,35 +361,66 @@ def transcribe_on_cluster(
 # --- Progress across the cluster -------------------------------------------------------------
 
 
-class ClusterProgress(Progress):
-    """Plain lines: each episode with its worker, then the cluster's totals so far."""
+class WorkerTotals(Progress):
+    """Passes a transcription's progress on to `shown`, adding what the cluster did.
 
-    def start(self, episodes: list[dict]) -> None:
-        super().start(episodes)
+    Each episode's line names its worker and is followed, in the log only, by the cluster's
+    totals so far; at the end come the totals and each worker's audio and speed.
+    """
+
+    def __init__(self, shown: Progress):
+        self.shown = shown
+
+    def begin(self, total, label, *, unit="", items=None) -> None:
+        super().begin(total, label, unit=unit, items=items)
+        self.shown.begin(total, label, unit=unit, items=items)
         self.started = time.monotonic()
+        self.summary = TranscribeSummary()  # the same results as the step's
         self.audio: dict[str, float] = defaultdict(float)  # per worker, seconds of audio
         self.busy: dict[str, float] = defaultdict(float)  # per worker, seconds of work
 
-    def episode_done(self, result: EpisodeResult, summary: TranscribeSummary) -> None:
-        self.done += 1
-        if result.status == "asr" and result.worker:
-            self.audio[result.worker] += result.audio_seconds
-            self.busy[result.worker] += result.seconds
-        where = f" [{result.worker}]" if result.worker else ""
-        self.echo(f"[{self.done}/{self.total}] {describe(result, summary)}{where}")
-        if result.worker:
-            self.echo(f"  cluster: {self.totals(summary)}")
+    def start(self, key, label="") -> None:
+        self.shown.start(key, label)
 
-    def real_time_factor(self, summary: TranscribeSummary) -> float:
+    def update(self, key, done, total=None) -> None:
+        self.shown.update(key, done, total)
+
+    def finish(self, key, line="", *, amount=1.0, keep=False, result=None) -> None:
+        super().finish(key, line, amount=amount, keep=keep, result=result)
+        self.summary.results.append(result)
+        worker = result.worker
+        if result.status == "asr" and worker:
+            self.audio[worker] += result.audio_seconds
+            self.busy[worker] += result.seconds
+        where = f" [{worker}]" if worker else ""
+        self.shown.finish(key, line + where, amount=amount, keep=keep, result=result)
+        if worker:
+            self.shown.note(f"  cluster: {self.totals()}")
+
+    def note(self, line, *, keep=False) -> None:
+        self.shown.note(line, keep=keep)
+
+    def status(self, text) -> None:
+        self.shown.status(text)
+
+    def end(self) -> None:
+        self.shown.end()
+        if self.audio:
+            self.shown.note(f"cluster: {self.totals()}", keep=True)
+            for line in self.worker_lines():
+                self.shown.note(f"  {line}", keep=True)
+
+    def real_time_factor(self) -> float:
         """Audio seconds transcribed per wall second, all workers together."""
         elapsed = time.monotonic() - self.started
-        return summary.asr_audio_seconds / elapsed if elapsed > 0 else 0.0
+        return self.summary.asr_audio_seconds / elapsed if elapsed > 0 else 0.0
 
-    def totals(self, summary: TranscribeSummary) -> str:
+    def totals(self) -> str:
+        """Episodes done and failed, audio transcribed and the speed of the cluster so far."""
         return (
-            f"{self.done}/{self.total} episodes ({len(summary.failed)} failed), "
-            f"{summary.asr_audio_seconds / 3600:.2f} h audio, "
-            f"{self.real_time_factor(summary):.1f}x real time on {len(self.audio)} workers"
+            f"{self.done}/{self.items} episodes ({len(self.summary.failed)} failed), "
+            f"{self.summary.asr_audio_seconds / 3600:.2f} h audio, "
+            f"{self.real_time_factor():.1f}x real time on {len(self.audio)} workers"
         )
 
     def worker_lines(self) -> list[str]:
@@ -408,36 +431,3 @@ class ClusterProgress(Progress):
             for worker, busy in sorted(self.busy.items())
             if busy > 0
         ]
-
-    def finish(self, summary: TranscribeSummary) -> None:
-        if self.audio:
-            self.echo(f"cluster: {self.totals(summary)}")
-            for line in self.worker_lines():
-                self.echo(f"  {line}")
-
-
-class ClusterRichProgress(RichProgress):
-    """The terminal bar, with the cluster's aggregate speed and a per-worker summary at the end."""
-
-    def start(self, episodes: list[dict]) -> None:
-        self.lines = ClusterProgress(self.echo)
-        self.lines.start(episodes)
-        super().start(episodes)
-
-    def episode_done(self, result: EpisodeResult, summary: TranscribeSummary) -> None:
-        super().episode_done(result, summary)
-        if result.status == "asr" and result.worker:
-            self.lines.audio[result.worker] += result.audio_seconds
-            self.lines.busy[result.worker] += result.seconds
-        self.lines.done = self.done
-        rate = self.lines.real_time_factor(summary)
-        self.bar.update(self.task, speed=f"{rate:.1f}x real time on {len(self.lines.audio)}")
-
-    def finish(self, summary: TranscribeSummary) -> None:
-        super().finish(summary)
-        self.lines.finish(summary)
-
-
-def make_cluster_progress(echo: Callable[[str], None]) -> Progress:
-    """A live bar on a terminal, plain lines otherwise (cron, logs, pipes)."""
-    return ClusterRichProgress(echo) if sys.stdout.isatty() else ClusterProgress(echo)
