@@ -171,8 +171,8 @@ class Bars(Progress):
 
     def _keep(self, line: str) -> None:
         if self._running:
-            # Their console prints above the bars. click.echo would draw over them: it wraps
-            # the terminal itself, past rich's redirection of sys.stdout.
+            # Rich prints above the bars through their console. click.echo would draw over
+            # them: it wraps the terminal's own stream, past rich's redirection of sys.stdout.
             self._bars.console.print(line, markup=False)
         else:
             self.echo(line)

@@ -398,7 +398,8 @@ class WorkerTotals(Progress):
             self.shown.note(f"  cluster: {self.totals()}")
 
     def note(self, line, *, keep=False) -> None:
-        self.shown.note(line, keep=keep)
+        # A cluster run is a long one: the step's headline stays on a terminal too.
+        self.shown.note(line, keep=True)
 
     def status(self, text) -> None:
         self.shown.status(text)
