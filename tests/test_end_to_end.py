@@ -238,21 +238,26 @@ MUSIC_FEED = """<?xml version="1.0" encoding="utf-8"?>
 """
 
 
-@pytest.mark.asr
-@pytest.mark.slow
-def test_a_music_only_episode_is_done_without_words_and_the_run_succeeds(tmp_path, local_server):
-    """A trailer of music is an episode like any other: done, no words, a reason, exit 0."""
-    music = tmp_path / "interlude.mp3"
-    tones = [f"sine=frequency={f}:duration=20" for f in (220, 330, 440)]
+def serve_music_feed(server, folder, seconds: int) -> None:
+    """A feed of one episode of chords (no speech, no duration in the feed) on `server`."""
+    music = folder / "interlude.mp3"
+    tones = [f"sine=frequency={f}:duration={seconds}" for f in (220, 330, 440)]
     subprocess.run(
         ["ffmpeg", "-v", "error", "-y"]
         + [arg for tone in tones for arg in ("-f", "lavfi", "-i", tone)]
         + ["-filter_complex", "[0][1][2]amix=inputs=3,tremolo=f=4:d=0.6", "-ac", "1", str(music)],
         check=True,
     )
-    local_server.serve_bytes("/interlude.mp3", music.read_bytes(), "audio/mpeg")
-    feed = MUSIC_FEED.format(audio=local_server.url("/interlude.mp3")).encode()
-    local_server.serve_bytes("/feed.xml", feed, "application/rss+xml")
+    server.serve_bytes("/interlude.mp3", music.read_bytes(), "audio/mpeg")
+    feed = MUSIC_FEED.format(audio=server.url("/interlude.mp3")).encode()
+    server.serve_bytes("/feed.xml", feed, "application/rss+xml")
+
+
+@pytest.mark.asr
+@pytest.mark.slow
+def test_a_music_only_episode_is_done_without_words_and_the_run_succeeds(tmp_path, local_server):
+    """A trailer of music is an episode like any other: done, no words, a reason, exit 0."""
+    serve_music_feed(local_server, tmp_path, seconds=20)
     root = tmp_path / "archive"
     result = CliRunner().invoke(cli, ["--archive", str(root), "run", local_server.url("/feed.xml")])
     assert result.exit_code == 0, result.output
@@ -266,3 +271,17 @@ def test_a_music_only_episode_is_done_without_words_and_the_run_succeeds(tmp_pat
     # A second run does not try it again.
     again = CliRunner().invoke(cli, ["--archive", str(root), "run"])
     assert again.exit_code == 0 and "Nothing new" in again.output
+
+
+@pytest.mark.asr
+@pytest.mark.slow
+def test_the_audio_to_transcribe_is_measured_from_the_file_when_the_feed_has_no_duration(
+    tmp_path, local_server
+):
+    serve_music_feed(local_server, tmp_path, seconds=140)
+    root = str(tmp_path / "archive")
+    for command in (["fetch", local_server.url("/feed.xml")], ["download"]):
+        assert CliRunner().invoke(cli, ["--archive", root, *command]).exit_code == 0
+    result = CliRunner().invoke(cli, ["--archive", root, "transcribe"])
+    assert result.exit_code == 0, result.output
+    assert "1 episodes to transcribe (~2 min of audio)" in result.output

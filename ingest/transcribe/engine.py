@@ -240,6 +240,23 @@ def _fit_word(word: Word, start: float, end: float) -> Word:
     return replace(word, start=word_start, end=min(max(word.end, word_start), end))
 
 
+def audio_seconds(audio_path: Path) -> float | None:
+    """The length of an audio file as its container states it, without decoding; None if the
+    file cannot be read or does not say."""
+    import av  # PyAV, which faster-whisper decodes with
+
+    try:
+        with av.open(str(audio_path)) as container:
+            if container.duration is not None:
+                return container.duration / av.time_base
+            stream = container.streams.audio[0]
+            if stream.duration is not None and stream.time_base is not None:
+                return float(stream.duration * stream.time_base)
+    except (av.FFmpegError, OSError, IndexError):
+        return None
+    return None
+
+
 def load_audio(audio_path: Path) -> np.ndarray:
     """Decode any format ffmpeg knows to 16 kHz mono float32; TranscriptionError if it cannot."""
     from faster_whisper.audio import decode_audio

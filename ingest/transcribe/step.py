@@ -24,7 +24,7 @@ from ingest.records import Transcript
 from ingest.store import transcripts as store
 from ingest.transcribe import DEFAULT_ENGINE, TranscribeOptions, Transcriber, files, get_transcriber
 from ingest.transcribe.base import TranscriptionError
-from ingest.transcribe.engine import NO_SPEECH
+from ingest.transcribe.engine import NO_SPEECH, audio_seconds
 from ingest.transcribe.faster import normalise_language
 from ingest.transcribe.publisher import (
     PublisherTranscriptError,
@@ -185,11 +185,11 @@ def transcribe_episodes(
     )
     summary = TranscribeSummary()
     progress = progress or Progress()
-    # Feed durations size the bar; an episode without one counts as zero until it is done.
-    minutes = {episode["id"]: (episode["duration"] or 0) / 60 for episode in episodes}
+    # Durations size the bar: the feed's, else the downloaded file's own (feeds often omit it).
+    minutes = {episode["id"]: _expected_seconds(archive, episode) / 60 for episode in episodes}
     progress.begin(sum(minutes.values()), "transcribing", items=len(episodes))
     if episodes:
-        audio = sum(episode["duration"] or 0 for episode in episodes) / 60
+        audio = sum(minutes.values())
         progress.note(f"{len(episodes)} episodes to transcribe (~{audio:.0f} min of audio)")
     transcriber: Transcriber | None = None
 
@@ -328,6 +328,14 @@ def _failed(db, result: EpisodeResult, message: str) -> EpisodeResult:
     store.mark_failed(db, result.episode_id, message)
     result.status, result.error = "failed", message
     return result
+
+
+def _expected_seconds(archive: Archive, episode: dict) -> float:
+    """How long the episode is: the feed says, else its downloaded file; 0 when neither does."""
+    if episode["duration"]:
+        return float(episode["duration"])
+    audio = _audio_path(archive, episode)
+    return (audio_seconds(audio) or 0.0) if audio is not None else 0.0
 
 
 def _audio_path(archive: Archive, episode: dict) -> Path | None:
