@@ -1,12 +1,14 @@
 """Publisher transcripts (podcast:transcript): parsing each format, and import over real HTTP."""
 
 import json
+import subprocess
 
 import pytest
 
 from ingest.archive import Archive
 from ingest.progress import Bars
 from ingest.records import Episode, Show, TranscriptLink
+from ingest.store import audio as audio_store
 from ingest.store import shows
 from ingest.store import transcripts as transcript_store
 from ingest.transcribe.files import read_transcript
@@ -196,3 +198,61 @@ def test_broken_publisher_file_without_audio_fails_that_episode_clearly(
     assert "no audio" in error
     assert shows.get_episode(db, episode_id)["transcript_status"] == "failed"
     assert db["segments"].count == 0
+
+
+LATE_VTT = """WEBVTT
+
+00:00:12.000 --> 00:00:16.000
+<v Ana Ruiz>Then the candidate runs the room.
+
+00:00:01.000 --> 00:00:05.000
+<v Rob Stevenson>Welcome back.
+
+00:00:15.000 --> 00:00:25.000
+<v Ana Ruiz>And this cue runs past the end of the audio.
+
+00:00:30.000 --> 00:00:35.000
+<v Rob Stevenson>This one starts after it.
+"""
+
+
+def test_publisher_cues_are_put_in_order_inside_the_audio(local_server, fake_transcriber):
+    """Cue times come from the feed: out of order, overlapping, past the end of the 20 s audio.
+    Imported, they are in order, do not overlap, lie inside the audio, and lose no words."""
+    local_server.serve_bytes("/t/late.vtt", LATE_VTT.encode(), "text/vtt")
+    link = TranscriptLink(local_server.url("/t/late.vtt"), "text/vtt", language="en")
+    archive, db, show_id, episode_id = _archive_with_episode([link])
+    audio = archive.audio_dir / show_id / f"{episode_id}.mp3"
+    audio.parent.mkdir(parents=True)
+    subprocess.run(
+        [
+            "ffmpeg",
+            "-v",
+            "error",
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=frequency=440:duration=20",
+            str(audio),
+        ],
+        check=True,
+    )
+    audio_store.record_audio(db, episode_id, archive.root, audio, audio.stat().st_size, "0" * 64)
+
+    summary = transcribe_episodes(archive, db, make_transcriber=fake_transcriber.load)
+
+    assert summary.count("publisher") == 1
+    saved = read_transcript(archive.transcripts_dir / show_id / f"{episode_id}.json", episode_id)
+    assert saved.duration == pytest.approx(20.0, abs=0.1)
+    previous_end = 0.0
+    for segment in saved.segments:
+        assert previous_end <= segment.start <= segment.end <= saved.duration
+        previous_end = segment.end
+    assert [s.speaker for s in saved.segments] == [
+        "Rob Stevenson",
+        "Ana Ruiz",
+        "Ana Ruiz",
+        "Rob Stevenson",
+    ]
+    assert saved.segments[0].text == "Welcome back."
+    assert "This one starts after it." in saved.text

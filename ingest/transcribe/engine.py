@@ -208,20 +208,23 @@ def split_sentences(segments: list[Segment], max_words: int = MAX_SEGMENT_WORDS)
     return out
 
 
-def fit_times(segments: list[Segment], duration: float) -> list[Segment]:
+def fit_times(
+    segments: list[Segment], duration: float, *, join_empty: bool = True
+) -> list[Segment]:
     """Segments and words inside [0, duration], in order and not overlapping.
 
     Whisper times the last window's text up to the end of its 30 s window, past the end of a
     shorter audio, and the exact times differ between CPUs; players, cues and search links
     need times that exist. A segment left with no room (it began at the very end) joins the
-    one before it, so no words are lost.
+    one before it, so no words are lost; with `join_empty` off it stays, without a length
+    (a publisher's untimed paragraphs are all such, and each keeps its speaker).
     """
     fitted: list[Segment] = []
     previous_end = 0.0
     for segment in segments:
         start = min(max(segment.start, previous_end, 0.0), duration)
         end = min(max(segment.end, start), duration)
-        if end <= start and fitted:
+        if end <= start and fitted and join_empty:
             last = fitted[-1]
             fitted[-1] = replace(
                 last,

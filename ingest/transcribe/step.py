@@ -8,6 +8,7 @@ most the episode it was on; whole files found on disk are imported, never transc
 
 from __future__ import annotations
 
+import math
 import re
 import time
 from collections.abc import Callable
@@ -24,7 +25,7 @@ from ingest.records import Transcript
 from ingest.store import transcripts as store
 from ingest.transcribe import DEFAULT_ENGINE, TranscribeOptions, Transcriber, files, get_transcriber
 from ingest.transcribe.base import TranscriptionError
-from ingest.transcribe.engine import NO_SPEECH, audio_seconds
+from ingest.transcribe.engine import NO_SPEECH, audio_seconds, fit_times
 from ingest.transcribe.faster import normalise_language
 from ingest.transcribe.publisher import (
     PublisherTranscriptError,
@@ -260,7 +261,7 @@ def _prepare(
             except PublisherTranscriptError as exc:
                 publisher_errors.append(str(exc))
                 continue
-            _keep(archive, db, episode, transcript)
+            _keep(archive, db, episode, _within_audio(archive, episode, transcript))
             result.status = "publisher"
             return result
         if links and not choose_link(links):
@@ -328,6 +329,17 @@ def _failed(db, result: EpisodeResult, message: str) -> EpisodeResult:
     store.mark_failed(db, result.episode_id, message)
     result.status, result.error = "failed", message
     return result
+
+
+def _within_audio(archive: Archive, episode: dict, transcript: Transcript) -> Transcript:
+    """A publisher's cues in order, inside the episode's audio when it is on disk: their times
+    come from the feed, and may run past the end (or be out of order)."""
+    audio = _audio_path(archive, episode)
+    duration = audio_seconds(audio) if audio is not None else None
+    cues = sorted(transcript.segments, key=lambda segment: segment.start)
+    transcript.segments = fit_times(cues, duration or math.inf, join_empty=False)
+    transcript.duration = duration or transcript.duration
+    return transcript
 
 
 def _expected_seconds(archive: Archive, episode: dict) -> float:
