@@ -142,14 +142,14 @@ def _fetch(db, config: ArchiveConfig, urls, summary: RunSummary, echo: Echo) -> 
         if not result.ok:
             summary.failures.append((f"feed {result.feed_url}", result.error))
             echo(f"Feed {label}: FAILED: {result.error}")
-        elif result.not_modified:
+            continue
+        if result.not_modified:
             summary.feeds_not_modified += 1
-            echo(f"Feed {label}: {result.counts()}")
         else:
             summary.feeds_ok += 1
             summary.new_episodes += result.added
             summary.changed_episodes += result.changed
-            echo(f"Feed {label}: {result.counts()}")
+        echo(f"Feed {label}: {result.counts()}")
 
 
 class _TranscriptLines(Progress):

@@ -28,7 +28,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, TYPE_CHECKING
+from typing import IO
 
 import httpx
 
@@ -36,9 +36,6 @@ from ingest.errors import PodarchiveError
 from ingest.fileio import fsync_folder, write_atomic
 from ingest.ids import is_safe_id
 from ingest.net import MAX_REDIRECTS, is_http_url
-
-if TYPE_CHECKING:
-    pass
 
 KB = 1024
 MB = 1024 * KB
@@ -496,7 +493,7 @@ class _Download:
                 request = response.next_request
                 if request is None:
                     raise DownloadError(f"{self.url}: redirect without a Location")
-                if request.url.scheme not in ("http", "https"):
+                if not is_http_url(str(request.url)):
                     raise DownloadError(
                         f"{self.url} redirected to {request.url}: only http and https are allowed"
                     )
