@@ -354,7 +354,7 @@ def transcribe(
                 archive,
                 db,
                 force_asr=force_asr,
-                progress=make_progress(click.echo),
+                progress=make_progress(click.echo, rows="audio"),
                 **step,
             )
     click.echo(summary.line())

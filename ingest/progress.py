@@ -89,8 +89,10 @@ class Lines(Progress):
 class Bars(Progress):
     """Rich bars for a terminal: the step's bar, counting items in its `unit` or showing its status.
 
-    With `rows`, each running item gets a row of its own (bytes, rate, time left); without, the
-    step's bar names the item running and shows the time elapsed. Lines worth keeping print
+    With `rows`, each running item gets a row of its own showing its `update`s: "bytes" (a
+    download's size, rate and time left) or "audio" (an episode's audio seconds done of its
+    length, the speed in times real time and the time left); without, the step's bar names
+    the item running and shows the time elapsed. Lines worth keeping print
     above the bars while they run, and through `echo` once they have stopped.
     """
 
@@ -100,7 +102,7 @@ class Bars(Progress):
         *,
         stderr: bool = False,
         transient: bool = False,
-        rows: bool = False,
+        rows: str | None = None,
     ):
         self.echo = echo or print
         self.stderr, self.transient, self.rows = stderr, transient, rows
@@ -141,7 +143,11 @@ class Bars(Progress):
 
     def update(self, key, done, total=None) -> None:
         task = self._rows.get(key)
-        if task is not None:
+        if task is None:
+            return
+        if not done:  # the item's work starts now: its time and speed count from here
+            self._bars.reset(task, total=total)
+        else:
             self._bars.update(task, completed=done, total=total)
 
     def finish(self, key, line="", *, amount=1.0, keep=False, result=None) -> None:
@@ -195,6 +201,10 @@ class Bars(Progress):
         status = TextColumn("{task.fields[status]}")
         if not self.rows:
             return [status, TimeElapsedColumn()]
+        if self.rows == "audio":
+            item_columns = _audio_columns()
+        else:
+            item_columns = [DownloadColumn(), TransferSpeedColumn(), TimeRemainingColumn()]
 
         class ByRow(ProgressColumn):
             """One column on item rows, another (or nothing) on the step's row."""
@@ -209,10 +219,41 @@ class Bars(Progress):
                 return self.step_column.render(task) if self.step_column else Text("")
 
         return [
-            ByRow(DownloadColumn(), status),
-            ByRow(TransferSpeedColumn()),
-            ByRow(TimeRemainingColumn()),
+            ByRow(item_columns[0], status),
+            ByRow(item_columns[1]),
+            ByRow(item_columns[2]),
         ]
+
+
+def _audio_columns() -> list:
+    """Rich columns for an item counting audio seconds: where it is, of how long, the speed in
+    times real time and the time left at that speed (rich's own estimate wants updates more
+    often than once a window of audio)."""
+    from rich.progress import ProgressColumn
+    from rich.text import Text
+
+    from ingest.timecode import clock
+
+    def speed(task) -> float | None:
+        return task.completed / task.elapsed if task.elapsed and task.completed else None
+
+    class Position(ProgressColumn):
+        def render(self, task):
+            return Text(f"{clock(task.completed)} of {clock(task.total)}" if task.total else "")
+
+    class Speed(ProgressColumn):
+        def render(self, task):
+            x = speed(task)
+            return Text(f"{x:.1f}x" if x else "")
+
+    class TimeLeft(ProgressColumn):
+        def render(self, task):
+            x = speed(task)
+            if not (x and task.total):
+                return Text("")
+            return Text(f"{clock((task.total - task.completed) / x)} left")
+
+    return [Position(), Speed(), TimeLeft()]
 
 
 def on_terminal(stream: TextIO) -> bool:
@@ -220,6 +261,7 @@ def on_terminal(stream: TextIO) -> bool:
     return stream.isatty() and not os.environ.get("CI")
 
 
-def make_progress(echo: Echo) -> Progress:
-    """Bars on a terminal, plain lines to `echo` elsewhere (cron, logs, pipes, CI)."""
-    return Bars(echo) if on_terminal(sys.stdout) else Lines(echo)
+def make_progress(echo: Echo, *, rows: str | None = None) -> Progress:
+    """Bars on a terminal (with item `rows`, see Bars), plain lines to `echo` elsewhere (cron,
+    logs, pipes, CI)."""
+    return Bars(echo, rows=rows) if on_terminal(sys.stdout) else Lines(echo)

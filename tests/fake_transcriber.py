@@ -19,7 +19,7 @@ import av
 
 from ingest.records import Segment, Transcript
 from ingest.sample import SampleEpisode, load_sample
-from ingest.transcribe.base import TranscribeOptions, TranscriptionError
+from ingest.transcribe.base import ProgressCallback, TranscribeOptions, TranscriptionError
 
 FIXED_SENTENCE = "This is what the fake transcriber hears in every other file."
 
@@ -84,7 +84,12 @@ class FakeTranscriber:
         """The file name of each call's audio, in call order."""
         return [call.audio_path.name for call in self.calls]
 
-    def transcribe(self, audio_path: Path, options: TranscribeOptions | None = None) -> Transcript:
+    def transcribe(
+        self,
+        audio_path: Path,
+        options: TranscribeOptions | None = None,
+        on_progress: ProgressCallback | None = None,
+    ) -> Transcript:
         path = Path(audio_path)
         options = options or self.options
         call = Call(path, options)
@@ -104,4 +109,6 @@ class FakeTranscriber:
             duration=duration,
         )
         call.transcript = transcript
+        if on_progress is not None:
+            on_progress(duration, duration)
         return transcript

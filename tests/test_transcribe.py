@@ -11,6 +11,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import numpy as np
 import pytest
 from click.testing import CliRunner
 
@@ -28,9 +29,9 @@ from ingest.transcribe import (
     get_transcriber,
 )
 from ingest.transcribe import gaps as gap_finder
-from ingest.transcribe.engine import load_audio
 from ingest.transcribe.files import read_transcript
 from ingest.transcribe.step import TranscribeSummary, transcribe_episodes
+from ingest.transcribe.stream import decoded_blocks
 from tests.fake_transcriber import FakeTranscriber
 
 MAX_WER = 0.15  # tiny.en on espeak-ng speech (the bar)
@@ -337,7 +338,7 @@ def test_killed_run_resumes_without_transcribing_whole_files_again(
 @pytest.mark.slow
 def test_speech_the_decoder_skipped_is_found_and_decoded_again(transcribed, engine):
     episode = load_sample().episodes[2]
-    audio = load_audio(episode.audio_path)
+    audio = np.concatenate(list(decoded_blocks(episode.audio_path)))
     speech = gap_finder.speech_spans(audio)
     full = engine.transcribe(episode.audio_path, TranscribeOptions(language="en"))
     # Drop the middle third of the segments, as Whisper sometimes does on its own.

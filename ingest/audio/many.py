@@ -40,7 +40,7 @@ class DownloadJob:
 
 def download_bars(total_jobs: int) -> Bars:
     """Bars on stderr: one per running download (bytes, rate, time left), one counting them."""
-    bars = Bars(stderr=True, transient=True, rows=True)
+    bars = Bars(stderr=True, transient=True, rows="bytes")
     bars.begin(total_jobs, "download", unit="episodes")
     return bars
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
@@ -36,6 +37,10 @@ class TranscribeOptions:
     # "grit", recurring names): added after each episode's own names (podarchive.toml).
     show_vocabulary: list[str] = field(default_factory=list)
     cpu_threads: int | None = None  # None: the number of cores
+    # Audio decoded and transcribed at once (ingest.transcribe.stream): peak memory grows with
+    # it, not with the episode. Each window's first words lose the context of the window
+    # before, so it is long: 10 minutes.
+    window_seconds: float = 600.0
     allow_download: bool = False  # names not installed locally may be fetched by the engine
     extra: dict = field(default_factory=dict)
 
@@ -53,6 +58,10 @@ class TranscribeOptions:
         return replace(options, **given)
 
 
+# Called with (audio seconds transcribed, the episode's seconds or None while unknown).
+ProgressCallback = Callable[[float, float | None], None]
+
+
 class TranscriptionError(PodarchiveError):
     """An episode's audio cannot be transcribed (corrupt, empty, silent); the message says why."""
 
@@ -65,11 +74,15 @@ class Transcriber(Protocol):
     `initial_prompt` and `vocabulary` may differ from the construction options (the show's
     language and names); the model and compute settings stay those the engine was built with.
     Unreadable audio raises TranscriptionError; audio without speech gives a transcript with
-    no segments and `no_speech` set.
+    no segments and `no_speech` set. `on_progress`, when given, is called as the audio is
+    transcribed with (seconds done, seconds in all, or None if not yet known).
     """
 
     name: str
 
     def transcribe(
-        self, audio_path: Path, options: TranscribeOptions | None = None
+        self,
+        audio_path: Path,
+        options: TranscribeOptions | None = None,
+        on_progress: ProgressCallback | None = None,
     ) -> Transcript: ...

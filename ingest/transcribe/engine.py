@@ -1,4 +1,5 @@
-"""The flow every Whisper engine shares: load, one VAD pass, decode, recover gaps, split.
+"""The flow every Whisper engine shares: per window of audio one VAD pass, decode, recover
+gaps; then split sentences and fit the times to the audio.
 
 An engine subclasses `WhisperEngine` and supplies `_decode` (its model's call) and the few
 settings it reports differently; `transcribe` is the same for all, so both engines' transcripts
@@ -7,15 +8,17 @@ are built by one code path and differ only in what their models hear.
 
 from __future__ import annotations
 
+import math
 import time
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 
 from ingest.records import Segment, Transcript, Word
 from ingest.transcribe import gaps as gap_finder
-from ingest.transcribe.base import TranscribeOptions, TranscriptionError
+from ingest.transcribe import stream
+from ingest.transcribe.base import ProgressCallback, TranscribeOptions
 from ingest.transcribe.hallucinations import split_hallucinations
 
 SAMPLE_RATE = gap_finder.SAMPLE_RATE
@@ -41,9 +44,15 @@ class WhisperEngine:
     # The beam size that means greedy decoding to the engine's API, for re-decoding gaps.
     gap_beam_size: int | None = 1
 
-    def transcribe(self, audio_path: Path, options: TranscribeOptions | None = None) -> Transcript:
-        """Transcribe one audio file; TranscriptionError when it is unreadable. Audio without
-        speech (music, silence) gives a transcript without segments, `no_speech` saying why."""
+    def transcribe(
+        self,
+        audio_path: Path,
+        options: TranscribeOptions | None = None,
+        on_progress: ProgressCallback | None = None,
+    ) -> Transcript:
+        """Transcribe one audio file, a window at a time; TranscriptionError when it is
+        unreadable. Audio without speech (music, silence) gives a transcript without segments,
+        `no_speech` saying why."""
         opts = self.options
         if options is not None:
             opts = replace(
@@ -52,45 +61,66 @@ class WhisperEngine:
                 initial_prompt=options.initial_prompt,
                 vocabulary=options.vocabulary,
             )
-        audio = load_audio(audio_path)
-        duration = len(audio) / SAMPLE_RATE
+        total = audio_seconds(audio_path)  # the container's word, for progress only
         started = time.perf_counter()
-        chunks = gap_finder.speech_chunks(audio)  # one VAD pass serves decoding and gap finding
-        speech = gap_finder.spans_of(chunks)
-        if not speech:
-            return self._no_speech(opts, duration, started)
-        segments, language, engine_settings = self._decode(
-            audio, opts, speech_chunks=chunks if opts.vad else None
-        )
-        segments, invented = split_hallucinations(segments)
-        segments, gaps, remaining = self.recover_gaps(audio, speech, segments, opts, language)
-        segments = fit_times(split_sentences(segments), duration)
+        heard = _Heard()
+        if on_progress is not None:
+            on_progress(0.0, total)
+        for window in stream.windows(audio_path, opts.window_seconds):
+            heard.add(window.start, self._transcribe_window(window.audio, opts, heard))
+            heard.duration = window.end
+            if on_progress is not None:
+                on_progress(window.end, max(total, window.end) if total else None)
+        segments = fit_times(split_sentences(heard.segments), heard.duration)
         if not any(s.text.strip() for s in segments):
-            return self._no_speech(opts, duration, started)
+            return self._no_speech(opts, heard.duration, started)
         return Transcript(
             segments=segments,
-            language=language,
+            language=heard.language,
             source="asr",
             engine=self.name,
             model=opts.model,
-            duration=duration,
+            duration=heard.duration,
             settings={
                 "compute_type": self.compute_type(opts),
                 "beam_size": opts.beam_size,
                 "vad": opts.vad,
                 "word_timestamps": opts.word_timestamps,
                 "cpu_threads": self.cpu_threads,
-                **engine_settings,
-                "speech_seconds": round(sum(s.duration for s in speech), 2),
-                "gaps_found": [g.as_list() for g in gaps],
-                "gaps_filled": len(gaps) - len(remaining),
-                "gaps_remaining": [g.as_list() for g in remaining],
+                **heard.engine_settings,
+                "windows": heard.windows,
+                "speech_seconds": round(sum(s.duration for s in heard.speech), 2),
+                "gaps_found": [g.as_list() for g in heard.gaps],
+                "gaps_filled": len(heard.gaps) - len(heard.remaining),
+                "gaps_remaining": [g.as_list() for g in heard.remaining],
                 "hallucinations_dropped": [
-                    [round(s.start, 2), round(s.end, 2), s.text] for s in invented
+                    [round(s.start, 2), round(s.end, 2), s.text] for s in heard.invented
                 ],
                 "seconds": round(time.perf_counter() - started, 2),
             },
         )
+
+    def _transcribe_window(
+        self, audio: np.ndarray, opts: TranscribeOptions, before: _Heard
+    ) -> _Heard:
+        """One window's speech, timed from the window's start: one VAD pass serves decoding
+        and gap finding. The window is prompted with the words said before it, as Whisper's
+        own windows are with the text before them, and decoded in the language found first."""
+        heard = _Heard(windows=1)
+        chunks = gap_finder.speech_chunks(audio)
+        heard.speech = gap_finder.spans_of(chunks)
+        if not heard.speech:
+            return heard
+        opts = replace(opts, language=opts.language or before.language)
+        prompted = replace(opts, initial_prompt=prompt_after(opts, before.segments, math.inf))
+        segments, heard.language, heard.engine_settings = self._decode(
+            audio, prompted, speech_chunks=chunks if opts.vad else None
+        )
+        segments, heard.invented = split_hallucinations(segments)
+        heard.segments, heard.gaps, heard.remaining = self.recover_gaps(
+            audio, heard.speech, segments, opts, heard.language
+        )
+        return heard
 
     def _no_speech(self, opts: TranscribeOptions, duration: float, started: float) -> Transcript:
         """The transcript of audio where voice detection finds no speech, or Whisper no words."""
@@ -152,11 +182,9 @@ class WhisperEngine:
         for gap in gaps:
             start, end = gap_finder.clip_bounds(gap, duration)
             clip = audio[int(start * SAMPLE_RATE) : int(end * SAMPLE_RATE)]
-            context = text_before(segments, start)
-            prompt = " ".join(p for p in (opts.initial_prompt, context) if p) or None
             segments_found, _, _ = self._decode(
                 clip,
-                replace(opts, initial_prompt=prompt),
+                replace(opts, initial_prompt=prompt_after(opts, segments, start)),
                 language=language,
                 beam_size=self.gap_beam_size,
                 temperature=GAP_TEMPERATURES,
@@ -167,6 +195,12 @@ class WhisperEngine:
                 if shifted.text.strip() and gap_finder.inside(shifted, gap):
                     found.append(shifted)
         return found
+
+
+def prompt_after(opts: TranscribeOptions, segments: list[Segment], time: float) -> str | None:
+    """The prompt for audio from `time` on: the caller's, then the words said before it."""
+    context = text_before(segments, time)
+    return " ".join(p for p in (opts.initial_prompt, context) if p) or None
 
 
 def text_before(segments: list[Segment], time: float, max_words: int = CONTEXT_WORDS) -> str:
@@ -260,20 +294,33 @@ def audio_seconds(audio_path: Path) -> float | None:
     return None
 
 
-def load_audio(audio_path: Path) -> np.ndarray:
-    """Decode any format ffmpeg knows to 16 kHz mono float32; TranscriptionError if it cannot."""
-    from faster_whisper.audio import decode_audio
+@dataclass
+class _Heard:
+    """What the windows of an episode have given so far, in the episode's times."""
 
-    path = Path(audio_path)
-    if not path.is_file():
-        raise TranscriptionError(f"audio file {path} does not exist")
-    try:
-        audio = decode_audio(str(path), sampling_rate=SAMPLE_RATE)
-    except Exception as exc:  # PyAV raises many kinds (InvalidDataError, DecoderNotFound...)
-        raise TranscriptionError(f"cannot decode audio file {path.name}: {exc}") from exc
-    if audio.size == 0:
-        raise TranscriptionError(f"audio file {path.name} holds no audio samples")
-    return audio
+    segments: list[Segment] = field(default_factory=list)
+    speech: list[gap_finder.Gap] = field(default_factory=list)
+    gaps: list[gap_finder.Gap] = field(default_factory=list)
+    remaining: list[gap_finder.Gap] = field(default_factory=list)
+    invented: list[Segment] = field(default_factory=list)
+    language: str | None = None
+    engine_settings: dict = field(default_factory=dict)  # the first window with speech's
+    duration: float = 0.0
+    windows: int = 0
+
+    def add(self, offset: float, window: _Heard) -> None:
+        """A window's findings, timed from `offset` seconds into the episode."""
+        self.segments += [_shift(s, offset) for s in window.segments]
+        self.invented += [_shift(s, offset) for s in window.invented]
+        for mine, theirs in (
+            (self.speech, window.speech),
+            (self.gaps, window.gaps),
+            (self.remaining, window.remaining),
+        ):
+            mine += [gap_finder.Gap(g.start + offset, g.end + offset) for g in theirs]
+        self.language = self.language or window.language
+        self.engine_settings = self.engine_settings or window.engine_settings
+        self.windows += window.windows
 
 
 def _shift(segment: Segment, offset: float) -> Segment:

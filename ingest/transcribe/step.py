@@ -23,8 +23,9 @@ from ingest.net import make_client
 from ingest.progress import Progress
 from ingest.records import Transcript
 from ingest.store import transcripts as store
+from ingest.timecode import clock
 from ingest.transcribe import DEFAULT_ENGINE, TranscribeOptions, Transcriber, files, get_transcriber
-from ingest.transcribe.base import TranscriptionError
+from ingest.transcribe.base import ProgressCallback, TranscriptionError
 from ingest.transcribe.engine import NO_SPEECH, audio_seconds, fit_times
 from ingest.transcribe.faster import normalise_language
 from ingest.transcribe.publisher import (
@@ -230,7 +231,8 @@ def transcribe_episodes(
             elif runner is not None:
                 jobs.append(prepared)
             else:
-                done(prepared, run_asr(get_engine, prepared, prepared.audio_path))
+                report = _episode_progress(progress, episode["id"], prepared.title)
+                done(prepared, run_asr(get_engine, prepared, prepared.audio_path, report))
         if jobs:
             runner(jobs, done)
     finally:
@@ -290,17 +292,44 @@ def _prepare(
     )
 
 
-def run_asr(get_engine: Callable[[], Transcriber], job: AsrJob, audio: Path) -> AsrOutcome:
+def run_asr(
+    get_engine: Callable[[], Transcriber],
+    job: AsrJob,
+    audio: Path,
+    on_progress: ProgressCallback | None = None,
+) -> AsrOutcome:
     """Whisper on one job's audio file; a failure becomes the outcome's reason, never raised."""
     engine = get_engine()  # a missing engine or model stops the run: every episode would fail
     started = time.perf_counter()
     try:
-        transcript = engine.transcribe(audio, job.options)
+        transcript = engine.transcribe(audio, job.options, on_progress)
     except TranscriptionError as exc:
         return AsrOutcome(error=str(exc))
     except Exception as exc:  # one broken episode (a decoder crash...) must not stop the run
         return AsrOutcome(error=f"{Path(audio).name}: {type(exc).__name__}: {exc}")
     return AsrOutcome(transcript=transcript, seconds=time.perf_counter() - started)
+
+
+def _episode_progress(progress: Progress, key: str, title: str) -> ProgressCallback:
+    """How far Whisper is in one episode, for its bar (audio seconds) and, while it runs, a
+    line of its own: a long episode takes minutes, and a silent log looks stuck."""
+    started: float | None = None  # at the first report: the model may load before it
+
+    def report(done: float, total: float | None) -> None:
+        nonlocal started
+        progress.update(key, done, total)
+        if started is None:
+            started = time.perf_counter()
+        if total is None or not 0 < done < total:
+            return  # nothing done yet, or the episode's own line follows
+        elapsed = time.perf_counter() - started
+        speed = done / elapsed if elapsed else 0.0
+        left = f", about {clock((total - done) / speed)} left" if speed else ""
+        progress.note(
+            f"{title}: {clock(done)} of {clock(total)} transcribed ({speed:.1f}x real time{left})"
+        )
+
+    return report
 
 
 def _asr_finished(archive, db, episode, job: AsrJob, outcome: AsrOutcome) -> EpisodeResult:
