@@ -17,7 +17,7 @@ import numpy as np
 
 from ingest.records import Segment, Transcript, Word
 from ingest.transcribe import gaps as gap_finder
-from ingest.transcribe import stream
+from ingest.transcribe import heap, stream
 from ingest.transcribe.base import ProgressCallback, TranscribeOptions
 from ingest.transcribe.hallucinations import split_hallucinations
 
@@ -61,6 +61,7 @@ class WhisperEngine:
                 initial_prompt=options.initial_prompt,
                 vocabulary=options.vocabulary,
             )
+        heap.map_large_arrays()
         total = audio_seconds(audio_path)  # the container's word, for progress only
         started = time.perf_counter()
         heard = _Heard()
@@ -69,8 +70,10 @@ class WhisperEngine:
         for window in stream.windows(audio_path, opts.window_seconds):
             heard.add(window.start, self._transcribe_window(window.audio, opts, heard))
             heard.duration = window.end
+            del window  # its samples are freed before the next window is decoded
+            heap.release_free_memory()
             if on_progress is not None:
-                on_progress(window.end, max(total, window.end) if total else None)
+                on_progress(heard.duration, max(total, heard.duration) if total else None)
         segments = fit_times(split_sentences(heard.segments), heard.duration)
         if not any(s.text.strip() for s in segments):
             return self._no_speech(opts, heard.duration, started)

@@ -15,6 +15,7 @@ from ingest.records import Segment, Word
 from ingest.transcribe import gaps as gap_finder
 from ingest.transcribe.base import TranscribeOptions
 from ingest.transcribe.engine import Decoded, WhisperEngine
+from ingest.transcribe.features import PiecewiseFeatureExtractor
 from ingest.transcribe.weights import resolve_ct2_model
 
 SAMPLE_RATE = gap_finder.SAMPLE_RATE
@@ -56,6 +57,8 @@ class FasterWhisperTranscriber(WhisperEngine):
             compute_type=self.options.compute_type,
             cpu_threads=self.cpu_threads,
         )
+        # The same spectrogram, without holding a whole window's STFT at once.
+        self.model.feature_extractor = PiecewiseFeatureExtractor(**self.model.feat_kwargs)
 
     def _decode(
         self, audio: np.ndarray, opts: TranscribeOptions, speech_chunks=None, **overrides

@@ -50,6 +50,7 @@ def windows(audio_path: Path, window_seconds: float) -> Iterator[Window]:
         if pending_samples < window_samples:
             continue
         audio = np.concatenate(pending)
+        pending = []  # the blocks are in `audio` now: free them before the cut is searched for
         cut = pause_to_cut_at(audio)
         yield Window(start_sample / SAMPLE_RATE, audio[:cut])
         rest = audio[cut:].copy()  # not a view: the window's samples are freed once it is done
