@@ -52,7 +52,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.wer import normalise  # noqa: E402
+from bench.wer import normalise, wer  # noqa: E402
+from ingest.fileio import write_atomic  # noqa: E402
 from ingest.sample import generate as sample  # noqa: E402
 
 CACHE_DIR = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
@@ -371,12 +372,6 @@ def cache_key(minutes: float, pieces: list[Piece]) -> str:
     return hashlib.sha256(repr(inputs).encode()).hexdigest()[:16]
 
 
-def write_atomic(path: Path, text: str) -> None:
-    partial = path.with_name(f".{path.name}.part")
-    partial.write_text(text, encoding="utf-8")
-    os.replace(partial, path)
-
-
 def long_episode(minutes: float) -> tuple[LongEpisode, bool]:
     """The episode of `minutes` minutes, from the cache or generated now; True if generated."""
     minutes = float(minutes)  # 180 and 180.0 are one episode: one key, one random seed
@@ -395,32 +390,6 @@ def long_episode(minutes: float) -> tuple[LongEpisode, bool]:
             os.replace(partial, mp3)  # last: a whole MP3 means a whole episode
     spoken = json.loads(reference.read_text(encoding="utf-8"))
     return LongEpisode(minutes, mp3, spoken["duration_seconds"], spoken["text"]), generated
-
-
-# --- Word error rate --------------------------------------------------------------------------
-
-
-def edit_distance(reference: list[str], hypothesis: list[str]) -> int:
-    """bench/wer.py's edit distance, one row at a time in numpy: its pure-Python loop takes
-    minutes on the 27,000 words of a 3-hour episode. An insertion depends on the cell to its
-    left, so the row is first filled without insertions, then a running minimum of (cell - j),
-    plus j, adds them: row[j] = min over k <= j of (row[k] + j - k)."""
-    vocabulary: dict[str, int] = {}
-    ref = np.array([vocabulary.setdefault(w, len(vocabulary)) for w in reference], dtype=np.int64)
-    hyp = np.array([vocabulary.setdefault(w, len(vocabulary)) for w in hypothesis], dtype=np.int64)
-    columns = np.arange(len(hyp) + 1)
-    previous = columns.copy()
-    for i, word in enumerate(ref, start=1):
-        current = np.empty_like(previous)
-        current[0] = i
-        current[1:] = np.minimum(previous[1:] + 1, previous[:-1] + (hyp != word))
-        previous = np.minimum.accumulate(current - columns) + columns
-    return int(previous[-1])
-
-
-def word_error_rate(reference: str, hypothesis: str) -> float:
-    ref, hyp = normalise(reference), normalise(hypothesis)
-    return edit_distance(ref, hyp) / len(ref) if ref else float(bool(hyp))
 
 
 # --- In the child: one measured run ---------------------------------------------------------
@@ -562,7 +531,7 @@ def measure(runner: Runner, episode: LongEpisode, model: str) -> str:
         f"{lead} {episode.duration_seconds / 60:>9.1f} {result['load_seconds']:>7.1f} "
         f"{result['seconds']:>8.1f} {episode.duration_seconds / result['seconds']:>11.1f} "
         f"{load_mb} {peak_mb:>8.0f} "
-        f"{word_error_rate(episode.text, result['hypothesis']):>6.1%}"
+        f"{wer(episode.text, result['hypothesis']):>6.1%}"
     )
     if model == "tiny.en" and peak_mb > TINY_LIMIT_MB:
         row += f"  OVER {TINY_LIMIT_MB} MB"

@@ -15,6 +15,8 @@ import unicodedata
 from functools import cache
 from pathlib import Path
 
+import numpy as np
+
 _ONES = [
     "zero",
     "one",
@@ -80,20 +82,24 @@ def american_spellings() -> dict[str, str]:
 
 
 def edit_distance(reference: list[str], hypothesis: list[str]) -> int:
-    """Substitutions + deletions + insertions turning `reference` into `hypothesis`."""
-    previous = list(range(len(hypothesis) + 1))
-    for i, ref_word in enumerate(reference, start=1):
-        current = [i]
-        for j, hyp_word in enumerate(hypothesis, start=1):
-            current.append(
-                min(
-                    previous[j] + 1,  # deletion
-                    current[j - 1] + 1,  # insertion
-                    previous[j - 1] + (ref_word != hyp_word),  # substitution or match
-                )
-            )
-        previous = current
-    return previous[-1]
+    """Substitutions + deletions + insertions turning `reference` into `hypothesis`.
+
+    Levenshtein's table one row at a time in numpy (a pure-Python loop takes minutes on the
+    27,000 words of a 3-hour episode). An insertion depends on the cell to its left, so each
+    row is first filled without insertions, then a running minimum of (cell - j), plus j,
+    adds them: row[j] = min over k <= j of (row[k] + j - k)."""
+    vocabulary: dict[str, int] = {}
+    ref = np.array([vocabulary.setdefault(w, len(vocabulary)) for w in reference], dtype=np.int64)
+    hyp = np.array([vocabulary.setdefault(w, len(vocabulary)) for w in hypothesis], dtype=np.int64)
+    columns = np.arange(len(hyp) + 1)
+    previous = columns.copy()
+    for i, word in enumerate(ref, start=1):
+        current = np.empty_like(previous)
+        current[0] = i
+        # deletion, or substitution / match
+        current[1:] = np.minimum(previous[1:] + 1, previous[:-1] + (hyp != word))
+        previous = np.minimum.accumulate(current - columns) + columns  # insertions
+    return int(previous[-1])
 
 
 def wer(reference: str, hypothesis: str) -> float:
