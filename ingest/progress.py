@@ -92,8 +92,8 @@ class Bars(Progress):
     With `rows`, each running item gets a row of its own showing its `update`s: "bytes" (a
     download's size, rate and time left) or "audio" (an episode's audio seconds done of its
     length, the speed in times real time and the time left); without, the step's bar names
-    the item running and shows the time elapsed. Lines worth keeping print
-    above the bars while they run, and through `echo` once they have stopped.
+    the item running and shows the time elapsed. Lines worth keeping print above the bars
+    while they run, and through `echo` once they have stopped.
     """
 
     def __init__(
