@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ingest.errors import PodarchiveError
+from ingest.fileio import remove_temp_files
 
 ARCHIVE_ENV = "PODARCHIVE_DIR"
 DB_NAME = "archive.db"
@@ -77,6 +78,13 @@ class ArchiveBusy(PodarchiveError, RuntimeError):
     """Another run holds the archive's lock."""
 
 
+def remove_leftovers(root: Path) -> None:
+    """Delete the temporary files of a run that was killed mid-write (we hold the lock, so no
+    live run owns them): published folders never keep a `.tmp` beside the file it was for."""
+    for folder in ("audio", "transcripts", "site"):
+        remove_temp_files(root / folder)
+
+
 @contextmanager
 def archive_lock(root: Path, wait_seconds: float = 0.0):
     """Hold the archive's lock for the block; raise ArchiveBusy if another run keeps it too long."""
@@ -100,6 +108,7 @@ def archive_lock(root: Path, wait_seconds: float = 0.0):
         handle.truncate()
         handle.write(str(os.getpid()))
         handle.flush()
+        remove_leftovers(root)
         try:
             yield
         finally:

@@ -71,6 +71,27 @@ def atomic_folder(path: Path, is_whole: Callable[[Path], bool] = Path.is_dir) ->
         shutil.rmtree(building, ignore_errors=True)
 
 
+def is_temp_name(name: str) -> bool:
+    """Whether `name` is one of the temporary names the writers above use (`.NAME….tmp`)."""
+    return name.startswith(".") and name.endswith(".tmp")
+
+
+def remove_temp_files(folder: Path) -> list[Path]:
+    """Delete the temporary files a killed writer left anywhere under `folder`; return them.
+
+    Only for a caller that holds the archive lock: then no live writer owns such a file.
+    """
+    removed = []
+    for parent, _dirs, files in os.walk(folder):
+        for name in files:
+            if is_temp_name(name):
+                path = Path(parent, name)
+                with contextlib.suppress(FileNotFoundError):
+                    path.unlink()
+                    removed.append(path)
+    return removed
+
+
 def fsync_folder(folder: Path) -> None:
     """Make a rename in `folder` durable (best effort: not every filesystem allows it)."""
     with contextlib.suppress(OSError):

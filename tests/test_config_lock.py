@@ -57,3 +57,38 @@ def test_second_holder_of_the_lock_is_refused_with_the_pid(tmp_path):
     # A killed holder leaves no stale lock behind.
     with archive_lock(tmp_path):
         pass
+
+
+def test_the_lock_sweeps_a_dead_writers_temp_files_and_only_those(tmp_path):
+    """Temp files belong to the lock's holder: a refused run leaves them alone; the next run to
+    take the lock removes them, and keeps every file under a final name."""
+    from ingest.fileio import atomic_file
+
+    page = tmp_path / "site" / "shows" / "a" / "index.html"
+    page.parent.mkdir(parents=True)
+    page.write_text("<html></html>")
+    code = (
+        "import sys, time; from pathlib import Path\n"
+        "from ingest.archive import archive_lock; from ingest.fileio import atomic_file\n"
+        "with archive_lock(Path(sys.argv[1])), atomic_file(Path(sys.argv[2])) as f:\n"
+        "    f.write(b'<html>half'); f.flush(); print('writing', flush=True); time.sleep(30)\n"
+    )
+    holder = subprocess.Popen(
+        [sys.executable, "-c", code, str(tmp_path), str(page)], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert holder.stdout.readline().strip() == "writing"
+        temp = [p for p in page.parent.iterdir() if p != page]
+        assert len(temp) == 1 and temp[0].name.endswith(".tmp")
+        with pytest.raises(ArchiveBusy), archive_lock(tmp_path):
+            pass
+        assert temp[0].exists()  # a live writer's file is never swept
+    finally:
+        holder.kill()
+        holder.wait()
+    with archive_lock(tmp_path):
+        assert list(page.parent.iterdir()) == [page]
+    assert page.read_text() == "<html></html>"
+    with atomic_file(page) as handle:  # and writing still works after a sweep
+        handle.write(b"<html>new</html>")
+    assert page.read_text() == "<html>new</html>"
