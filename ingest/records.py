@@ -28,11 +28,22 @@ class TranscriptLink:
 
 
 @dataclass
+class Enclosure:
+    """A media file a feed item offers (RSS enclosure, Atom link or Media RSS content)."""
+
+    url: str
+    type: str | None = None
+    length: int | None = None  # bytes, as the feed states it
+
+
+@dataclass
 class Show:
     """A podcast channel as read from its feed."""
 
     feed_url: str
     title: str = ""
+    # "feed" when the feed gave the title; otherwise which fallback made it (ingest.feeds.titles).
+    title_source: str = "feed"
     description: str = ""
     link: str | None = None
     image_url: str | None = None
@@ -53,6 +64,7 @@ class Episode:
 
     guid: str
     title: str = ""
+    title_source: str = "feed"  # as Show.title_source
     published: datetime | None = None
     description_html: str = ""
     description_text: str = ""
@@ -60,6 +72,8 @@ class Episode:
     enclosure_url: str | None = None
     enclosure_type: str | None = None
     enclosure_length: int | None = None
+    # The item's other media files (a video rendition, a second format), the chosen one left out.
+    other_enclosures: list[Enclosure] = field(default_factory=list)
     duration: int | None = None  # seconds
     season: int | None = None
     episode_number: int | None = None

@@ -7,18 +7,19 @@ Nothing here does I/O: fetching is `fetch`, storing is `ingest.store`.
 
 from __future__ import annotations
 
-import calendar
 import html
 import io
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from urllib.parse import urljoin
 
 import feedparser
 
+from ingest.feeds import titles
+from ingest.feeds.dates import parse_date
+from ingest.feeds.enclosures import Candidate, Choice, choose_enclosure, resolve_url
 from ingest.feeds.raw import RawFeed, RawItem, read_raw
+from ingest.feeds.repair import repair_for
 from ingest.feeds.sanitize import html_to_text, sanitize_html, text_to_html
 from ingest.net import is_http_url
 from ingest.records import Episode, Show
@@ -26,6 +27,8 @@ from ingest.records import Episode, Show
 # Longest duration we believe: anything longer is a typo or bytes mistaken for seconds.
 MAX_DURATION_SECONDS = 7 * 24 * 3600
 EPISODE_TYPES = frozenset({"full", "trailer", "bonus"})
+# Season and episode numbers past this are dates or typos (and SQLite's integers end at 2**63).
+MAX_NUMBER = 2**31 - 1
 
 # Analytics prefixes that wrap the real enclosure URL ("https://dts.podtrac.com/redirect.mp3/
 # cdn.example.com/ep.mp3"). They come and go as a show changes hosts, so identity ignores them.
@@ -55,6 +58,13 @@ _DURATION_UNITS = re.compile(
     r"(\d+(?:\.\d+)?)\s*(h|hr|hrs|hours?|m|min|mins|minutes?|s|sec|secs|seconds?)\b"
 )
 _UNIT_SECONDS = {"h": 3600, "m": 60, "s": 1}
+# ISO 8601 durations ("PT1H2M3S"), which some generators write into itunes:duration.
+_ISO_DURATION = re.compile(
+    r"^p(?:(\d+(?:\.\d+)?)d)?(?:t(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m)?(?:(\d+(?:\.\d+)?)s)?)?$"
+)
+_NUMBER = re.compile(r"(\d+)(?:\.(\d+))?")
+_ENTITY = re.compile(r"&(?:[a-z][a-z0-9]*|#[0-9]+|#x[0-9a-f]+);", re.IGNORECASE)
+_TAG = re.compile(r"</?[a-z][^<>]*>", re.IGNORECASE)
 _HTML_START = re.compile(rb"^\s*(?:<!--.*?-->\s*)*<(?:!doctype\s+html|html)[\s>]", re.I | re.S)
 
 
@@ -71,6 +81,8 @@ class ParsedFeed:
     # Episodes read leniently after the point where the document broke: they may be cut short,
     # so they may add an episode but must never overwrite a stored one.
     uncertain: set[str] = field(default_factory=set)
+    # What was repaired to read the document whole (an undeclared prefix...), in a few words.
+    repairs: list[str] = field(default_factory=list)
 
 
 def parse_duration(value) -> int | None:
@@ -80,6 +92,9 @@ def parse_duration(value) -> int | None:
     text = str(value).strip().lower()
     if not text:
         return None
+    if iso := _ISO_DURATION.match(text):
+        days, hours, minutes, seconds = (float(part or 0) for part in iso.groups())
+        text = str(((days * 24 + hours) * 60 + minutes) * 60 + seconds)
     try:
         if ":" in text:
             parts = [float(p) if p.strip() else 0.0 for p in text.split(":")]
@@ -114,11 +129,15 @@ def normalize_enclosure_url(url: str) -> str:
 
 
 def _int(value) -> int | None:
-    """A non-negative int from text like "3", " 3.0 " or "S3"; None for garbage."""
+    """A non-negative int from text like "3", " 3.0 ", "S3" or "Episode 12"; None for garbage,
+    fractions ("12.5" is no episode number) and numbers past MAX_NUMBER."""
     if value is None:
         return None
-    match = re.search(r"\d+", str(value))
-    return int(match.group()) if match else None
+    match = _NUMBER.search(str(value))
+    if match is None or (match.group(2) or "0").strip("0"):
+        return None
+    number = int(match.group(1))
+    return number if number <= MAX_NUMBER else None
 
 
 def _explicit(value) -> bool | None:
@@ -131,15 +150,6 @@ def _explicit(value) -> bool | None:
     if text in ("false", "no", "clean"):
         return False
     return None
-
-
-def _datetime(parsed) -> datetime | None:
-    if not parsed:
-        return None
-    try:
-        return datetime.fromtimestamp(calendar.timegm(parsed), tz=UTC)
-    except (OverflowError, ValueError, OSError):
-        return None
 
 
 def _http_or_none(url: str | None) -> str | None:
@@ -159,6 +169,19 @@ def _text_field(entry, name: str) -> str:
     if "html" in (detail.get("type") or ""):
         return html_to_text(value)
     return value
+
+
+def _title(entry) -> str:
+    """A show's or episode's title as plain text: `title`, else `itunes:title`.
+
+    A title is text, so markup or an entity left in it after XML decoding was escaped twice by
+    the feed's generator ("Tom &amp;amp; Jerry"): it is read once more, as a browser would."""
+    title = _text_field(entry, "title") or (entry.get("itunes_title") or "").strip()
+    if _TAG.search(title):
+        title = html_to_text(sanitize_html(title))
+    elif _ENTITY.search(title):
+        title = html.unescape(title)
+    return " ".join(title.split())
 
 
 def _description(entry) -> tuple[str, str]:
@@ -183,18 +206,30 @@ def _description(entry) -> tuple[str, str]:
     return safe, html_to_text(safe)
 
 
-def _enclosure(entry, base: str) -> tuple[dict | None, str | None]:
-    """The item's audio (or, failing that, first) enclosure, and a problem to report."""
-    enclosures = [e for e in entry.get("enclosures") or [] if (e.get("href") or "").strip()]
-    if not enclosures:
-        return None, "has no enclosure (no audio to archive)"
-    media = [e for e in enclosures if (e.get("type") or "").startswith(("audio/", "video/"))]
-    chosen = dict((media or enclosures)[0])
-    href = _resolve(base, chosen["href"])
-    if href is None:
-        return None, f"has an enclosure that is not an http(s) URL ({chosen['href'][:80]!r})"
-    chosen["href"] = href
-    return chosen, None
+def _enclosure(entry, raw: RawItem | None, url: str) -> Choice:
+    """The item's audio among its RSS, Atom and Media RSS enclosures, and the others.
+
+    The raw item knows every enclosure and the xml:base around each; feedparser's entry, all
+    there is for an item read after the document broke, knows no xml:base."""
+    if raw is not None:
+        candidates = [
+            Candidate(e.url, e.type, e.length, e.medium, e.is_default) for e in raw.enclosures
+        ]
+    else:
+        candidates = [
+            Candidate(e.get("href") or "", e.get("type"), e.get("length"))
+            for e in entry.get("enclosures") or []
+        ] + [
+            Candidate(
+                m.get("url") or "",
+                m.get("type"),
+                m.get("filesize"),
+                (m.get("medium") or "").lower() or None,
+                (m.get("isdefault") or "").lower() == "true",
+            )
+            for m in entry.get("media_content") or []
+        ]
+    return choose_enclosure([c for c in candidates if c.href.strip()], url)
 
 
 def _label(title: str, guid: str | None, position: int) -> str:
@@ -225,23 +260,32 @@ def _match_raw(entries: list, raw: RawFeed) -> list[RawItem | None]:
     return matched
 
 
+def _published(entry):
+    for name in ("published", "updated"):
+        found = parse_date(entry.get(name), entry.get(f"{name}_parsed"))
+        if found is not None:
+            return found
+    return None
+
+
 def _episode(entry, raw: RawItem | None, position: int, url: str, warn) -> Episode | None:
-    title = _text_field(entry, "title")
+    title = _title(entry)
     guid = ((raw.guid if raw else entry.get("id")) or "").strip() or None
-    enclosure, problem = _enclosure(entry, url)
+    choice = _enclosure(entry, raw, url)
+    enclosure, problem = choice.chosen, choice.problem
     link = _http_or_none(entry.get("link"))
     if raw is not None:
         # feedparser copies a guid into the link when the item has none; RSS 2.0 allows that
         # only for isPermaLink guids, and only a real URL is a link.
         permalink = raw.guid if raw.guid_is_permalink else None
-        link = _resolve(url, raw.link) or _http_or_none(permalink)
-    if enclosure and enclosure.get("href") == link:
+        link = resolve_url(url, raw.link) or _http_or_none(permalink)
+    if enclosure and enclosure.url == link:
         link = None  # feedparser falls back to the enclosure when an item has no link
     label = _label(title, guid, position)
     if guid is None:
         # Stable identity without a guid: the enclosure minus tracking, else link + title.
         if enclosure:
-            guid = normalize_enclosure_url(enclosure["href"])
+            guid = normalize_enclosure_url(enclosure.url)
         elif link or title:
             guid = f"{link or ''}#{title}"
         else:
@@ -249,20 +293,26 @@ def _episode(entry, raw: RawItem | None, position: int, url: str, warn) -> Episo
             return None
     if problem:
         warn(f"{url}: {label} {problem}")
+    published = _published(entry)
+    title_source = titles.FROM_FEED
     if not title:
-        warn(f"{url}: {label} has no title")
+        # After the guid: identity never depends on a title we made up.
+        title, title_source = titles.episode_title(enclosure and enclosure.url, published)
+        made = f": titled {title!r} from its {title_source}" if title else ""
+        warn(f"{url}: {label} has no title{made}")
     description_html, description_text = _description(entry)
-    length = _int(enclosure.get("length")) if enclosure else None
     episode = Episode(
         guid=guid,
         title=title,
-        published=_datetime(entry.get("published_parsed") or entry.get("updated_parsed")),
+        title_source=title_source,
+        published=published,
         description_html=description_html,
         description_text=description_text,
         link=link,
-        enclosure_url=enclosure["href"] if enclosure else None,
-        enclosure_type=(enclosure.get("type") or None) if enclosure else None,
-        enclosure_length=length or None,
+        enclosure_url=enclosure.url if enclosure else None,
+        enclosure_type=enclosure.type if enclosure else None,
+        enclosure_length=enclosure.length if enclosure else None,
+        other_enclosures=choice.others or [],
         duration=parse_duration(entry.get("itunes_duration")),
         season=_int(entry.get("itunes_season")),
         episode_number=_int(entry.get("itunes_episode")),
@@ -325,9 +375,13 @@ def _show(parsed, raw: RawFeed, url: str) -> Show:
     categories = list(raw.categories)
     if not categories:
         categories = [t["term"] for t in channel.get("tags") or [] if (t.get("term") or "").strip()]
+    title, title_source = _title(channel), titles.FROM_FEED
+    if not title:
+        title, title_source = titles.show_title(url)
     return Show(
         feed_url=url,
-        title=_text_field(channel, "title"),
+        title=title,
+        title_source=title_source,
         description=description,
         link=_http_or_none(channel.get("link")),
         image_url=_image(channel.get("image")) or _http_or_none(channel.get("logo")),
@@ -339,17 +393,9 @@ def _show(parsed, raw: RawFeed, url: str) -> Show:
         categories=categories,
         explicit=_explicit(raw.explicit if raw.explicit else channel.get("itunes_explicit")),
         podcast_guid=raw.podcast_guid or (channel.get("podcast_guid") or None),
-        new_feed_url=_resolve(url, raw.new_feed_url or channel.get("itunes_new-feed-url")),
+        new_feed_url=resolve_url(url, raw.new_feed_url or channel.get("itunes_new-feed-url")),
         people=raw.people,
     )
-
-
-def _resolve(base: str, href: str | None) -> str | None:
-    """An absolute http(s) URL from a possibly relative one, else None."""
-    if not href or not href.strip():
-        return None
-    absolute = urljoin(base, href.strip())
-    return absolute if is_http_url(absolute) else None
 
 
 def _next_url(parsed, raw: RawFeed, url: str) -> str | None:
@@ -359,7 +405,7 @@ def _next_url(parsed, raw: RawFeed, url: str) -> str | None:
             if link.get("rel") == "next":
                 href = link.get("href")
                 break
-    return _resolve(url, href)
+    return resolve_url(url, href)
 
 
 def _document_error(content: bytes, headers: Mapping[str, str], parsed, raw: RawFeed) -> str:
@@ -375,12 +421,34 @@ def _document_error(content: bytes, headers: Mapping[str, str], parsed, raw: Raw
     return f"is not an RSS or Atom feed (root element <{raw.root or '?'}>)"
 
 
+def _read_repaired(content: bytes) -> tuple[bytes, RawFeed, list[str]]:
+    """The document, repaired while a repair gets the strict parser further, and what was done.
+
+    A repair is kept only when the repaired document reads at least as many items strictly and
+    no longer fails the same way; a document cut short is not repaired into a whole one."""
+    raw = read_raw(content)
+    done: set[str] = set()
+    repairs = []
+    while raw.error:
+        repair = repair_for(content, raw.error, done=done)
+        if repair is None:
+            break
+        done.add(repair.kind)
+        again = read_raw(repair.content)
+        if again.error == raw.error or len(again.items) < len(raw.items):
+            continue
+        content, raw = repair.content, again
+        repairs.append(repair.description)
+    return content, raw, repairs
+
+
 def parse_feed(content: bytes, url: str, headers: Mapping[str, str] | None = None) -> ParsedFeed:
     """Read feed bytes (with the response headers) into a Show and its Episodes."""
     headers = {k.lower(): v for k, v in (headers or {}).items()}
     # Without a base URL feedparser leaves guids as written: given one, it "resolves" a guid
     # like "ep-12" into "https://host/ep-12", and identity must not depend on where we fetched.
     headers.pop("content-location", None)
+    content, raw, repairs = _read_repaired(content)
     # A BytesIO, never the bytes: feedparser treats a bare bytes/str argument as a path or URL.
     # nh3 sanitises below; relative URIs are resolved (or dropped) by us, not in every item.
     parsed = feedparser.parse(
@@ -389,8 +457,9 @@ def parse_feed(content: bytes, url: str, headers: Mapping[str, str] | None = Non
         sanitize_html=False,
         resolve_relative_uris=False,
     )
-    raw = read_raw(content)
-    result = ParsedFeed(url=url, show=_show(parsed, raw, url))
+    result = ParsedFeed(url=url, show=_show(parsed, raw, url), repairs=repairs)
+    for repair in repairs:
+        result.warnings.append(f"{url}: is not well-formed XML as served; {repair}")
 
     if not parsed.get("version") and not parsed.get("entries"):
         result.error = _document_error(content, headers, parsed, raw)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass, field
+from urllib.parse import urljoin
 from xml.etree.ElementTree import Element, ParseError
 
 import defusedxml.ElementTree as SafeET
@@ -18,6 +19,9 @@ from defusedxml import DefusedXmlException
 from ingest.records import Person, TranscriptLink
 
 ATOM_NS = "http://www.w3.org/2005/Atom"
+MEDIA_RSS_NS = "http://search.yahoo.com/mrss/"
+# XML Base (W3C): xml:base on any element sets the base URI of relative URLs inside it.
+XML_BASE = "{http://www.w3.org/XML/1998/namespace}base"
 # The Podcasting 2.0 namespace has been published under several URIs over the years.
 PODCAST_NAMESPACES = frozenset(
     {
@@ -30,6 +34,18 @@ PODCAST_NAMESPACES = frozenset(
 
 
 @dataclass
+class RawEnclosure:
+    """A media file an item offers, as written: RSS `enclosure`, Atom `link rel="enclosure"`
+    or Media RSS `media:content` (alone or in a `media:group`)."""
+
+    url: str  # joined with every xml:base around it, not yet with the feed's URL
+    type: str | None = None
+    length: str | None = None
+    medium: str | None = None  # Media RSS: audio, video, image...
+    is_default: bool = False  # Media RSS isDefault: the group's preferred rendition
+
+
+@dataclass
 class RawItem:
     """Item fields read from the XML itself."""
 
@@ -39,6 +55,7 @@ class RawItem:
     title: str | None = None
     link: str | None = None
     enclosure_url: str | None = None
+    enclosures: list[RawEnclosure] = field(default_factory=list)  # every one, document order
     explicit: str | None = None
     keywords: list[str] = field(default_factory=list)
     transcripts: list[TranscriptLink] = field(default_factory=list)
@@ -78,6 +95,8 @@ def _kind(ns: str) -> str:
         return "itunes"
     if ns == ATOM_NS:
         return "atom"
+    if ns.rstrip("/") == MEDIA_RSS_NS.rstrip("/"):
+        return "media"
     return "" if not ns else "other"
 
 
@@ -100,14 +119,50 @@ def _person(element: Element) -> Person | None:
     )
 
 
-def _item(element: Element, position: int, atom: bool) -> RawItem:
+def _base(parent: str, element: Element) -> str:
+    """The base URI inside `element`: its xml:base resolved against its parent's."""
+    own = (element.get(XML_BASE) or "").strip()
+    return urljoin(parent, own) if own else parent
+
+
+def _media_content(element: Element, base: str) -> RawEnclosure | None:
+    url = (element.get("url") or "").strip()
+    if not url:
+        return None
+    return RawEnclosure(
+        url=urljoin(base, url),
+        type=(element.get("type") or "").strip() or None,
+        length=element.get("fileSize"),
+        medium=(element.get("medium") or "").strip().lower() or None,
+        is_default=(element.get("isDefault") or "").strip().lower() == "true",
+    )
+
+
+def _media_group(element: Element, base: str) -> list[RawEnclosure]:
+    """The renditions of one `media:group`, each under its own xml:base."""
+    found = [
+        _media_content(child, _base(base, child))
+        for child in element
+        if isinstance(child.tag, str)
+        and _split(child.tag)[1] == "content"
+        and _kind(_split(child.tag)[0]) == "media"
+    ]
+    return [enclosure for enclosure in found if enclosure]
+
+
+def _item(element: Element, position: int, atom: bool, base: str = "") -> RawItem:
     item = RawItem(position=position)
     for child in element:
         if not isinstance(child.tag, str):
             continue
         ns, local = _split(child.tag)
         kind = _kind(ns)
-        if kind == "podcast":
+        child_base = _base(base, child)
+        if kind == "media" and local == "content":
+            item.enclosures += [e for e in [_media_content(child, child_base)] if e]
+        elif kind == "media" and local == "group":
+            item.enclosures += _media_group(child, child_base)
+        elif kind == "podcast":
             if local == "transcript" and child.get("url"):
                 item.transcripts.append(
                     TranscriptLink(
@@ -141,10 +196,19 @@ def _item(element: Element, position: int, atom: bool) -> RawItem:
             item.link = _text(child)
         elif atom and local == "link" and child.get("rel", "alternate") == "alternate":
             item.link = item.link or (child.get("href") or "").strip() or None
-        elif not atom and kind == "" and local == "enclosure" and item.enclosure_url is None:
-            item.enclosure_url = (child.get("url") or "").strip() or None
-        elif atom and local == "link" and child.get("rel") == "enclosure":
-            item.enclosure_url = item.enclosure_url or (child.get("href") or "").strip() or None
+        elif (not atom and kind == "" and local == "enclosure") or (
+            atom and local == "link" and child.get("rel") == "enclosure"
+        ):
+            url = (child.get("href" if atom else "url") or "").strip() or None
+            item.enclosure_url = item.enclosure_url or url
+            if url:
+                item.enclosures.append(
+                    RawEnclosure(
+                        url=urljoin(child_base, url),
+                        type=(child.get("type") or "").strip() or None,
+                        length=child.get("length"),
+                    )
+                )
     return item
 
 
@@ -152,6 +216,7 @@ def read_raw(content: bytes) -> RawFeed:
     """Parse `content` strictly and safely; keep whatever was read before an error."""
     raw = RawFeed()
     stack: list[str] = []  # local names of open elements
+    bases: list[str] = []  # the xml:base in force inside each open element
     atom = False
     try:
         events = SafeET.iterparse(
@@ -168,11 +233,13 @@ def read_raw(content: bytes) -> RawFeed:
                     raw.root = local
                     atom = ns == ATOM_NS
                 stack.append(local)
+                bases.append(_base(bases[-1] if bases else "", element))
                 continue
             stack.pop()
+            base = bases.pop()
             depth = len(stack)  # 0 = root; channel children sit at 2 in RSS, 1 in Atom
             if local in ("item", "entry") and depth >= 1:
-                raw.items.append(_item(element, len(raw.items) + 1, atom))
+                raw.items.append(_item(element, len(raw.items) + 1, atom, base))
                 element.clear()  # a 5,000-item feed need not stay in memory
             elif depth == (1 if atom else 2) and stack[-1] in ("channel", "feed"):
                 _channel_child(raw, element, ns, local)

@@ -9,6 +9,7 @@ import sqlite_utils
 
 from ingest.feeds.fetch import MAX_FEED_BYTES, FeedFetchError, FeedResponse, fetch_feed
 from ingest.feeds.parse import ParsedFeed, normalize_enclosure_url, parse_feed
+from ingest.feeds.titles import FROM_FEED
 from ingest.records import Show
 from ingest.store import shows as show_store
 
@@ -30,6 +31,7 @@ class FetchResult:
     unchanged: int = 0
     dropped: int = 0  # stored episodes the feed no longer lists
     moved_to: str | None = None  # the stored feed URL changed to this
+    repairs: list[str] = field(default_factory=list)  # what made the document readable whole
     warnings: list[str] = field(default_factory=list)
     error: str | None = None
 
@@ -44,6 +46,8 @@ class FetchResult:
         line = f"{self.added} new, {self.changed} changed, {self.unchanged} unchanged"
         if self.dropped:
             line += f", {self.dropped} no longer in the feed"
+        if self.repairs:
+            line += f" (repaired: {'; '.join(self.repairs)})"
         return line
 
 
@@ -55,6 +59,7 @@ class PulledFeed:
     show: Show | None = None
     episodes: list = field(default_factory=list)
     uncertain: set[str] = field(default_factory=set)
+    repairs: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     error: str | None = None  # something is wrong; `show` is None when nothing usable was read
     complete: bool = True  # every page read and well-formed: episodes missing are really gone
@@ -75,7 +80,10 @@ def pull_feed(
     if first.not_modified:
         return pulled
     page = parse_feed(first.content, first.url, first.headers)
-    if page.error and not page.episodes and not page.show.title:
+    # A broken document with no item and no title of its own holds nothing of a show (a title
+    # made from the URL does not count).
+    feed_titled = bool(page.show.title) and page.show.title_source == FROM_FEED
+    if page.error and not page.episodes and not feed_titled:
         pulled.error = f"{first.url}: {page.error}"
         pulled.complete = False
         return pulled
@@ -108,6 +116,7 @@ def pull_feed(
 
 def _take_page(pulled: PulledFeed, page: ParsedFeed) -> None:
     pulled.warnings += page.warnings
+    pulled.repairs += [repair for repair in page.repairs if repair not in pulled.repairs]
     if page.error:
         pulled.error = pulled.error or f"{page.url}: {page.error}"
         pulled.complete = False
@@ -158,7 +167,7 @@ def add_feed(db: sqlite_utils.Database, client: httpx.Client, url: str) -> Fetch
             return _store(db, known["id"], pulled, result)
     # Added at the URL asked for; `_store` then moves it if the feed said it moved, so the old
     # URL stays known and still finds the show.
-    show = show_store.add_show(db, url, pulled.show.title)
+    show = show_store.add_show(db, url, pulled.show.title, pulled.show.title_source)
     result.show_id = show["id"]
     return _store(db, show["id"], pulled, result)
 
@@ -166,7 +175,7 @@ def add_feed(db: sqlite_utils.Database, client: httpx.Client, url: str) -> Fetch
 def _store(
     db: sqlite_utils.Database, show_id: str, pulled: PulledFeed, result: FetchResult
 ) -> FetchResult:
-    result.warnings = pulled.warnings
+    result.warnings, result.repairs = pulled.warnings, pulled.repairs
     first = pulled.first
     if first.not_modified or pulled.show is not None:
         # Only a feed moves a feed: a 301 to a web page (a show that ended) keeps the old URL.

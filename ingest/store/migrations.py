@@ -315,6 +315,23 @@ def m050_transcript_note(db: sqlite_utils.Database) -> None:
     db.execute("ALTER TABLE episodes ADD COLUMN transcript_note TEXT")
 
 
+def m060_title_source(db: sqlite_utils.Database) -> None:
+    """Where a show's or episode's title came from: the feed, or a fallback when it had none;
+    and an episode's other media files (the enclosure column holds the chosen audio)."""
+    db.executescript(
+        """
+        -- 'feed', or the fallback that made it: 'feed URL name', 'feed URL host' (shows),
+        -- 'enclosure file name', 'published date' (episodes); 'none' when nothing named it.
+        ALTER TABLE shows ADD COLUMN title_source TEXT NOT NULL DEFAULT 'feed';
+        ALTER TABLE episodes ADD COLUMN title_source TEXT NOT NULL DEFAULT 'feed';
+        -- JSON [{"url", "type", "length"}]: renditions and formats besides enclosure_url.
+        ALTER TABLE episodes ADD COLUMN other_enclosures TEXT NOT NULL DEFAULT '[]';
+        UPDATE shows SET title_source = 'none' WHERE title = '';
+        UPDATE episodes SET title_source = 'none' WHERE title = '';
+        """
+    )
+
+
 MIGRATIONS: list[Migration] = [
     m001_shows_and_episodes,
     m002_segments,
@@ -323,6 +340,7 @@ MIGRATIONS: list[Migration] = [
     m030_tag_hashes,
     m040_passages_and_search,
     m050_transcript_note,
+    m060_title_source,
 ]
 
 

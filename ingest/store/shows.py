@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 
 import sqlite_utils
 
@@ -15,6 +15,7 @@ from ingest.store.writes import now, transaction
 _EPISODE_FEED_FIELDS = (
     "guid",
     "title",
+    "title_source",
     "published",
     "description_html",
     "description_text",
@@ -22,6 +23,7 @@ _EPISODE_FEED_FIELDS = (
     "enclosure_url",
     "enclosure_type",
     "enclosure_length",
+    "other_enclosures",
     "duration",
     "season",
     "episode_number",
@@ -35,6 +37,7 @@ _EPISODE_FEED_FIELDS = (
 
 _SHOW_FEED_FIELDS = (
     "title",
+    "title_source",
     "description",
     "link",
     "image_url",
@@ -64,6 +67,7 @@ def _is_blank(value) -> bool:
 def _show_row(show: Show) -> dict:
     return {
         "title": show.title,
+        "title_source": show.title_source,
         "description": show.description,
         "link": show.link,
         "image_url": show.image_url,
@@ -81,6 +85,7 @@ def _episode_row(episode: Episode) -> dict:
     return {
         "guid": episode.guid,
         "title": episode.title,
+        "title_source": episode.title_source,
         "published": episode.published.isoformat() if episode.published else None,
         "description_html": episode.description_html,
         "description_text": episode.description_text,
@@ -88,6 +93,7 @@ def _episode_row(episode: Episode) -> dict:
         "enclosure_url": episode.enclosure_url,
         "enclosure_type": episode.enclosure_type,
         "enclosure_length": episode.enclosure_length,
+        "other_enclosures": json.dumps([asdict(e) for e in episode.other_enclosures]),
         "duration": episode.duration,
         "season": episode.season,
         "episode_number": episode.episode_number,
@@ -100,8 +106,20 @@ def _episode_row(episode: Episode) -> dict:
     }
 
 
+def _keep_feed_title(old: dict, new: dict) -> dict:
+    """`new` without its title when that would replace the feed's own title with a fallback
+    (a refresh that lost the title) or leave a title with the wrong source."""
+    fallback = new.get("title_source") != "feed"
+    if _is_blank(new.get("title")) or (
+        fallback and old.get("title_source") == "feed" and not _is_blank(old.get("title"))
+    ):
+        return {k: v for k, v in new.items() if k not in ("title", "title_source")}
+    return new
+
+
 def _merge(old: dict, new: dict, fields) -> dict:
     """Fields of `new` that differ from `old`, skipping blanks so a thin feed never erases data."""
+    new = _keep_feed_title(old, new)
     return {
         name: [old.get(name), new[name]]
         for name in fields
@@ -172,7 +190,9 @@ def remember_old_url(
         )
 
 
-def add_show(db: sqlite_utils.Database, feed_url: str, title: str = "") -> dict:
+def add_show(
+    db: sqlite_utils.Database, feed_url: str, title: str = "", title_source: str = "feed"
+) -> dict:
     """Register a feed URL (idempotent); the show id is chosen here, once."""
     existing = find_show_by_url(db, feed_url)
     if existing:
@@ -188,6 +208,7 @@ def add_show(db: sqlite_utils.Database, feed_url: str, title: str = "") -> dict:
                 "id": show_id,
                 "feed_url": feed_url,
                 "title": title,
+                "title_source": title_source if title else "none",
                 "added_at": stamp,
                 "updated_at": stamp,
             }
