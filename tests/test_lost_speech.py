@@ -7,6 +7,7 @@ words are lost. Gap recovery must decode both stretches, each once.
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
 
@@ -16,6 +17,7 @@ from ingest.records import Segment
 from ingest.sample import generate, load_sample
 from ingest.transcribe import TranscribeOptions, get_transcriber
 from ingest.transcribe import gaps as gap_finder
+from ingest.transcribe.engine import SAMPLE_RATE, WhisperEngine
 
 INTERVIEW = (
     Path(__file__).parent / "fixtures" / "tag_eval" / "reaching_people_who_are_not_looking.yaml"
@@ -76,3 +78,54 @@ def test_a_segment_repeating_a_nearby_gap_is_found():
     assert gap_finder.repeated_by([own, late, elsewhere], found) == [late]
     # A short segment repeats by chance and is never taken for the gap's speech.
     assert gap_finder.repeated_by([Segment(40.0, 41.0, "Where do you")], found) == []
+
+
+class _LateInLongClips(WhisperEngine):
+    """A model that hears every word but, in a clip longer than one 30 s window, times them all
+    in the clip's last 6 s, as tiny.en did over a 35 s gap; in a shorter clip it times each
+    word where it is said. The audio's samples are their own times, so a clip knows where it
+    starts."""
+
+    name = "late-in-long-clips"
+    cpu_threads = 1
+    gap_beam_size = 1
+    options = TranscribeOptions(language="en")
+    # (word, time said): two sentences over 35 s of speech, a word every 2.5 s
+    first = ["so", "the", "first", "one", "is", "said", "right", "here"]
+    second = ["and", "the", "second", "one", "ends", "it"]
+    spoken = [
+        *((word, 1.0 + 2.5 * i) for i, word in enumerate(first)),
+        *((word, 21.0 + 2.5 * i) for i, word in enumerate(second)),
+    ]
+
+    def _decode(self, audio, opts, speech_chunks=None, **overrides):
+        start, seconds = float(audio[0]), len(audio) / SAMPLE_RATE
+        heard = [(w, t - start) for w, t in self.spoken if start <= t < start + seconds]
+        if not heard:
+            return [], "en", {}
+        if seconds > 30:
+            return [Segment(seconds - 6, seconds, " ".join(w for w, _ in heard))], "en", {}
+        sentences = [[(w, t) for w, t in heard if (t + start < 20) == first] for first in (1, 0)]
+        return (
+            [
+                Segment(
+                    max(0.0, words[0][1] - 0.5), words[-1][1] + 0.5, " ".join(w for w, _ in words)
+                )
+                for words in sentences
+                if words
+            ],
+            "en",
+            {},
+        )
+
+
+def test_a_gap_filled_only_at_its_end_is_decoded_again_on_what_is_left():
+    audio = (np.arange(36 * SAMPLE_RATE) / SAMPLE_RATE).astype(np.float32)
+    speech = [gap_finder.Gap(0.5, 35.5)]
+    engine = _LateInLongClips()
+    segments, found, remaining = engine.recover_gaps(audio, speech, [], engine.options, "en")
+    assert remaining == []
+    assert len(found) >= 2  # the whole gap, then the part its first decode left empty
+    words = " ".join(s.text for s in segments).split()
+    assert words == [w for w, _ in _LateInLongClips.spoken]  # every word once, in order
+    assert all(a.end <= b.start for a, b in zip(segments, segments[1:], strict=False))

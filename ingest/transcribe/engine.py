@@ -25,7 +25,7 @@ SAMPLE_RATE = gap_finder.SAMPLE_RATE
 # skip it); the first is prompted with the words said before the gap.
 GAP_TEMPERATURES = (0.0, 0.2, 0.4)
 MAX_SEGMENT_WORDS = 30
-MAX_GAP_ROUNDS = 3  # a misplaced segment, once dropped, leaves a gap of its own
+MAX_GAP_ROUNDS = 3  # a misplaced segment, once dropped, or a part-filled gap leaves a gap
 CONTEXT_WORDS = 40  # of the text before a gap, prompted when it is decoded again
 MIN_SPLIT_WORDS = 4
 _ENDS = (".", "?", "!")
@@ -161,7 +161,11 @@ class WhisperEngine:
 
         When a gap's new text repeats a segment next to it, that segment was the gap's speech
         timed too late (Whisper's word alignment stretches text over speech it skipped), and
-        the speech truly at its time was lost: it is dropped and its time decoded again."""
+        the speech truly at its time was lost: it is dropped and its time decoded again.
+
+        A gap that is only partly filled is decoded again on what is left: in a long gap
+        Whisper may time all the gap's words at its end (35 s of speech, the first 24 s left
+        empty), and the shorter clip places them."""
         gaps = gap_finder.find_gaps(speech, segments)
         all_gaps = list(gaps)
         for _ in range(MAX_GAP_ROUNDS):
@@ -170,8 +174,8 @@ class WhisperEngine:
             found = self._fill_gaps(audio, gaps, opts, language, segments)
             misplaced = gap_finder.repeated_by(segments, found)
             segments = gap_finder.splice([s for s in segments if s not in misplaced], found)
-            gaps = gap_finder.find_gaps(speech, segments)
-            if not misplaced:
+            before, gaps = gaps, gap_finder.find_gaps(speech, segments)
+            if not misplaced and (not found or gaps == before):
                 break
             all_gaps += [g for g in gaps if g not in all_gaps]
         return segments, all_gaps, gaps
