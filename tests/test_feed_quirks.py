@@ -186,6 +186,18 @@ QUIRKS = [
         repaired="psc",
     ),
     Quirk(
+        id="undeclared prefix, and Word's o:p inside CDATA notes",
+        feed=rss(
+            item(
+                "<title>Pasted</title><itunes:duration>5</itunes:duration>"
+                "<description><![CDATA[<p>Notes<o:p></o:p></p>]]></description>"
+            ),
+            ns="",
+        ),
+        episodes=[{"duration": 5, "description_text": "Notes"}],
+        repaired="without declaring them: itunes)",  # o is in text, not markup: not declared
+    ),
+    Quirk(
         id="blank lines before the XML declaration",
         feed=b"\n\n  " + rss(item("<title>Late start</title>")),
         episodes=[{"title": "Late start", "in_feed": 1}],
@@ -349,6 +361,11 @@ QUIRKS = [
                 "enclosure_length": 12,
             }
         ],
+    ),
+    Quirk(
+        id="enclosure type in capitals",
+        feed=rss(item(f'<title>Loud</title><enclosure url="{AUDIO}/l.mp3" type="Audio/MPEG"/>')),
+        episodes=[{"enclosure_type": "audio/mpeg"}],
     ),
     Quirk(
         id="an image enclosure before the audio",

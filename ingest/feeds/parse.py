@@ -92,7 +92,7 @@ def parse_duration(value) -> int | None:
     text = str(value).strip().lower()
     if not text:
         return None
-    if iso := _ISO_DURATION.match(text):
+    if (iso := _ISO_DURATION.match(text)) and any(iso.groups()):
         days, hours, minutes, seconds = (float(part or 0) for part in iso.groups())
         text = str(((days * 24 + hours) * 60 + minutes) * 60 + seconds)
     try:
@@ -261,8 +261,9 @@ def _match_raw(entries: list, raw: RawFeed) -> list[RawItem | None]:
 
 
 def _published(entry):
+    # dict.get: feedparser's own get maps a missing "updated" to "published", with a warning.
     for name in ("published", "updated"):
-        found = parse_date(entry.get(name), entry.get(f"{name}_parsed"))
+        found = parse_date(dict.get(entry, name), dict.get(entry, f"{name}_parsed"))
         if found is not None:
             return found
     return None

@@ -41,6 +41,8 @@ _NAME = rb"[A-Za-z_][\w.\-]*"
 _PREFIXED_TAG = re.compile(rb"<\s*/?\s*(" + _NAME + rb"):" + _NAME)
 _PREFIXED_ATTRIBUTE = re.compile(rb"\s(" + _NAME + rb"):" + _NAME + rb"\s*=")
 _DECLARATION = re.compile(rb"\bxmlns:(" + _NAME + rb")\s*=")
+# Text that is not markup: show notes pasted from Word carry `<o:p>` inside CDATA.
+_NOT_MARKUP = re.compile(rb"<!\[CDATA\[.*?\]\]>|<!--.*?-->", re.DOTALL)
 # Everything before the root element's name: BOM, XML declaration, PIs, comments, doctype.
 _PROLOG = re.compile(
     rb"^(?:\xef\xbb\xbf|\s|<\?.*?\?>|<!--.*?-->|<!DOCTYPE[^>]*>)*<"
@@ -85,9 +87,10 @@ def declare_prefixes(content: bytes) -> Repair | None:
     root = _PROLOG.match(content)
     if root is None:
         return None
-    used = {m.group(1) for m in _PREFIXED_TAG.finditer(content)}
-    used |= {m.group(1) for m in _PREFIXED_ATTRIBUTE.finditer(content)}
-    declared = {m.group(1) for m in _DECLARATION.finditer(content)}
+    markup = _NOT_MARKUP.sub(b"", content)
+    used = {m.group(1) for m in _PREFIXED_TAG.finditer(markup)}
+    used |= {m.group(1) for m in _PREFIXED_ATTRIBUTE.finditer(markup)}
+    declared = {m.group(1) for m in _DECLARATION.finditer(markup)}
     missing = sorted(
         p for p in used - declared if p.decode("ascii").lower() not in _RESERVED_PREFIXES
     )
@@ -122,11 +125,11 @@ def strip_before_declaration(content: bytes) -> Repair | None:
     junk = _LEADING_JUNK.match(content)
     if junk is None or not _XML_DECLARATION_START.match(content[junk.end() :]):
         return None
-    dropped = junk.end() - (len(_UTF8_BOM) if content.startswith(_UTF8_BOM) else 0)
+    bom = _UTF8_BOM if content.startswith(_UTF8_BOM) else b""  # the one BOM it began with
     return Repair(
-        _UTF8_BOM * content.startswith(_UTF8_BOM) + content[junk.end() :],
+        bom + content[junk.end() :],
         "prolog",
-        f"removed {dropped} bytes before the XML declaration",
+        f"removed {junk.end() - len(bom)} bytes before the XML declaration",
     )
 
 
