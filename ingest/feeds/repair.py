@@ -41,8 +41,9 @@ _NAME = rb"[A-Za-z_][\w.\-]*"
 _PREFIXED_TAG = re.compile(rb"<\s*/?\s*(" + _NAME + rb"):" + _NAME)
 _PREFIXED_ATTRIBUTE = re.compile(rb"\s(" + _NAME + rb"):" + _NAME + rb"\s*=")
 _DECLARATION = re.compile(rb"\bxmlns:(" + _NAME + rb")\s*=")
-# Text that is not markup: show notes pasted from Word carry `<o:p>` inside CDATA.
-_NOT_MARKUP = re.compile(rb"<!\[CDATA\[.*?\]\]>|<!--.*?-->", re.DOTALL)
+# Sections whose `<x:y>` is text, not markup: show notes pasted from Word carry `<o:p>`. An
+# unclosed one runs to the end (`\Z`), so the search never goes back over the rest again.
+_TEXT_SECTIONS = re.compile(rb"<!\[CDATA\[.*?(?:\]\]>|\Z)|<!--.*?(?:-->|\Z)", re.DOTALL)
 # Everything before the root element's name: BOM, XML declaration, PIs, comments, doctype.
 _PROLOG = re.compile(
     rb"^(?:\xef\xbb\xbf|\s|<\?.*?\?>|<!--.*?-->|<!DOCTYPE[^>]*>)*<"
@@ -87,7 +88,7 @@ def declare_prefixes(content: bytes) -> Repair | None:
     root = _PROLOG.match(content)
     if root is None:
         return None
-    markup = _NOT_MARKUP.sub(b"", content)
+    markup = _TEXT_SECTIONS.sub(b"", content)
     used = {m.group(1) for m in _PREFIXED_TAG.finditer(markup)}
     used |= {m.group(1) for m in _PREFIXED_ATTRIBUTE.finditer(markup)}
     declared = {m.group(1) for m in _DECLARATION.finditer(markup)}
