@@ -8,6 +8,8 @@ sentence, much as Whisper cuts them.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -36,6 +38,7 @@ class EvalCase:
     title: str
     topics: set[str]
     segments: list[Segment]
+    notes: str = ""  # the publisher's title and description, when the case has them
 
 
 @dataclass
@@ -66,6 +69,11 @@ class Scores:
     def recall(self) -> float:
         expected = self.true_positives + self.false_negatives
         return self.true_positives / expected if expected else 0.0
+
+    @property
+    def f1(self) -> float:
+        both = self.precision + self.recall
+        return 2 * self.precision * self.recall / both if both else 0.0
 
 
 def segments_from_lines(lines: Iterable[tuple[str | None, str]]) -> list[Segment]:
@@ -140,13 +148,42 @@ def load_eval_set(folder: Path, taxonomy: Taxonomy | None = None) -> list[EvalCa
     return written + sample_cases(folder)
 
 
+def recruiting_notes_cases(path: Path, taxonomy: Taxonomy | None = None) -> list[EvalCase]:
+    """The real show notes of `../shared/corpora/recruiting-notes/episodes.jsonl`: the title
+    and description are the notes, the transcript opening (often empty) the segments, the
+    publisher's own topic list the labels (never an input: the description has it removed)."""
+    cases = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if not line.strip():
+            continue
+        record = json.loads(line)
+        labels = set(record["labels"])
+        if taxonomy is not None and labels - set(taxonomy.by_slug()):
+            raise ValueError(f"{path}: {record['id']} has unknown topics")
+        transcript = record.get("transcript") or ""
+        cases.append(
+            EvalCase(
+                id=record["id"],
+                title=record["title"],
+                topics=labels,
+                segments=segments_from_lines([(None, transcript)]) if transcript else [],
+                notes=f"{record['title']}\n\n{record['description']}",
+            )
+        )
+    return cases
+
+
+def halves(cases: Sequence[EvalCase]) -> tuple[list[EvalCase], list[EvalCase]]:
+    """A stable split into a half to develop on and a half to report (by a hash of the id)."""
+    test = [c for c in cases if hashlib.sha1(c.id.encode()).digest()[0] % 2]
+    return [c for c in cases if c not in test], test
+
+
 def evaluate(cases: Sequence[EvalCase], taxonomy: Taxonomy, scorer: Scorer) -> Scores:
     """Tag every case with `scorer` and compare with its labels."""
     scores = Scores()
     for case in cases:
-        found = {
-            r.tag_slug for r in score_topics(case.segments, taxonomy.topics, scorer) if r.tagged
-        }
+        found = {r.tag_slug for r in tag_case(case, taxonomy, scorer) if r.tagged}
         scores.true_positives += len(found & case.topics)
         scores.false_positives += len(found - case.topics)
         scores.false_negatives += len(case.topics - found)
@@ -155,3 +192,64 @@ def evaluate(cases: Sequence[EvalCase], taxonomy: Taxonomy, scorer: Scorer) -> S
         if found - case.topics:
             scores.extras[case.id] = sorted(found - case.topics)
     return scores
+
+
+def tag_case(case: EvalCase, taxonomy: Taxonomy, scorer: Scorer):
+    """The TopicResults the tagger gives a case, as `podarchive tag` would store them."""
+    return score_topics(case.segments, taxonomy.topics, scorer)
+
+
+# --- Long conversations: real talk about other subjects, and interviews joined up ----------
+
+CHANGELOG_DIR = Path(__file__).resolve().parent.parent.parent / "shared/corpora/changelog/podcast"
+# Every 25th transcript of The Changelog (software, not hiring): 80-130 minutes each.
+UNRELATED_EVERY = 25
+# Interviews joined into one longer episode about their shared subject.
+FOCUSED_GROUPS = {
+    "focused-diversity": ["referrals_and_sameness", "rewriting_job_ads"],
+    "focused-retention": ["first_ninety_days", "the_counteroffer"],
+    "focused-workforce": ["first_recruiter", "promote_from_within"],
+}
+PASSING_INTERVIEW = "take_home_tests"  # told in the middle of a long unrelated conversation
+
+
+def changelog_lines(path: Path) -> list[tuple[str | None, str]]:
+    """(speaker, words) per paragraph of one Changelog transcript."""
+    from bench.long_episode import NOT_SPOKEN, SPEAKER, spoken_text
+
+    lines, speaker = [], None
+    for block in path.read_text(encoding="utf-8").split("\n\n"):
+        match = SPEAKER.match(block.strip())
+        if match:
+            speaker, block = match.group(1).strip(), block.strip()[match.end() :]
+        text = spoken_text(block)
+        if text and speaker not in NOT_SPOKEN:
+            lines.append((speaker, text))
+    return lines
+
+
+def long_conversation_cases(fixtures: Path) -> list[EvalCase]:
+    """Unrelated long conversations (no recruiting topic expected), one with a recruiting
+    interview told in its middle (a passing subject: still none), and interviews joined into
+    a focused episode (their topics expected)."""
+    files = sorted(CHANGELOG_DIR.glob("*.md"))[::UNRELATED_EVERY]
+    if not files:
+        return []
+    cases = []
+    for path in files:
+        segments = segments_from_lines(changelog_lines(path))
+        cases.append(EvalCase(f"unrelated-{path.stem}", path.stem, set(), segments))
+    interview = load_case(fixtures / f"{PASSING_INTERVIEW}.yaml")
+    lines = changelog_lines(files[0])
+    middle = len(lines) // 2
+    spoken = [(s.speaker, s.text) for s in interview.segments]
+    mixed = [*lines[:middle], *spoken, *lines[middle:]]
+    cases.append(
+        EvalCase(f"passing-{files[0].stem}", files[0].stem, set(), segments_from_lines(mixed))
+    )
+    for case_id, names in FOCUSED_GROUPS.items():
+        parts = [load_case(fixtures / f"{name}.yaml") for name in names]
+        joined = [(s.speaker, s.text) for part in parts for s in part.segments]
+        topics = set().union(*(part.topics for part in parts))
+        cases.append(EvalCase(case_id, case_id, topics, segments_from_lines(joined)))
+    return cases
