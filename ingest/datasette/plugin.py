@@ -225,6 +225,17 @@ def render_cell(row, value, column, table, database, datasette):
     return None
 
 
+# FTS5's shadow tables (sqlite.org/fts5.html, "FTS5 shadow tables"): index internals, and
+# Datasette's row links into *_fts_idx (a BLOB in the primary key) answer 404.
+_FTS_SHADOW = re.compile(r"_fts_(data|idx|content|docsize|config)$")
+
+
+@hookimpl
+def permission_allowed(action, resource):
+    shadow = isinstance(resource, tuple) and bool(_FTS_SHADOW.search(str(resource[-1])))
+    return False if action == "view-table" and shadow else None
+
+
 @hookimpl
 def extra_template_vars(datasette):
     return {"search_note": search_note, "site_url": site_url_of(datasette)}
