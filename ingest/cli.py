@@ -425,8 +425,8 @@ def build(ctx: click.Context, base_url: str | None, show_key: str | None, no_sea
 )
 @click.option(
     "--site-url",
-    help="Base URL of the static site that results link to "
-    "(default: base_url in podarchive.toml, else '/').",
+    help="Base URL of the static site that results link to (default: base_url in "
+    "podarchive.toml when it is a full http(s) URL; else no links to the site).",
 )
 @click.option(
     "--live",

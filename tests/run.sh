@@ -4,11 +4,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# System programs the tests use: espeak-ng and ffmpeg make speech fixtures, Chromium runs the site.
+# System programs the tests use: espeak-ng and ffmpeg make speech fixtures, Chromium runs the site,
+# npm fetches axe-core.
 missing=()
 command -v espeak-ng >/dev/null || missing+=(espeak-ng)
 command -v ffmpeg >/dev/null || missing+=(ffmpeg)
 [ -x /usr/bin/chromium ] || missing+=(chromium)
+command -v npm >/dev/null || missing+=(npm)
 if [ ${#missing[@]} -gt 0 ]; then
     SUDO=""
     [ "$(id -u)" -eq 0 ] || SUDO="sudo"
@@ -33,6 +35,10 @@ python -m pip install -q -e '.[embeddings]' torch==2.13.0
 # then reports triton as a missing requirement of openai-whisper: expected, not a failure).
 python -m pip install -q --no-deps 'openai-whisper==20250625'
 python -m pip install -q numba tiktoken more-itertools tqdm torch==2.13.0
+
+# axe-core, the accessibility checker the browser tests inject, from the npm registry at the
+# version tests/package-lock.json pins.
+npm ci --prefix tests --no-audit --no-fund --loglevel=error
 
 # Lint, formatting and the README's generated --help text (cog) fail the run before the tests.
 ruff check .

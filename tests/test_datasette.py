@@ -176,13 +176,25 @@ def test_words_with_punctuation_search_as_phrases(ds):
     assert all("<mark>I'm</mark>" in r["snippet"] for r in joined)
     hyphenated = rows(ds, "/archive/search_transcripts.json", q="reverse-interview")
     assert hyphenated and all("<mark>reverse interview</mark>" in r["snippet"] for r in hyphenated)
-    # Broken syntax the searcher typed on purpose is reported, not guessed at.
-    broken = get(ds, "/archive/search_transcripts.json", q='"unbalanced grit')
-    assert broken.status_code == 400 and "unterminated string" in broken.json()["error"]
+    # Broken syntax is searched as plain words, with a note saying so, never an FTS5 error.
+    for typed, word in [('"reverse interview', "reverse"), ("grit AND", "grit"), ("(grit", "grit")]:
+        found = rows(ds, "/archive/search_transcripts.json", q=typed)
+        assert found and all(f"<mark>{word}</mark>" in r["snippet"].lower() for r in found)
+        page = get(ds, "/archive/search_transcripts", q=typed)
+        assert page.status_code == 200 and "fts5" not in page.text.lower()
+        assert 'class="search-note"' in page.text and "searched as the plain" in page.text
+    for typed in ("AND", '"unclosed', "NEAR(", "title: grit", "*"):
+        for path in ("/archive/search_transcripts", "/archive/search_episodes"):
+            page = get(ds, path, q=typed)
+            assert page.status_code == 200 and "fts5" not in page.text.lower(), (path, typed)
+        for table in ("segments", "passages", "episode_list"):
+            page = get(ds, f"/archive/{table}", _search=typed)
+            assert page.status_code == 200 and "fts5" not in page.text.lower(), (table, typed)
+    assert 'class="search-note"' not in get(ds, "/archive/search_transcripts", q="grit").text
     # Opening a stored search before typing anything shows its form, not an error.
     for name in ("search_transcripts", "search_episodes"):
         page = get(ds, f"/archive/{name}")
-        assert page.status_code == 200 and "Query parameters" in page.text
+        assert page.status_code == 200 and 'class="params"' in page.text
         assert rows(ds, f"/archive/{name}.json", q="") == []
 
 
@@ -196,8 +208,11 @@ def test_words_with_punctuation_search_as_phrases(ds):
         ("don't", '"don\'t"'),
         ("grit OR hiring-manager*", 'grit OR "hiring-manager*"'),
         ('"don\'t stop" OR why?', '"don\'t stop" OR "why?"'),
-        ('"unclosed', '"unclosed'),
-        ("(grit", "(grit"),
+        ('"unclosed', '"unclosed"'),
+        ("(grit", '"grit"'),
+        ("AND", '"AND"'),
+        ("grit AND", '"grit" "AND"'),
+        ("title: grit", '"title:" grit'),
         ("  ", ""),
     ],
 )
@@ -484,3 +499,123 @@ def test_stored_queries_do_not_hide_tables(archive):
     names = set(db.table_names()) | set(db.view_names())
     db.conn.close()
     assert queries and not queries & names
+
+
+# --- the host's view: topics apart from keyphrases, notes, audio, transcripts, site links ----
+
+
+def _episode_id(archive, number: int) -> str:
+    guid = next(e.guid for e in load_sample().episodes if e.number == number)
+    db = archive.open_db()
+    try:
+        return db.execute("SELECT id FROM episodes WHERE guid = ?", [guid]).fetchone()[0]
+    finally:
+        db.conn.close()
+
+
+def test_keyphrases_are_kept_apart_from_topics(archive):
+    medical = _episode_id(archive, 3)
+    db = archive.open_db()
+    with db.conn:
+        db["tags"].insert({"slug": "kp-viet-nguyen", "name": "viet nguyen", "kind": "keyphrase"})
+        db["episode_tags"].insert(
+            {"episode_id": medical, "tag_slug": "kp-viet-nguyen", "score": 0.96, "source": "kp"}
+        )
+    db.conn.close()
+    ds = make_datasette(archive, base_url=SITE)
+    facets = get(ds, "/archive/episode_list.json").json()["facet_results"]
+    assert "viet nguyen" not in {f["value"] for f in facets["topics"]["results"]}
+    listed = {r["title"]: r for r in rows(ds, "/archive/episode_list.json")}
+    assert "viet nguyen" not in listed[sample_title(3)]["topics"]
+    assert listed[sample_title(3)]["keyphrases"] == '["viet nguyen"]'
+    assert "viet nguyen" not in {r["topic"] for r in rows(ds, "/archive/episode_topics.json")}
+    assert [r["keyphrase"] for r in rows(ds, "/archive/episode_keyphrases.json")] == ["viet nguyen"]
+
+
+def test_show_notes_render_as_sanitised_html(archive):
+    db = archive.open_db()
+    with db.conn:
+        db.execute(
+            "UPDATE episodes SET description_html = ? WHERE guid = 'hostile'",
+            ['<p>Notes <a href="https://notes.example/">the page</a><script>alert(2)</script>'
+             '<a href="javascript:alert(3)">x</a></p>'],
+        )  # fmt: skip
+    db.conn.close()
+    html = get(make_datasette(archive, base_url=SITE), "/archive/episodes").text
+    assert "&lt;p&gt;" not in html and "&lt;a href" not in html
+    assert (
+        '<a href="https://notes.example/" rel="nofollow noopener noreferrer">the page</a>' in html
+    )
+    assert "<script>alert(2)" not in html and "javascript:alert(3)" not in html
+
+
+def test_audio_links_go_to_the_archived_copy(archive):
+    medical = _episode_id(archive, 3)
+    db = archive.open_db()
+    with db.conn:
+        db["episodes"].update(medical, {"audio_path": f"audio/talk-talent-to-me/{medical}.mp3"})
+    db.conn.close()
+    ds = make_datasette(archive, base_url=SITE)
+    archived = f"{SITE}audio/talk-talent-to-me/{medical}.mp3"
+    hit = rows(ds, "/archive/search_transcripts.json", q='"reverse interview"')[0]
+    assert hit["audio"] == archived
+    for path in ("/archive/episode_list", "/archive/episodes", "/archive/newest_episodes"):
+        html = get(ds, path).text
+        assert f'href="{archived}">audio</a>' in html, path
+        # Episodes not downloaded keep the feed's enclosure.
+        assert 'href="https://example.com/audio/4.mp3">audio</a>' in html, path
+
+
+def test_read_a_transcript_gives_paragraphs_linked_to_the_page(ds):
+    found = rows(ds, "/archive/read_transcript.json", episode="one medical")
+    episode = next(e for e in load_sample().episodes if e.number == 3)
+    assert 1 <= len(found) <= len(episode.script)
+    seconds = [r["seconds"] for r in found]
+    assert seconds == sorted(seconds) and seconds[0] == int(_segments(episode)[0].start)
+    for r in found:
+        assert r["page"].startswith(SITE + "episodes/one-medical") and r["page"].endswith(
+            f"/#t={r['seconds']}"
+        )
+        assert r["at"] == f"{r['seconds'] // 60}:{r['seconds'] % 60:02d}"
+    text = " ".join(r["text"] for r in found)
+    assert all(line.text.strip() in text for line in episode.script)
+    # Speakers show once the transcript has them (the sample's scripts name them).
+    assert {r["speaker"] for r in found} <= {line.speaker for line in episode.script}
+    # By slug or id too; nothing typed, nothing shown.
+    slug = found[0]["page"].split("/episodes/")[1].split("/")[0]
+    assert rows(ds, "/archive/read_transcript.json", episode=slug) == found
+    assert rows(ds, "/archive/read_transcript.json", episode="") == []
+    html = get(ds, "/archive/read_transcript", episode=slug).text
+    assert re.search(rf'<a href="{re.escape(found[1]["page"])}">{found[1]["at"]}</a>', html)
+
+
+def test_without_a_site_url_no_link_points_at_datasette(archive):
+    for config in ("", 'base_url = "/ttm/"\n'):
+        (archive.root / "podarchive.toml").write_text(config)
+        ds = make_datasette(archive)
+        hits = rows(ds, "/archive/search_transcripts.json", q="grit")
+        assert hits and all(r["page"] is None for r in hits)
+        for path, params in [
+            ("/archive/search_transcripts", {"q": "grit"}),
+            ("/archive/moments_for_topic", {"topic": "interviewing"}),
+            ("/archive/read_transcript", {"episode": "one medical"}),
+            ("/archive/episode_list", {}),
+            ("/archive/segments", {"_search": "grit"}),
+        ]:
+            html = get(ds, path, **params).text
+            assert not re.search(r'href="/(ttm/)?(episodes|audio)/', html), path
+        assert "no site URL set" in get(ds, "/archive/search_transcripts", q="grit").text
+
+
+def test_stored_queries_hide_their_sql_and_label_their_fields(ds):
+    from ingest.datasette.serve import load_metadata
+
+    queries = load_metadata(SITE)["databases"]["archive"]["queries"]
+    for name, query in queries.items():
+        assert query.get("hide_sql") is True, name
+        html = get(ds, f"/archive/{name}").text
+        assert 'id="sql-query"' not in html and "Run SQL" not in html, name
+        assert f'value="{query["button"]}"' in html, name
+        for param in query["params"]:
+            label = query["labels"][param]
+            assert re.search(rf'<label for="qp\d+">{re.escape(label)}</label>', html), name

@@ -8,7 +8,7 @@ from playwright.sync_api import sync_playwright
 from ingest.archive import Archive
 from ingest.sitegen import step as sitegen
 from ingest.sitegen.server import StaticServer
-from tests.browser import launch
+from tests.browser import VIEWPORTS, axe_violations, launch, screenshot
 from tests.site_archive import build_sample_archive
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -249,3 +249,229 @@ def test_missing_page_serves_the_404_page(site, page):
     # Its links work from any depth because they are absolute to the base path.
     page.click("text=Latest episodes")
     page.wait_for_url(site["url"])
+
+
+# --- the listener's tools: share, keys, speed, follow-along, skip link, targets, axe ----------
+
+
+def _ready(page):
+    page.wait_for_function("() => document.getElementById('player').readyState >= 1")
+
+
+def _clipboard(page) -> dict:
+    """The clipboard's plain text, and the text of its HTML flavour's quote when there is one."""
+    return page.evaluate(
+        """async () => {
+          const out = { text: await navigator.clipboard.readText(), quote: null };
+          for (const item of await navigator.clipboard.read()) {
+            if (item.types.includes('text/html')) {
+              const html = await (await item.getType('text/html')).text();
+              const doc = new DOMParser().parseFromString(html, 'text/html');
+              out.quote = doc.querySelector('blockquote')?.textContent ?? null;
+            }
+          }
+          return out;
+        }"""
+    )
+
+
+def test_share_copies_the_link_at_that_second(site, page):
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"])
+    url = _episode_url(site, ONE_MEDICAL)
+    page.goto(url)
+    _ready(page)
+    passage = page.locator(".passage").nth(2)
+    start = float(passage.get_attribute("data-start"))
+    passage.locator("button.share").click()
+    page.wait_for_selector(".share-status:has-text('copied')")
+    copied = _clipboard(page)
+    assert copied["text"] == f"{url}#t={int(start)}"
+    assert copied["quote"] == passage.locator(".said p").inner_text().strip()
+    # The player's button copies where the player is.
+    page.goto(url + f"#t={int(_starts(page)[4])}")
+    _wait_for_time(page, int(_starts(page)[4]), tolerance=0.5)
+    page.click(".share-now")
+    page.wait_for_selector(".share-status:has-text('copied')")
+    now = page.evaluate("() => Math.floor(document.getElementById('player').currentTime)")
+    assert _clipboard(page)["text"] == f"{url}#t={now}"
+
+
+def _playing(page) -> bool:
+    return not page.evaluate("() => document.getElementById('player').paused")
+
+
+def test_space_plays_and_pauses_and_keys_skip(site, page):
+    page.emulate_media(reduced_motion="reduce")  # the page scrolls to #t= at once, not smoothly
+    page.goto(_episode_url(site, ONE_MEDICAL) + "#t=10")
+    _wait_for_time(page, 10, tolerance=0.5)
+    page.focus(".passage a.ts")
+    scrolled = page.evaluate("() => window.scrollY")
+    page.keyboard.press("Space")
+    page.wait_for_function("() => !document.getElementById('player').paused")
+    page.keyboard.press("Space")
+    page.wait_for_function("() => document.getElementById('player').paused")
+    assert page.evaluate("() => window.scrollY") == scrolled  # Space did not scroll the page
+    start = page.evaluate("() => document.getElementById('player').currentTime")
+    for key, expected in (("l", 15), ("ArrowRight", 30), ("j", 15), ("ArrowLeft", 0)):
+        page.keyboard.press(key)
+        _wait_for_time(page, start + expected, tolerance=0.5)
+    assert not _playing(page)  # skipping keeps a paused player paused
+    # Keys meant for a control stay with it: Space ticks the checkbox, K in the select is typing.
+    page.focus("#follow")
+    page.keyboard.press("Space")
+    assert page.is_checked("#follow") and not _playing(page)
+    page.focus("#speed")
+    page.keyboard.press("k")
+    assert not _playing(page)
+    # The shortcuts are listed on the page.
+    page.click(".shortcuts summary")
+    listed = page.inner_text(".shortcuts")
+    assert all(key in listed for key in ("Space", "J", "L", "Play or pause", "15 seconds"))
+
+
+def test_playback_speed_is_remembered(site, page):
+    page.goto(_episode_url(site, ONE_MEDICAL))
+    _ready(page)
+    assert page.evaluate("() => document.getElementById('player').playbackRate") == 1
+    page.select_option("#speed", "1.5")
+    assert page.evaluate("() => document.getElementById('player').playbackRate") == 1.5
+    page.goto(_episode_url(site, STRUCTURED))
+    _ready(page)
+    assert page.input_value("#speed") == "1.5"
+    rates = page.evaluate(
+        "() => { const a = document.getElementById('player');"
+        " return [a.playbackRate, a.defaultPlaybackRate]; }"
+    )
+    assert rates == [1.5, 1.5]
+
+
+def test_the_address_follows_playback(site, page):
+    page.goto(_episode_url(site, ONE_MEDICAL))
+    _ready(page)
+    assert "#" not in page.url
+    page.evaluate("() => document.getElementById('player').play()")
+    page.wait_for_function("() => document.getElementById('player').currentTime > 2.5")
+    # While it plays, #t= names a second of the playback, and it keeps moving.
+    page.wait_for_function(
+        "() => { const m = /^#t=(\\d+)$/.exec(location.hash);"
+        " const a = document.getElementById('player');"
+        " return m && +m[1] >= 2 && Math.abs(+m[1] - a.currentTime) <= 1.5; }"
+    )
+    first = int(page.evaluate("() => location.hash.slice(3)"))
+    page.wait_for_function("t => +location.hash.slice(3) > t", arg=first)
+    page.evaluate("() => document.getElementById('player').pause()")
+    now = page.evaluate("() => Math.floor(document.getElementById('player').currentTime)")
+    page.wait_for_function("t => location.hash === '#t=' + t", arg=now)
+    # Reloading that address starts where the listener was.
+    page.reload()
+    _wait_for_time(page, now, tolerance=1.0)
+
+
+def test_follow_along_scrolls_and_announces_the_passage(site, page):
+    page.goto(_episode_url(site, ONE_MEDICAL))
+    starts = _starts(page)
+    page.check("#follow")
+    before = max(0, int(starts[2] - 1))
+    page.goto(_episode_url(site, ONE_MEDICAL) + f"#t={before}")
+    _wait_for_time(page, before, tolerance=0.5)
+    assert page.is_checked("#follow")  # remembered across pages
+    page.evaluate("() => window.scrollTo(0, 0)")
+    page.evaluate("() => document.getElementById('player').play()")
+    page.wait_for_selector(f'.passage.current[data-start="{starts[2]}"]')
+    said = page.locator(f'.passage[data-start="{starts[2]}"] .said p').inner_text().strip()
+    page.wait_for_function(
+        "text => document.querySelector('.now-playing').textContent.includes(text)", arg=said
+    )
+    assert page.get_attribute(".now-playing", "aria-live") == "polite"
+    page.wait_for_function("() => window.scrollY > 0")  # the passage was brought into view
+    # Off, the live region stays quiet.
+    page.uncheck("#follow")
+    assert page.inner_text(".now-playing") == ""
+
+
+def test_skip_link_reaches_the_transcript_in_a_few_tabs(site, page):
+    page.goto(_episode_url(site, ONE_MEDICAL))
+    _ready(page)
+    page.keyboard.press("Tab")
+    page.keyboard.press("Tab")
+    assert page.evaluate("() => document.activeElement.textContent") == "Skip to transcript"
+    page.keyboard.press("Enter")
+    page.keyboard.press("Tab")
+    focused = page.evaluate(
+        "() => [document.activeElement.className, document.activeElement.closest('.passage')"
+        " === document.querySelector('.passage')]"
+    )
+    assert focused == ["ts seek", True]
+
+
+# Controls that stand on their own (not words inside a sentence): WCAG 2.2's 24 px minimum.
+TARGETS = (
+    ".passage a.ts, .passage button.share, .moments a.seek, .chapters a.seek, .files a, "
+    ".topics .tag, .player-tools button, .player-tools select, .player-tools label, "
+    ".shortcuts summary, .site-header nav a, #search-results a.jump"
+)
+
+
+def _small_targets(page) -> list:
+    return page.eval_on_selector_all(
+        TARGETS,
+        "nodes => nodes.filter(n => n.offsetParent !== null).map(n => {"
+        " const r = n.getBoundingClientRect();"
+        " return [n.className || n.tagName, n.textContent.trim().slice(0, 20),"
+        " Math.round(r.width), Math.round(r.height)]; })"
+        ".filter(([, , w, h]) => w < 24 || h < 24)",
+    )
+
+
+@pytest.mark.parametrize("size", list(VIEWPORTS))
+def test_targets_are_big_enough_and_labels_stay_beside_times(site, browser, size):
+    context = browser.new_context(viewport=VIEWPORTS[size])
+    tab = context.new_page()
+    tab.set_default_timeout(TIMEOUT_MS)
+    tab.goto(_episode_url(site, ONE_MEDICAL))
+    tab.wait_for_selector(".passage button.share")
+    assert tab.locator(TARGETS).count() > 10
+    assert _small_targets(tab) == []
+    # A moment's label, even wrapped, starts right of its time, never under it.
+    offsets = tab.eval_on_selector_all(
+        ".moments a.seek",
+        "links => links.map(a => a.querySelector('.label').getBoundingClientRect().left"
+        " - a.querySelector('.stamp').getBoundingClientRect().right)",
+    )
+    assert offsets and min(offsets) >= 0
+    tab.goto(site["url"] + "search/?q=reverse+interview")
+    tab.locator("#search-results a.jump").first.wait_for()
+    assert _small_targets(tab) == []
+    context.close()
+
+
+def _pages(site) -> dict[str, str]:
+    topic = next(iter(site["tagged"]))
+    return {
+        "home": site["url"],
+        "episode": _episode_url(site, ONE_MEDICAL),
+        "topic": site["url"] + f"topics/{topic}/",
+        "search": site["url"] + "search/?q=reverse+interview",
+    }
+
+
+@pytest.mark.parametrize("size", list(VIEWPORTS))
+def test_no_serious_accessibility_violations(site, browser, size):
+    """axe-core on the home, episode, topic and search pages; each is kept as a screenshot."""
+    context = browser.new_context(viewport=VIEWPORTS[size], bypass_csp=True)
+    tab = context.new_page()
+    tab.set_default_timeout(TIMEOUT_MS)
+    found = {}
+    for name, url in _pages(site).items():
+        tab.goto(url)
+        if name == "search":
+            tab.locator("#search-results li").first.wait_for()
+        if name == "episode":
+            tab.wait_for_selector(".passage button.share")
+        screenshot(tab, f"site-{name}-{size}")
+        found[name] = axe_violations(tab)
+    # The check itself works: an image without alt text is a critical violation.
+    tab.set_content('<!doctype html><html lang="en"><title>t</title><main><img src="data:,">')
+    assert "image-alt" in {v["id"] for v in axe_violations(tab)}
+    context.close()
+    assert found == {name: [] for name in found}

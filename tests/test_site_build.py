@@ -105,20 +105,22 @@ def test_build_writes_every_page(archive, episodes):
     assert "Candidates ask anything" in html
     assert 'href="/topics/interviewing/"' in html
     assert "Where they discuss it" in html and 'href="#t=35"' in html
-    assert "Viet Nguyen" in html and "4 April 2023" in html and "1 min" in html
+    assert "Viet Nguyen" in html and "4 April 2023" in html
+    # Lengths read as a player shows them (m:ss), not rounded to minutes.
+    assert '<time datetime="PT1M0S"><span class="visually-hidden">Length </span>1:00</time>' in html
     # The suggested keyphrase is not a topic; only taxonomy topics show.
     assert "/topics/suggested/" not in html
     # The audio is the archive's own file, linked (not duplicated) into the site.
     audio = site / "audio" / "talk-talent-to-me" / f"{medical['id']}.mp3"
     assert f'src="/audio/talk-talent-to-me/{medical["id"]}.mp3"' in html
     assert os.path.samefile(audio, archive.root / f"audio/talk-talent-to-me/{medical['id']}.mp3")
-    for ext in ("vtt", "srt", "json", "txt"):
-        copy = site / "transcripts" / "talk-talent-to-me" / f"{medical['id']}.{ext}"
-        assert (
-            copy.read_bytes()
-            == (archive.transcripts_dir / copy.relative_to(site / "transcripts")).read_bytes()
-        )
-        assert f'href="/transcripts/talk-talent-to-me/{medical["id"]}.{ext}"' in html
+    # Transcript downloads are named by the episode's slug, not its opaque id.
+    for ext in ("vtt", "srt", "json"):
+        copy = site / "transcripts" / "talk-talent-to-me" / f"{medical['slug']}.{ext}"
+        source = archive.transcripts_dir / "talk-talent-to-me" / f"{medical['id']}.{ext}"
+        assert copy.read_bytes() == source.read_bytes()
+        assert f'href="/transcripts/talk-talent-to-me/{medical["slug"]}.{ext}"' in html
+    assert f'href="/transcripts/talk-talent-to-me/{medical["slug"]}.txt"' in html
     # Episodes without a local file fall back to the publisher's enclosure URL.
     brand_page = site / "episodes" / episodes["brand"]["slug"] / "index.html"
     assert 'src="https://cdn.example.com/ttm-1.mp3"' in brand_page.read_text()
@@ -126,6 +128,39 @@ def test_build_writes_every_page(archive, episodes):
     assert re.search(r"Interviewing</a> <span class=\"count\">2 episodes", topics)
     home = (site / "index.html").read_text()
     assert home.index("Hostile") < home.index("One Medical") < home.index("Employer Brand")
+
+
+def test_text_download_has_a_header_times_and_speakers(archive, episodes):
+    build(archive, base_url="https://example.org/podcasts/")
+    medical = episodes["medical"]
+    path = archive.site_dir / "transcripts" / "talk-talent-to-me" / f"{medical['slug']}.txt"
+    header, *paragraphs = path.read_text(encoding="utf-8").rstrip("\n").split("\n\n")
+    assert header.split("\n") == [
+        "Talk Talent To Me",
+        medical["title"],
+        "4 April 2023",
+        f"https://example.org/podcasts/episodes/{medical['slug']}/",
+    ]
+    # One paragraph per speaker turn, each "[m:ss] Speaker: text", in time order.
+    spoken = [re.fullmatch(r"\[(\d+):(\d\d)\] ([^:]+): (.+)", p) for p in paragraphs]
+    assert all(spoken) and len(spoken) >= 4
+    seconds = [int(m[1]) * 60 + int(m[2]) for m in spoken]
+    assert seconds == sorted(seconds) and seconds[0] == 0
+    assert {m[3] for m in spoken} == {"Rob Stevenson", "Viet Nguyen"}
+    assert any("reverse interview" in m[4] for m in spoken)
+    # A hostile title stays one header line in a text file.
+    hostile = episodes["hostile"]
+    text = (path.parent / f"{hostile['slug']}.txt").read_text(encoding="utf-8")
+    assert text.split("\n")[1] == " ".join(HOSTILE_TITLE.split())
+
+
+def test_headings_never_skip_a_level(archive, episodes):
+    build(archive)
+    for page in html_pages(archive.site_dir):
+        levels = [int(tag[1]) for tag, _ in parse(page).tags if re.fullmatch(r"h[1-6]", tag)]
+        assert levels and levels[0] == 1, page
+        for before, after in zip(levels, levels[1:], strict=False):
+            assert after <= before + 1, (page, levels)
 
 
 def test_hostile_feed_text_is_inert(archive, episodes):
@@ -224,7 +259,8 @@ def test_new_episode_rewrites_its_page_lists_and_index(archive, episodes):
         "feed.xml",
         "sitemap.xml",
     } | {
-        f"transcripts/talk-talent-to-me/{new['id']}.{ext}" for ext in ("vtt", "srt", "json", "txt")
+        f"transcripts/talk-talent-to-me/{new['slug']}.{ext}"
+        for ext in ("vtt", "srt", "json", "txt")
     }
     assert set(report.written) == expected
     assert report.indexed
@@ -345,7 +381,7 @@ def test_new_episode_rewrites_only_the_front_list_pages(archive, episodes, monke
         "feed.xml",
         "sitemap.xml",
     } | {
-        f"transcripts/talk-talent-to-me/{eleventh['id']}.{ext}"
+        f"transcripts/talk-talent-to-me/{eleventh['slug']}.{ext}"
         for ext in ("vtt", "srt", "json", "txt")
     }
     assert {path: path.read_bytes() for path in older} == before
@@ -458,7 +494,7 @@ def test_base_url_under_a_sub_path(archive, episodes):
         "text/plain",
     }
     assert transcripts["text/vtt"] == (
-        f"https://example.org/podcasts/transcripts/talk-talent-to-me/{medical['id']}.vtt"
+        f"https://example.org/podcasts/transcripts/talk-talent-to-me/{medical['slug']}.vtt"
     )
     sitemap = (site / "sitemap.xml").read_text()
     assert f"<loc>{canonical}</loc>" in sitemap

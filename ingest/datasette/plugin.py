@@ -9,10 +9,17 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import PurePosixPath
+from urllib.parse import parse_qsl, urlencode
 
 import markupsafe
 from datasette import hookimpl
 
+from ingest.datasette.fts import is_valid, search_note, search_query
+from ingest.feeds.sanitize import sanitize_html
+from ingest.ids import is_safe_id
+from ingest.net import is_http_url
+from ingest.sitegen import urls
 from ingest.store import search
 from ingest.timecode import clock
 
@@ -21,6 +28,13 @@ PLUGIN_NAME = "podarchive"
 TIMED_TABLES = {"segments", "passages", "topic_moments", "chapters"}
 # Stored-query columns holding FTS5 snippet()/highlight() output with <mark> around matches.
 HIGHLIGHT_MARKS = ("<mark>", "</mark>")
+LIST_COLUMNS = ("topics", "keyphrases", "guests")  # JSON arrays in episode_list, shown as text
+_SAFE_EXT = re.compile(r"^[a-z0-9]{1,5}$")  # an audio file's extension, as the site copies it
+# Shown where a link to the site would be, when the server was not told where the site is.
+NO_SITE = markupsafe.Markup(
+    '<span class="no-site" title="podarchive serve --site-url https://...">no site URL set</span>'
+)
+__all__ = ["search_query"]  # re-exported: the stored queries' SQL function
 
 
 def format_time(seconds) -> str | None:
@@ -33,52 +47,32 @@ def format_time(seconds) -> str | None:
         return None
 
 
-def episode_page_url(site_url: str, slug: str | None, seconds=None) -> str | None:
+def episode_page_url(site_url: str | None, slug: str | None, seconds=None) -> str | None:
     """The static page of an episode, at `seconds` into the audio when given (#t=, Media
-    Fragments URI 1.0 temporal dimension, whole seconds)."""
-    if not slug:
+    Fragments URI 1.0 temporal dimension, whole seconds); None without a site URL."""
+    if not slug or not site_url:
         return None
-    url = f"{site_url.rstrip('/')}/episodes/{slug}/"
+    url = f"{site_url.rstrip('/')}/{urls.episode_path(slug)}"
     if seconds is not None and seconds != "":
         url += f"#t={int(float(seconds))}"
     return url
 
 
-# FTS5 query syntax (sqlite.org/fts5.html section 3): "phrases", barewords, prefix*, ^initial,
-# phrase + phrase, (groups) and the AND / OR / NOT operators between them.
-_FTS5_TOKEN = re.compile(r'"(?:[^"]|"")*"\*?|\w+\*?|[()^+]')
-# What the search box holds, split on spaces outside quoted phrases.
-_CHUNK = re.compile(r'"(?:[^"]|"")*"\*?|\S+')
-
-
-def _is_fts5_syntax(chunk: str) -> bool:
-    """Whether FTS5 tokens alone make up `chunk` (no stray punctuation)."""
-    position = 0
-    while position < len(chunk):
-        match = _FTS5_TOKEN.match(chunk, position)
-        if match is None:
-            return False
-        position = match.end()
-    return True
-
-
-def search_query(query: str | None) -> str:
-    """The search box's text for FTS5 MATCH: FTS5 syntax passes as typed ("reverse interview",
-    grit OR resilience, transp*), and a word with punctuation FTS5 does not accept (don't,
-    hiring-manager) becomes a quoted phrase instead of a syntax error. Text using quotes or
-    parentheses is left to FTS5, whose error then says what is wrong."""
-    chunks = []
-    for chunk in _CHUNK.findall(query or ""):
-        if _is_fts5_syntax(chunk) or any(c in chunk for c in '"()'):
-            chunks.append(chunk)
-        else:
-            chunks.append(f'"{chunk}"')
-    return " ".join(chunks)
-
-
-def site_url_of(datasette) -> str:
+def site_url_of(datasette) -> str | None:
+    """The static site's base URL, or None when nobody said where the site is: then no link
+    is made, since a guessed '/' would point at Datasette's own host and 404."""
     config = datasette.plugin_config(PLUGIN_NAME) or {}
-    return config.get("site_url") or "/"
+    return config.get("site_url") or None
+
+
+def archived_audio_url(site_url, show_id, episode_id, audio_path, enclosure_url) -> str | None:
+    """The site's copy of a downloaded episode (it is served, the feed's may be gone), else
+    the feed's http(s) enclosure, else None."""
+    if site_url and audio_path and is_safe_id(show_id or "") and is_safe_id(episode_id or ""):
+        ext = PurePosixPath(str(audio_path)).suffix.lower().lstrip(".")
+        if _SAFE_EXT.match(ext):
+            return f"{site_url.rstrip('/')}/{urls.audio_path(show_id, episode_id, ext)}"
+    return enclosure_url if isinstance(enclosure_url, str) and is_http_url(enclosure_url) else None
 
 
 def highlighted(text: str) -> markupsafe.Markup:
@@ -113,6 +107,14 @@ def prepare_connection(conn, database, datasette):
     conn.create_function("match_time", 3, search.match_time, deterministic=True)
     conn.create_function("search_query", 1, search_query, deterministic=True)
     conn.create_function(
+        "audio_url",
+        4,
+        lambda show_id, episode_id, audio_path, enclosure: archived_audio_url(
+            site_url, show_id, episode_id, audio_path, enclosure
+        ),
+        deterministic=True,
+    )
+    conn.create_function(
         "episode_url",
         2,
         lambda slug, seconds: episode_page_url(site_url, slug, seconds),
@@ -120,11 +122,17 @@ def prepare_connection(conn, database, datasette):
     )
 
 
-def _render_query_cell(row, value, column):
-    """Stored queries: highlighted snippets, titles linking to pages, short link labels."""
-    if column == "page" and _linkable(value):
-        at = _get(row, "at")
-        return _link(value, f"open at {at}" if at else "episode page")
+def _render_query_cell(row, value, column, datasette):
+    """Stored queries: highlighted snippets, titles and times linking to pages, short link
+    labels, and a note instead of a link when no site URL is set."""
+    if column == "page":
+        if _linkable(value):
+            at = _get(row, "at")
+            return _link(value, f"open at {at}" if at else "episode page")
+        if value is None and site_url_of(datasette) is None:
+            return NO_SITE
+    if column == "at" and isinstance(value, str) and _linkable(_get(row, "page")):
+        return _link(_get(row, "page"), value)
     if column == "audio" and _linkable(value):
         return _link(value, "audio")
     if not isinstance(value, str):
@@ -137,21 +145,51 @@ def _render_query_cell(row, value, column):
     return label
 
 
-def _render_episode_cell(row, value, column, datasette):
+def _render_episode_cell(row, value, column, database, datasette):
     if column == "duration":
         return format_time(value)
     if column == "title" and isinstance(value, str):
         page = episode_page_url(site_url_of(datasette), _get(row, "slug"))
         if page:
             return _link(page, value)
-    if column in ("enclosure_url", "audio") and _linkable(value):
-        return _link(value, "audio")
-    if column in ("topics", "guests") and isinstance(value, str) and value.startswith("["):
+    if column == "description_html" and isinstance(value, str):
+        # Show notes as the listener sees them; sanitised again here, because the database is
+        # not trusted to still hold what ingest wrote.
+        return markupsafe.Markup(f'<div class="notes">{sanitize_html(value)}</div>')
+    if column in ("enclosure_url", "audio") and isinstance(value, str):
+        return _audio_link(row, value, database, datasette)
+    if (
+        column in ("topics", "keyphrases", "guests")
+        and isinstance(value, str)
+        and value.startswith("[")
+    ):
         try:
             return ", ".join(str(item) for item in json.loads(value))
         except ValueError:
             return None
     return None
+
+
+def _audio_link(row, enclosure_url, database, datasette):
+    """An episode row's audio: the site's archived copy when there is one (see
+    `archived_audio_url`), else the feed's URL."""
+
+    async def inner():
+        episode_id = _get(row, "id")
+        found = None
+        if isinstance(episode_id, str):
+            found = await datasette.get_database(database).execute_fn(
+                lambda conn: conn.execute(
+                    "SELECT show_id, audio_path FROM episodes WHERE id = ?", [episode_id]
+                ).fetchone()
+            )
+        show_id, audio_path = found if found else (None, None)
+        url = archived_audio_url(
+            site_url_of(datasette), show_id, episode_id, audio_path, enclosure_url
+        )
+        return _link(url, "audio") if url else None
+
+    return inner
 
 
 def _start_link(row, seconds, database, datasette):
@@ -177,11 +215,50 @@ def _start_link(row, seconds, database, datasette):
 @hookimpl
 def render_cell(row, value, column, table, database, datasette):
     if table is None:
-        return _render_query_cell(row, value, column)
+        return _render_query_cell(row, value, column, datasette)
     if table in TIMED_TABLES and column == "start" and isinstance(value, int | float):
         return _start_link(row, value, database, datasette)
     if table in TIMED_TABLES and column == "end":
         return format_time(value)
     if table in ("episodes", "episode_list"):
-        return _render_episode_cell(row, value, column, datasette)
+        return _render_episode_cell(row, value, column, database, datasette)
     return None
+
+
+# FTS5's shadow tables (sqlite.org/fts5.html, "FTS5 shadow tables"): index internals, and
+# Datasette's row links into *_fts_idx (a BLOB in the primary key) answer 404.
+_FTS_SHADOW = re.compile(r"_fts_(data|idx|content|docsize|config)$")
+
+
+@hookimpl
+def permission_allowed(action, resource):
+    shadow = isinstance(resource, tuple) and bool(_FTS_SHADOW.search(str(resource[-1])))
+    return False if action == "view-table" and shadow else None
+
+
+@hookimpl
+def extra_template_vars(datasette):
+    return {"search_note": search_note, "site_url": site_url_of(datasette)}
+
+
+def _safe_search_args(query_string: bytes) -> bytes:
+    """A table page's `_search` / `_search_<column>` values that FTS5 would reject, made plain
+    words (table searches pass their text to MATCH as typed: `searchmode: raw`)."""
+    pairs = parse_qsl(query_string.decode("latin-1"), keep_blank_values=True)
+    if not any(k.startswith("_search") and v.strip() and not is_valid(v) for k, v in pairs):
+        return query_string
+    fixed = [(k, search_query(v) if k.startswith("_search") else v) for k, v in pairs]
+    return urlencode(fixed).encode("latin-1")
+
+
+@hookimpl
+def asgi_wrapper(datasette):
+    def wrap(app):
+        async def searchable(scope, receive, send):
+            if scope.get("type") == "http" and b"_search" in scope.get("query_string", b""):
+                scope = dict(scope, query_string=_safe_search_args(scope["query_string"]))
+            await app(scope, receive, send)
+
+        return searchable
+
+    return wrap

@@ -41,18 +41,23 @@ def _metadata_template() -> dict:
     return yaml.safe_load(text)
 
 
-def load_metadata(site_url: str) -> dict:
-    """The Datasette metadata of the archive, linking episode pages under `site_url`."""
+def load_metadata(site_url: str | None) -> dict:
+    """The Datasette metadata of the archive, linking episode pages under `site_url` (None:
+    no site links)."""
     metadata = copy.deepcopy(_metadata_template())
     metadata.setdefault("plugins", {}).setdefault("podarchive", {})["site_url"] = site_url
     return metadata
 
 
-def default_site_url(archive: Archive) -> str:
-    """The static site's base URL from the archive's podarchive.toml (`base_url`), else '/'."""
+def default_site_url(archive: Archive) -> str | None:
+    """The static site's full base URL from the archive's podarchive.toml (`base_url`), else
+    None. A path alone ('/', the default) says nothing of the site's host: links made from it
+    would point at Datasette's own host, where no episode page is."""
     from ingest.config import ArchiveConfig
+    from ingest.net import is_http_url
 
-    return ArchiveConfig.load(archive.root).base_url or "/"
+    base_url = ArchiveConfig.load(archive.root).base_url or ""
+    return base_url if is_http_url(base_url) else None
 
 
 def prepare_database(archive: Archive) -> bool:
@@ -105,7 +110,15 @@ def make_datasette(
         immutables=[] if live else [path],
         metadata=load_metadata(site_url),
         settings=SETTINGS | {"default_allow_sql": allow_sql},
+        template_dir=str(templates_dir()),
     )
+
+
+def templates_dir():
+    """templates/datasette/: the stored queries' form (labels, button, search notes)."""
+    from ingest.sitegen.render import templates_dir as site_templates
+
+    return site_templates() / "datasette"
 
 
 def serve(

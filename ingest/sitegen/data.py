@@ -16,6 +16,7 @@ from pathlib import Path, PurePosixPath
 from ingest.archive import Archive
 from ingest.ids import is_safe_id, slugify
 from ingest.net import is_http_url
+from ingest.sitegen import urls
 from ingest.store import site as site_store
 from ingest.timecode import clock
 
@@ -26,14 +27,16 @@ PASSAGE_PAUSE_SECONDS = 2.0
 SUMMARY_CHARS = 220
 QUOTE_CHARS = 140
 
-# Transcript files the transcription step writes, with the MIME types the Podcasting 2.0
-# `podcast:transcript` tag expects (podcastindex.org namespace, "transcript" element).
+# Transcript files the transcription step writes and the site copies, with the MIME types the
+# Podcasting 2.0 `podcast:transcript` tag expects (podcastindex.org namespace, "transcript").
 TRANSCRIPT_FORMATS = (
     ("vtt", "WebVTT", "text/vtt"),
     ("srt", "SRT", "application/x-subrip"),
     ("json", "JSON", "application/json"),
-    ("txt", "Text", "text/plain"),
 )
+# The text download is made by the site itself (ingest.sitegen.downloads): a reader's copy
+# with the episode's title, date and link, and times and speakers per paragraph.
+TEXT_FORMAT = ("txt", "Text", "text/plain")
 AUDIO_TYPES = {
     "mp3": "audio/mpeg",
     "m4a": "audio/mp4",
@@ -73,12 +76,9 @@ def safe_url(value: object) -> str:
 
 
 def human_duration(seconds: float | int | None) -> str:
-    """'42 min' or '1 h 05 min'; '' when unknown."""
-    if not seconds:
-        return ""
-    minutes = max(1, round(float(seconds) / 60))
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours} h {minutes:02d} min" if hours else f"{minutes} min"
+    """'1:19' or '1:02:03', as a player shows a length ('1 min' hid 19 s of a short episode);
+    '' when unknown."""
+    return clock(seconds) if seconds else ""
 
 
 def iso_duration(seconds: float | int | None) -> str:
@@ -284,6 +284,7 @@ def summary(episode: dict) -> dict:
         "date_iso",
         "date_display",
         "duration_display",
+        "duration_iso",
         "episode_number",
         "summary",
     )
@@ -318,7 +319,7 @@ def _episode(row: dict, show: dict) -> dict:
         "show_title": show["title"],
         "show_url": show["url"],
         "slug": row["slug"],
-        "url": f"episodes/{row['slug']}/",
+        "url": urls.episode_path(row["slug"]),
         "title": row["title"] or "(untitled episode)",
         "date_iso": published.isoformat() if published else "",
         "date_display": f"{published:%-d %B %Y}" if published else "",
@@ -413,11 +414,18 @@ def _attach_files(
     for ext, label, mime in TRANSCRIPT_FORMATS:
         name = f"{episode_id}.{ext}"
         if name in transcript_names:
-            site_path = f"transcripts/{show_id}/{name}"
+            # Named by the episode's slug, so a download says what it is (not abdc847839.vtt).
+            site_path = urls.transcript_path(show_id, episode["slug"], ext)
             files[site_path] = folder / name
             episode["transcript_files"].append(
                 {"ext": ext, "label": label, "type": mime, "url": site_path}
             )
+    if episode["transcript_digest"]:
+        ext, label, mime = TEXT_FORMAT
+        site_path = urls.transcript_path(show_id, episode["slug"], ext)
+        episode["transcript_files"].append(
+            {"ext": ext, "label": label, "type": mime, "url": site_path}
+        )
 
     episode["audio"] = None
     error = None
@@ -428,7 +436,7 @@ def _attach_files(
         if source is None or not _SAFE_EXT.match(ext):
             error = f"audio path {row['audio_path']!r} is outside the archive or has no extension"
         elif source.is_file():
-            site_path = f"audio/{show_id}/{episode_id}.{ext}"
+            site_path = urls.audio_path(show_id, episode_id, ext)
             files[site_path] = source
             mime = AUDIO_TYPES.get(ext) or (
                 enclosure_type if enclosure_type.startswith("audio/") else "audio/mpeg"

@@ -21,11 +21,13 @@ from urllib.parse import urlencode
 
 from ingest.archive import Archive
 from ingest.sitegen import data as site_data
+from ingest.sitegen import downloads
 from ingest.sitegen import render as site_render
 from ingest.sitegen import rss as site_feed
 from ingest.sitegen import search as site_search
 from ingest.sitegen.files import SiteWriter, content_hash
 from ingest.sitegen.urls import BaseUrl, paginate
+from ingest.store import site as site_store
 from ingest.timecode import clock
 
 STATIC_FILES = ("site.css", "site.js", "search.js", "favicon.svg")
@@ -132,6 +134,7 @@ def build_site(
             episode=episode,
             show=show,
         )
+        _text_download(writer, db, episode, base, version)
     _topic_pages(page, rows, data, summaries)
     _people_pages(page, rows, data, summaries)
     page("search/index.html", "search.html", topics=_topic_counts(data))
@@ -180,6 +183,20 @@ def build_site(
     report.outputs = len(writer.current)
     report.written = writer.written
     return report
+
+
+def _text_download(writer: SiteWriter, db, episode: dict, base: BaseUrl, version: str) -> None:
+    """The episode's transcript as text (see `downloads`), rewritten only when it changed."""
+    text_file = next((f for f in episode["transcript_files"] if f["ext"] == "txt"), None)
+    if text_file is None:
+        return
+    header = [episode[key] for key in ("show_title", "title", "date_display", "url")]
+    inputs = [header, base.absolute, episode["transcript_digest"]]
+    digest = content_hash(version, "transcript.txt", json.dumps(inputs))
+    if writer.unchanged(text_file["url"], digest):
+        return
+    paragraphs = site_data.passages(site_store.segments_of(db, episode["id"]))
+    writer.write(text_file["url"], digest, downloads.transcript_text(episode, paragraphs, base))
 
 
 def _site_title(shows: list[dict]) -> str:

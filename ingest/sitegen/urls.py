@@ -1,4 +1,5 @@
-"""Where the site's pages live: the base URL every link starts from, and the list pages.
+"""Where the site's pages live: the base URL every link starts from, the list pages, and the
+paths of episode pages and files (Datasette links to these too, so they have one home here).
 
 See `ingest.sitegen.step` for the layout of the site's folders.
 """
@@ -15,6 +16,21 @@ EPISODES_PER_PAGE = 20
 
 class BaseUrlError(PodarchiveError, ValueError):
     """A base URL that is neither an http(s) URL nor a path."""
+
+
+def episode_path(slug: str) -> str:
+    """An episode page's folder, relative to the base URL."""
+    return f"episodes/{slug}/"
+
+
+def audio_path(show_id: str, episode_id: str, ext: str) -> str:
+    """The site's copy of an episode's downloaded audio."""
+    return f"audio/{show_id}/{episode_id}.{ext}"
+
+
+def transcript_path(show_id: str, slug: str, ext: str) -> str:
+    """A transcript download, named by the episode's slug."""
+    return f"transcripts/{show_id}/{slug}.{ext}"
 
 
 @dataclass(frozen=True)

@@ -332,6 +332,67 @@ def m060_title_source(db: sqlite_utils.Database) -> None:
     )
 
 
+def m070_topics_apart_from_keyphrases(db: sqlite_utils.Database) -> None:
+    """Browsing views that keep YAKE keyphrases (suggestions) out of the taxonomy topics: the
+    episode list's topics facet listed "apply", "future" and "years" beside real topics."""
+    db.executescript(
+        """
+        DROP VIEW IF EXISTS episode_list;
+        CREATE VIEW episode_list AS
+        SELECT
+            e.rowid AS rowid,
+            e.id,
+            e.slug,
+            s.title AS show,
+            e.title,
+            substr(e.published, 1, 10) AS published,
+            CAST(substr(e.published, 1, 4) AS INTEGER) AS year,
+            e.duration,
+            e.transcript_source,
+            (SELECT json_group_array(name) FROM (
+                SELECT t.name FROM episode_tags et JOIN tags t ON t.slug = et.tag_slug
+                WHERE et.episode_id = e.id AND t.kind = 'topic'
+                ORDER BY et.score DESC)) AS topics,
+            (SELECT json_group_array(name) FROM (
+                SELECT t.name FROM episode_tags et JOIN tags t ON t.slug = et.tag_slug
+                WHERE et.episode_id = e.id AND t.kind = 'keyphrase'
+                ORDER BY et.score DESC)) AS keyphrases,
+            (SELECT json_group_array(name) FROM (
+                SELECT p.name FROM episode_people ep JOIN people p ON p.id = ep.person_id
+                WHERE ep.episode_id = e.id AND ep.role = 'guest' ORDER BY p.name)) AS guests,
+            e.enclosure_url AS audio
+        FROM episodes e JOIN shows s ON s.id = e.show_id;
+
+        -- One row per tag of an episode, topics and keyphrases told apart by `kind`.
+        CREATE VIEW episode_topics AS
+        SELECT
+            et.rowid AS rowid,
+            et.episode_id,
+            e.title AS episode,
+            t.name AS topic,
+            et.tag_slug,
+            round(et.score, 3) AS score,
+            et.source
+        FROM episode_tags et
+        JOIN tags t ON t.slug = et.tag_slug
+        JOIN episodes e ON e.id = et.episode_id
+        WHERE t.kind = 'topic';
+
+        CREATE VIEW episode_keyphrases AS
+        SELECT
+            et.rowid AS rowid,
+            et.episode_id,
+            e.title AS episode,
+            t.name AS keyphrase,
+            round(et.score, 3) AS score
+        FROM episode_tags et
+        JOIN tags t ON t.slug = et.tag_slug
+        JOIN episodes e ON e.id = et.episode_id
+        WHERE t.kind = 'keyphrase';
+        """
+    )
+
+
 MIGRATIONS: list[Migration] = [
     m001_shows_and_episodes,
     m002_segments,
@@ -341,6 +402,7 @@ MIGRATIONS: list[Migration] = [
     m040_passages_and_search,
     m050_transcript_note,
     m060_title_source,
+    m070_topics_apart_from_keyphrases,
 ]
 
 

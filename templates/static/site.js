@@ -1,5 +1,7 @@
-// Episode pages: timestamps seek the player, #t=SECONDS or ?t=SECONDS starts there, and the
-// passage being played is highlighted. Without JavaScript the links still scroll to the passage.
+// Episode pages: timestamps seek the player, #t=SECONDS or ?t=SECONDS starts there, the
+// passage being played is highlighted and the address follows it; share buttons copy a link to
+// a moment, keys play, pause and skip, and speed and follow-along are remembered.
+// Without JavaScript the links still scroll to the passage (and the tools stay hidden).
 (function () {
   "use strict";
   var audio = document.getElementById("player");
@@ -8,6 +10,18 @@
   var starts = passages.map(function (p) { return parseFloat(p.getAttribute("data-start")); });
   var current = null;
   var reduceMotion = window.matchMedia("(prefers-reduced-motion: reduce)").matches;
+  var SKIP_SECONDS = 15;
+  // Browsers cap history calls (Safari: 100 per 30 s), so the address follows playback at
+  // most once a second, and exactly on pause or seek.
+  var URL_EVERY_MS = 1000;
+  var SPEED_KEY = "podarchive.speed";
+  var FOLLOW_KEY = "podarchive.follow";
+  var speed = document.getElementById("speed");
+  var follow = document.getElementById("follow");
+  var status = document.querySelector(".share-status");
+  var nowPlaying = document.querySelector(".now-playing");
+  var lastUrlUpdate = 0;
+  var statusTimer = null;
 
   // "754", "754.5", "12:34" or "1:02:03"; a media-fragment range "754,800" starts at 754.
   function parseTime(value) {
@@ -36,6 +50,20 @@
       if (starts[mid] <= t + 0.25) { found = mid; lo = mid + 1; } else { hi = mid - 1; }
     }
     return found;
+  }
+
+  // localStorage throws where storage is blocked (private modes, file:); then nothing is kept.
+  function remembered(key) {
+    try { return window.localStorage.getItem(key); } catch (e) { return null; }
+  }
+  function remember(key, value) {
+    try { window.localStorage.setItem(key, value); } catch (e) { /* not kept: fine */ }
+  }
+
+  function stamp(seconds) {
+    var total = Math.max(0, Math.floor(seconds));
+    var h = Math.floor(total / 3600), m = Math.floor((total % 3600) / 60), s = total % 60;
+    return (h ? h + ":" + String(m).padStart(2, "0") : String(m)) + ":" + String(s).padStart(2, "0");
   }
 
   function highlight(t) {
@@ -69,6 +97,161 @@
     }
   }
 
+  function setUrlTime(t) {
+    history.replaceState(null, "", "#t=" + Math.floor(t));
+    lastUrlUpdate = Date.now();
+  }
+
+  // The page's address at second t: what a share button copies.
+  function momentUrl(t) {
+    return window.location.origin + window.location.pathname + "#t=" + Math.floor(t);
+  }
+
+  function say(text) {
+    if (!status) return;
+    status.textContent = text;
+    clearTimeout(statusTimer);
+    statusTimer = setTimeout(function () { status.textContent = ""; }, 5000);
+  }
+
+  function escapeHtml(text) {
+    return String(text).replace(/[&<>"']/g, function (c) {
+      return { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c];
+    });
+  }
+
+  // Last resort where the Clipboard API is missing or refused (plain http on another host).
+  function legacyCopy(text) {
+    var area = document.createElement("textarea");
+    area.value = text;
+    area.setAttribute("readonly", "");
+    area.className = "visually-hidden";
+    document.body.appendChild(area);
+    area.select();
+    var copied = false;
+    try { copied = document.execCommand("copy"); } catch (e) { copied = false; }
+    area.remove();
+    return copied;
+  }
+
+  // The plain-text clipboard holds the link alone (it pastes into an address bar); where the
+  // browser takes rich clipboard items, the HTML flavour quotes the passage above the link.
+  function share(t, quote) {
+    var url = momentUrl(t);
+    var when = stamp(t);
+    var done = function () { say("Link to " + when + " copied"); };
+    var failed = function () {
+      if (legacyCopy(url)) done(); else say("Copy this link: " + url);
+    };
+    var clipboard = navigator.clipboard;
+    if (clipboard && clipboard.write && window.ClipboardItem && quote) {
+      var title = document.querySelector("h1") ? document.querySelector("h1").textContent.trim() : "";
+      var html = "<blockquote>" + escapeHtml(quote) + "</blockquote><p><a href=\"" + escapeHtml(url) + "\">"
+        + escapeHtml((title ? title + " at " : "") + when) + "</a></p>";
+      try {
+        var item = new ClipboardItem({
+          "text/plain": new Blob([url], { type: "text/plain" }),
+          "text/html": new Blob([html], { type: "text/html" }),
+        });
+        clipboard.write([item]).then(done, function () {
+          clipboard.writeText(url).then(done, failed);
+        });
+        return;
+      } catch (e) { /* this browser's ClipboardItem refuses HTML: copy the link alone */ }
+    }
+    if (clipboard && clipboard.writeText) { clipboard.writeText(url).then(done, failed); return; }
+    failed();
+  }
+
+  function passageText(passage) {
+    var text = passage && passage.querySelector(".said p");
+    return text ? text.textContent.trim() : "";
+  }
+
+  function play() {
+    if (audio.readyState < 1 && audio.preload === "none") { seek(audio.currentTime, true); return; }
+    var started = audio.play();
+    if (started && started.catch) started.catch(function () { /* refused: stay paused */ });
+  }
+
+  function skip(seconds) {
+    var end = isFinite(audio.duration) ? audio.duration : Infinity;
+    var t = Math.min(Math.max(0, audio.currentTime + seconds), end);
+    seek(t, !audio.paused);
+  }
+
+  // Keys a focused control uses itself (Space presses a button, arrows move in a select, the
+  // audio element has its own) are left to it, and so is anything with a modifier.
+  function ownsKeys(target) {
+    return Boolean(target.closest && target.closest(
+      "input, textarea, select, button, audio, video, summary, [contenteditable]"));
+  }
+
+  document.addEventListener("keydown", function (event) {
+    if (event.defaultPrevented || event.altKey || event.ctrlKey || event.metaKey) return;
+    if (ownsKeys(event.target)) return;
+    var key = event.key;
+    if ((key === " " && !event.shiftKey) || key === "k" || key === "K") {
+      if (audio.paused) play(); else audio.pause();
+    } else if (key === "j" || key === "J" || key === "ArrowLeft") {
+      skip(-SKIP_SECONDS);
+    } else if (key === "l" || key === "L" || key === "ArrowRight") {
+      skip(SKIP_SECONDS);
+    } else {
+      return;
+    }
+    event.preventDefault();  // Space would scroll the page
+  });
+
+  // One share button per paragraph, made here: without the script there is nothing to copy.
+  passages.forEach(function (passage) {
+    var when = passage.querySelector(".when");
+    if (!when) return;
+    var button = document.createElement("button");
+    button.type = "button";
+    button.className = "share";
+    button.textContent = "Share";
+    button.setAttribute("aria-label", "Copy a link to " + stamp(parseFloat(passage.getAttribute("data-start"))));
+    button.addEventListener("click", function () {
+      share(parseFloat(passage.getAttribute("data-start")), passageText(passage));
+    });
+    when.appendChild(button);
+  });
+
+  var shareNow = document.querySelector(".share-now");
+  if (shareNow) {
+    shareNow.addEventListener("click", function () {
+      share(audio.currentTime, passageText(highlight(audio.currentTime)));
+    });
+  }
+
+  function setSpeed(rate) {
+    // defaultPlaybackRate too: load() (a remote file fetched on first play) resets the rate to it.
+    audio.defaultPlaybackRate = rate;
+    audio.playbackRate = rate;
+  }
+  if (speed) {
+    var savedRate = parseFloat(remembered(SPEED_KEY));
+    if (Array.prototype.some.call(speed.options, function (o) { return parseFloat(o.value) === savedRate; })) {
+      speed.value = String(savedRate);
+      setSpeed(savedRate);
+    }
+    speed.addEventListener("change", function () {
+      setSpeed(parseFloat(speed.value));
+      remember(SPEED_KEY, speed.value);
+    });
+  }
+  if (follow) {
+    follow.checked = remembered(FOLLOW_KEY) === "1";
+    follow.addEventListener("change", function () {
+      remember(FOLLOW_KEY, follow.checked ? "1" : "0");
+      if (!follow.checked && nowPlaying) nowPlaying.textContent = "";
+    });
+  }
+  Array.prototype.forEach.call(document.querySelectorAll(".player-tools, .shortcuts"), function (node) {
+    node.hidden = false;
+  });
+
   document.addEventListener("click", function (event) {
     if (event.defaultPrevented || event.button !== 0 || event.metaKey || event.ctrlKey || event.shiftKey) return;
     var link = event.target.closest && event.target.closest('a[href^="#t="]');
@@ -77,7 +260,7 @@
     if (t === null) t = parseTime(link.getAttribute("href").slice(3));
     if (t === null) return;
     event.preventDefault();
-    history.replaceState(null, "", "#t=" + Math.floor(t));
+    setUrlTime(t);
     seek(t, true);
     if (!link.closest(".passage")) reveal(highlight(t));
   });
@@ -87,7 +270,24 @@
     if (t !== null) { seek(t, false); reveal(highlight(t)); }
   });
 
-  audio.addEventListener("timeupdate", function () { highlight(audio.currentTime); });
+  audio.addEventListener("timeupdate", function () {
+    var before = current;
+    var passage = highlight(audio.currentTime);
+    if (audio.paused) return;
+    if (Date.now() - lastUrlUpdate >= URL_EVERY_MS) setUrlTime(audio.currentTime);
+    if (passage && passage !== before && follow && follow.checked) {
+      reveal(passage);
+      if (nowPlaying) {
+        var speaker = passage.querySelector(".speaker");
+        nowPlaying.textContent = (speaker ? speaker.textContent.trim() + ": " : "") + passageText(passage);
+      }
+    }
+  });
+  // Paused or moved: the address says exactly where, ready to copy from the address bar.
+  audio.addEventListener("pause", function () { setUrlTime(audio.currentTime); });
+  audio.addEventListener("seeked", function () {
+    if (audio.currentTime > 0 || window.location.hash) setUrlTime(audio.currentTime);
+  });
 
   var start = requestedTime();
   if (start !== null) {
