@@ -196,7 +196,7 @@ def evaluate(cases: Sequence[EvalCase], taxonomy: Taxonomy, scorer: Scorer) -> S
 
 def tag_case(case: EvalCase, taxonomy: Taxonomy, scorer: Scorer):
     """The TopicResults the tagger gives a case, as `podarchive tag` would store them."""
-    return score_topics(case.segments, taxonomy.topics, scorer)
+    return score_topics(case.segments, taxonomy.topics, scorer, notes=case.notes)
 
 
 # --- Long conversations: real talk about other subjects, and interviews joined up ----------

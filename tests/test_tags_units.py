@@ -144,3 +144,49 @@ def test_lexical_scorer_meets_its_target_on_the_eval_set():
     assert len(cases) >= 15 and sum(c.id.startswith("ttm-sample") for c in cases) >= 5
     result = evaluate(cases, taxonomy, get_scorer("lexical", taxonomy))
     assert result.precision >= 0.7 and result.recall >= 0.7, (result.misses, result.extras)
+
+
+SOFTWARE_TALK = [
+    ("A", "We moved the build to a new compiler and the cache got twice as fast."),
+    ("B", "The database kept its indexes in memory, so queries stayed quick."),
+    ("A", "Then we rewrote the parser, and the error messages finally made sense."),
+    ("B", "Most of the week went into the release notes and the upgrade guide."),
+]
+REVERSE_INTERVIEW = [
+    ("B", "At the end we offer a reverse interview: the candidate interviews us."),
+    ("B", "Candidates ask for another conversation with anyone they met and run it their way."),
+    ("B", "Most candidates take the reverse interview, and they say it helped them decide."),
+]
+
+
+def test_one_passage_of_a_long_conversation_is_a_moment_not_a_tag():
+    taxonomy = load_taxonomy()
+    topic = taxonomy.by_slug()["reverse-interviews"]
+    scorer = LexicalScorer(taxonomy)
+    long_talk = segments_from_lines([*SOFTWARE_TALK * 60, *REVERSE_INTERVIEW, *SOFTWARE_TALK * 60])
+    assert long_talk[-1].end > 30 * 60
+    result = score_topics(long_talk, [topic], scorer)[0]
+    assert result.moments, "the passage itself is still found"
+    assert not result.tagged
+    # The same passage in a short episode is what the episode is about.
+    short = segments_from_lines([*SOFTWARE_TALK, *REVERSE_INTERVIEW, *SOFTWARE_TALK])
+    assert score_topics(short, [topic], scorer)[0].tagged
+    # Sustained: the same subject taken up again and again through the long conversation.
+    often = segments_from_lines([*SOFTWARE_TALK * 6, *REVERSE_INTERVIEW] * 12)
+    assert score_topics(often, [topic], scorer)[0].tagged
+
+
+def test_show_notes_alone_can_tag_a_topic_the_transcript_only_hints_at():
+    taxonomy = load_taxonomy()
+    topic = taxonomy.by_slug()["reverse-interviews"]
+    scorer = LexicalScorer(taxonomy)
+    hint = [("B", "Near the end the candidate gets to ask us questions too.")]
+    segments = segments_from_lines([*SOFTWARE_TALK * 3, *hint, *SOFTWARE_TALK * 3])
+    assert not score_topics(segments, [topic], scorer)[0].tagged
+    notes = (
+        "How One Team Hires\n\nWhy their optional reverse interview, where candidates "
+        "interview the team, is taken by most candidates."
+    )
+    result = score_topics(segments, [topic], scorer, notes=notes)[0]
+    assert result.tagged and result.notes_score >= scorer.threshold
+    assert result.moments == []  # moments come from the transcript alone

@@ -70,12 +70,18 @@ def episodes_with_segments(db: sqlite_utils.Database, show_id: str | None = None
     where, params = ("AND e.show_id = ?", [show_id]) if show_id else ("", [])
     return list(
         db.query(
-            "SELECT e.id, e.show_id, e.title, e.tags_input_hash FROM episodes e "
+            "SELECT e.id, e.show_id, e.title, e.description_text, e.tags_input_hash "
+            "FROM episodes e "
             f"WHERE EXISTS (SELECT 1 FROM segments s WHERE s.episode_id = e.id) {where} "
             "ORDER BY e.published, e.id",
             params,
         )
     )
+
+
+def episode_notes(episode: dict) -> str:
+    """What the publisher wrote about an episode (title and description), as tagging reads it."""
+    return "\n\n".join(p for p in (episode["title"], episode.get("description_text")) if p)
 
 
 def load_segments(db: sqlite_utils.Database, episode_id: str) -> list[Segment]:

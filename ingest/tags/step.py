@@ -38,11 +38,11 @@ class TagRunResult:
     dropped_topics: list[str] = field(default_factory=list)
 
 
-def input_hash(segments: Sequence[Segment], scorer_name: str) -> str:
-    """A hash of what an episode's scores depend on besides the topics: its text and the scorer."""
-    payload = json.dumps(
-        [scorer_name, [[round(s.start, 2), round(s.end, 2), s.text] for s in segments]]
-    )
+def input_hash(segments: Sequence[Segment], scorer_name: str, notes: str = "") -> str:
+    """A hash of what an episode's scores depend on besides the topics: its text, its notes
+    and the scorer."""
+    rows = [[round(s.start, 2), round(s.end, 2), s.text] for s in segments]
+    payload = json.dumps([scorer_name, rows, notes] if notes else [scorer_name, rows])
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()[:16]
 
 
@@ -64,7 +64,8 @@ def tag_archive(
         episode_id = episode["id"]
         try:
             segments = tag_store.load_segments(db, episode_id)
-            new_input = input_hash(segments, scorer_name)
+            notes = tag_store.episode_notes(episode)
+            new_input = input_hash(segments, scorer_name, notes)
             if force or episode["tags_input_hash"] != new_input:
                 todo = list(taxonomy.topics)
             else:
@@ -79,7 +80,7 @@ def tag_archive(
                     scorer = get_scorer(scorer_name, taxonomy)
                 except Exception as exc:
                     raise ScorerUnavailable(str(exc)) from exc
-            results = score_topics(segments, todo, scorer)
+            results = score_topics(segments, todo, scorer, notes=notes)
             keyphrases = None
             if len(todo) == len(taxonomy.topics):  # the text changed: suggestions may too
                 keyphrases = extract_keyphrases(

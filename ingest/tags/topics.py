@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -12,6 +13,15 @@ from ingest.taxonomy import Topic
 
 # Strong windows closer than this (a pause between segments) make one moment.
 MOMENT_GAP_SECONDS = 5.0
+# An episode has a topic when it discusses it, not when it mentions it: its moments must
+# cover this share of the episode, or this many seconds at any length (a 3-hour interview
+# with ten minutes on referrals is about referrals too). One strong passage of a 90-minute
+# conversation stays a moment, searchable, and is not a tag.
+MIN_SHARE = 0.1
+ENOUGH_SECONDS = 600.0
+# The publisher's notes are cut into pieces of about this many words, each scored as a passage.
+NOTES_PIECE_WORDS = 60
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n+")
 
 
 @dataclass(frozen=True)
@@ -26,12 +36,15 @@ class Moment:
 
 @dataclass
 class TopicResult:
-    """One topic scored over one episode: its best passage score and its moments."""
+    """One topic scored over one episode: its best passage score, its moments, and the
+    evidence the tag was decided on (seconds its moments cover, the best notes piece)."""
 
     tag_slug: str
     score: float
     tagged: bool
     moments: list[Moment] = field(default_factory=list)
+    seconds: float = 0.0
+    notes_score: float = 0.0
 
 
 def aggregate(
@@ -39,8 +52,14 @@ def aggregate(
     scores: Sequence[Sequence[float]],
     topics: Sequence[Topic],
     threshold: float,
+    notes_scores: Sequence[Sequence[float]] = (),
+    speech_seconds: float | None = None,
 ) -> list[TopicResult]:
-    """An episode has a topic when a window reaches `threshold`; its moments are those windows."""
+    """Moments are the windows reaching `threshold`; an episode has a topic when they cover
+    enough of its `speech_seconds` (`discusses`) or a piece of its notes reaches the threshold.
+    """
+    if speech_seconds is None:
+        speech_seconds = passages[-1].end - passages[0].start if passages else 0.0
     results = []
     for j, topic in enumerate(topics):
         column = [row[j] for row in scores]
@@ -54,15 +73,44 @@ def aggregate(
             else:
                 spans.append([window.start, window.end, column[i]])
         moments = [Moment(topic.slug, a, b, round(score, 4)) for a, b, score in spans]
+        seconds = sum(b - a for a, b, _ in spans)
+        notes = max((row[j] for row in notes_scores), default=0.0)
+        tagged = discusses(seconds, speech_seconds) or notes >= threshold
         best = max(column, default=0.0)
-        results.append(TopicResult(topic.slug, round(best, 4), bool(moments), moments))
+        results.append(
+            TopicResult(
+                topic.slug, round(best, 4), tagged, moments, round(seconds, 1), round(notes, 4)
+            )
+        )
     return results
 
 
+def discusses(seconds: float, duration: float) -> bool:
+    """Whether moments covering `seconds` of an episode of `duration` make it a subject."""
+    return seconds > 0 and (seconds >= ENOUGH_SECONDS or seconds >= MIN_SHARE * duration)
+
+
+def notes_pieces(notes: str, words: int = NOTES_PIECE_WORDS) -> list[Passage]:
+    """The notes in pieces of whole sentences of about `words` words, as untimed passages."""
+    pieces: list[list[str]] = [[]]
+    for sentence in _SENTENCE_END.split(notes):
+        sentence = " ".join(sentence.split())
+        if not sentence:
+            continue
+        if pieces[-1] and len(" ".join([*pieces[-1], sentence]).split()) > words:
+            pieces.append([])
+        pieces[-1].append(sentence)
+    return [Passage(-1, -1, 0.0, 0.0, " ".join(p)) for p in pieces if p]
+
+
 def score_topics(
-    segments: Sequence[Segment], topics: Sequence[Topic], scorer: Scorer
+    segments: Sequence[Segment], topics: Sequence[Topic], scorer: Scorer, notes: str = ""
 ) -> list[TopicResult]:
-    """Score passages (and windows bridging them) and aggregate, one TopicResult per topic."""
+    """Score passages (and windows bridging them) and the notes, then decide each topic."""
     passages = with_bridges(segments, group_passages(segments))
     scores = scorer.score(passages, topics) if passages else []
-    return aggregate(passages, scores, topics, scorer.threshold)
+    pieces = notes_pieces(notes)
+    notes_scores = scorer.score(pieces, topics) if pieces else []
+    # Spoken time, not the span: a long silence or music bed does not dilute a discussion.
+    spoken = sum(max(0.0, s.end - s.start) for s in segments)
+    return aggregate(passages, scores, topics, scorer.threshold, notes_scores, spoken)
