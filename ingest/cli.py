@@ -666,7 +666,9 @@ def search(
     show_id = None
     if show_key and archive.db_path.exists():  # searching never creates an archive
         show_id = _show_id(archive.open_db(), show_key)
-    hits = search_archive(archive, query, topic=topic, show=show_id)
+    # The page's path within the site ("/episodes/<slug>/#t=12"): the reader knows where their
+    # site is served; Datasette, which would link it from its own host, makes no link instead.
+    hits = search_archive(archive, query, topic=topic, show=show_id, site_url="/")
     if not hits:
         click.echo(f"No passages match {query!r}.")
         return

@@ -74,7 +74,8 @@ HOSTILE_TOPIC = (
 )
 HOSTILE_PERSON = (
     '<podcast:person role="guest" href="javascript:alert(\'person\')">'
-    "Mallory &lt;img src=x onerror=alert('person')&gt;</podcast:person>"
+    "Mallory &lt;img src=x onerror=alert('person')&gt;"
+    "&lt;/script&gt;&lt;script&gt;window.__pwned='ld'&lt;/script&gt;</podcast:person>"
 )
 HOSTILE_QUERY = "<script>alert('q')</script>\"><img src=x onerror=alert('q2')>"
 
