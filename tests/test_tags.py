@@ -224,3 +224,30 @@ def test_cli_tag_and_override(archive_dir):
     failed = runner.invoke(cli, ["tag", "--taxonomy", str(bad)])
     assert failed.exit_code == 1
     assert str(bad) in failed.output and "Bad Slug" in failed.output
+
+
+def test_moments_start_at_and_quote_the_sentence_that_says_it(one_medical):
+    """Each moment links to the start of a sentence holding its topic's words (so within 3 s
+    of them) and quotes it; the reverse interview is where the guest names it, not at 0:00."""
+    from ingest.tags.lexical import LexicalScorer
+    from ingest.tags.text import content_stems
+
+    db, episode_id, segments = one_medical
+    taxonomy = load_taxonomy()
+    tag_archive(db, taxonomy)
+    moments = tag_store.topic_moments(db, episode_id)
+    assert moments
+    scorer = LexicalScorer(taxonomy)
+    for moment in moments:
+        topic = taxonomy.by_slug()[moment["tag_slug"]]
+        starting = [s for s in segments if abs(s.start - moment["start"]) < 0.01]
+        assert starting, f"{moment['tag_slug']} starts inside a sentence ({moment['start']})"
+        assert moment["quote"].startswith(starting[0].text.strip())
+        terms = {stems for stems in scorer.query(topic)}
+        quoted = content_stems(moment["quote"])
+        assert any(tuple(quoted[i : i + len(t)]) == t for t in terms for i in range(len(quoted))), (
+            f"{moment['tag_slug']}: {moment['quote']!r} holds none of its words"
+        )
+    reverse = [m for m in moments if m["tag_slug"] == "reverse-interviews"]
+    said = next(s for s in segments if "reverse interview" in s.text.lower())
+    assert reverse and reverse[0]["start"] == said.start

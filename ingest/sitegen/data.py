@@ -339,13 +339,14 @@ def _episode(row: dict, show: dict) -> dict:
 
 
 def with_transcript(db, episode: dict) -> dict:
-    """The episode plus its transcript passages, and each moment quoting the passage it is in."""
+    """The episode plus its transcript passages, and each moment with its quote: the sentence
+    the tagger found, else (moments stored before quotes) the paragraph it is in."""
     paragraphs = passages(site_store.segments_of(db, episode["id"]))
     starts = [p["start"] for p in paragraphs]
     moments = []
     for moment in episode["moments"]:
         index = bisect.bisect_right(starts, moment["start"] + 0.25) - 1
-        text = paragraphs[index]["text"] if index >= 0 else ""
+        text = moment.get("quote") or (paragraphs[index]["text"] if index >= 0 else "")
         quote = text if len(text) <= QUOTE_CHARS else text[: QUOTE_CHARS - 1] + "…"
         moments.append(moment | {"quote": quote})
     return episode | {"passages": paragraphs, "moments": moments}

@@ -393,6 +393,13 @@ def m070_topics_apart_from_keyphrases(db: sqlite_utils.Database) -> None:
     )
 
 
+def m080_moment_quotes(db: sqlite_utils.Database) -> None:
+    """A moment's quote: the sentence that carries its topic, where its `start` now points.
+    Moments stored before it have none until the episode is tagged again (the tagger's version
+    is part of each episode's input hash, so the next `tag` does it)."""
+    db.execute("ALTER TABLE topic_moments ADD COLUMN quote TEXT NOT NULL DEFAULT ''")
+
+
 MIGRATIONS: list[Migration] = [
     m001_shows_and_episodes,
     m002_segments,
@@ -403,6 +410,7 @@ MIGRATIONS: list[Migration] = [
     m050_transcript_note,
     m060_title_source,
     m070_topics_apart_from_keyphrases,
+    m080_moment_quotes,
 ]
 
 

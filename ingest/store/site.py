@@ -91,7 +91,7 @@ def moments_by_episode(db: sqlite_utils.Database) -> dict[str, list[dict]]:
     """Episode id -> topic moments in playing order."""
     rows = db.query(
         """
-        SELECT m.episode_id, m.tag_slug AS slug, t.name, m.start, m."end", m.score
+        SELECT m.episode_id, m.tag_slug AS slug, t.name, m.start, m."end", m.score, m.quote
         FROM topic_moments m JOIN tags t ON t.slug = m.tag_slug
         WHERE t.kind = 'topic'
         ORDER BY m.episode_id, m.start, t.name

@@ -153,6 +153,7 @@ def save_tagging(
                     "start": m.start,
                     "end": m.end,
                     "score": m.score,
+                    "quote": m.quote,
                 }
                 for m in result.moments
             )
@@ -272,7 +273,7 @@ def topic_moments(db: sqlite_utils.Database, episode_id: str) -> list[dict]:
     """An episode's topic moments in time order."""
     return list(
         db.query(
-            "SELECT tag_slug, start, end, score FROM topic_moments WHERE episode_id = ? "
+            "SELECT tag_slug, start, end, score, quote FROM topic_moments WHERE episode_id = ? "
             "ORDER BY start, tag_slug",
             [episode_id],
         )

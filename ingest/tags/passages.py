@@ -29,7 +29,8 @@ class Passage:
         return self.end - self.start
 
 
-def _passage(segments: Sequence[Segment], first: int, last: int) -> Passage:
+def passage_of(segments: Sequence[Segment], first: int, last: int) -> Passage:
+    """Segments [first, last] as one passage."""
     text = " ".join(s.text.strip() for s in segments[first : last + 1] if s.text.strip())
     return Passage(first, last, segments[first].start, segments[last].end, text)
 
@@ -64,7 +65,7 @@ def group_passages(
             spans[-1][1] = tail[1]
         else:
             spans.append(tail)
-    return [_passage(segments, a, b) for a, b in spans]
+    return [passage_of(segments, a, b) for a, b in spans]
 
 
 def with_bridges(segments: Sequence[Segment], passages: Sequence[Passage]) -> list[Passage]:
@@ -78,5 +79,5 @@ def with_bridges(segments: Sequence[Segment], passages: Sequence[Passage]) -> li
         first = (left.first + left.last + 1) // 2
         last = (right.first + right.last) // 2
         if first <= left.last and last >= right.first:
-            windows.append(_passage(segments, first, last))
+            windows.append(passage_of(segments, first, last))
     return sorted(windows, key=lambda p: (p.start, p.end))

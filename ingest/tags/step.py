@@ -23,6 +23,10 @@ from ingest.tags.scorer import Scorer
 from ingest.tags.topics import score_topics
 from ingest.taxonomy import Taxonomy
 
+# Part of every episode's input hash: bump it when what tagging stores changes (moments
+# pointed at sentences, show notes read), so each episode is tagged again once.
+TAGGING_VERSION = 2
+
 
 class ScorerUnavailable(PodarchiveError, RuntimeError):
     """The chosen scorer could not be loaded (unknown name, extra not installed)."""
@@ -42,7 +46,7 @@ def input_hash(segments: Sequence[Segment], scorer_name: str, notes: str = "") -
     """A hash of what an episode's scores depend on besides the topics: its text, its notes
     and the scorer."""
     rows = [[round(s.start, 2), round(s.end, 2), s.text] for s in segments]
-    payload = json.dumps([scorer_name, rows, notes] if notes else [scorer_name, rows])
+    payload = json.dumps([TAGGING_VERSION, scorer_name, rows, notes])
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()[:16]
 
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from ingest.records import Segment
-from ingest.tags.passages import Passage, group_passages, with_bridges
+from ingest.tags.passages import Passage, group_passages, passage_of, with_bridges
 from ingest.tags.scorer import Scorer
 from ingest.taxonomy import Topic
 
@@ -32,6 +32,7 @@ class Moment:
     start: float
     end: float
     score: float
+    quote: str = ""  # the sentence that carries the topic; `start` is where it begins
 
 
 @dataclass
@@ -106,11 +107,46 @@ def notes_pieces(notes: str, words: int = NOTES_PIECE_WORDS) -> list[Passage]:
 def score_topics(
     segments: Sequence[Segment], topics: Sequence[Topic], scorer: Scorer, notes: str = ""
 ) -> list[TopicResult]:
-    """Score passages (and windows bridging them) and the notes, then decide each topic."""
+    """Score passages (and windows bridging them) and the notes, decide each topic, and point
+    each moment at the sentence that carries it."""
     passages = with_bridges(segments, group_passages(segments))
     scores = scorer.score(passages, topics) if passages else []
     pieces = notes_pieces(notes)
     notes_scores = scorer.score(pieces, topics) if pieces else []
     # Spoken time, not the span: a long silence or music bed does not dilute a discussion.
     spoken = sum(max(0.0, s.end - s.start) for s in segments)
-    return aggregate(passages, scores, topics, scorer.threshold, notes_scores, spoken)
+    results = aggregate(passages, scores, topics, scorer.threshold, notes_scores, spoken)
+    for result, topic in zip(results, topics, strict=True):
+        result.moments = at_sentences(result.moments, segments, topic, scorer)
+    return results
+
+
+def at_sentences(
+    moments: Sequence[Moment], segments: Sequence[Segment], topic: Topic, scorer: Scorer
+) -> list[Moment]:
+    """Each moment starting at its best sentence for `topic`, quoting it.
+
+    A passage is a minute of talk; a listener following the link wants the words. The moment
+    starts at the sentence (segment) that scores highest on its own, and quotes it, with the
+    sentence after it when the two score higher together (a point made over two sentences).
+    A moment none of whose sentences scores on its own keeps its passage's start."""
+    pointed = []
+    for moment in moments:
+        inside = [
+            i
+            for i, s in enumerate(segments)
+            if moment.start <= s.start < moment.end and s.text.strip()
+        ]
+        singles = [passage_of(segments, i, i) for i in inside]
+        pairs = [passage_of(segments, i, i + 1) if i + 1 in inside else None for i in inside]
+        scored = scorer.score([*singles, *(p for p in pairs if p)], [topic]) if inside else []
+        single_scores = [row[0] for row in scored[: len(singles)]]
+        if not single_scores or max(single_scores) <= 0:
+            pointed.append(moment)
+            continue
+        best = single_scores.index(max(single_scores))  # ties keep the earliest sentence
+        pair_scores = iter(row[0] for row in scored[len(singles) :])
+        pair_score = {k: next(pair_scores) for k, p in enumerate(pairs) if p}
+        chosen = pairs[best] if pair_score.get(best, 0.0) > single_scores[best] else singles[best]
+        pointed.append(replace(moment, start=chosen.start, quote=chosen.text))
+    return pointed
