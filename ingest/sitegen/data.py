@@ -188,6 +188,7 @@ def load(
                 "start": m["start"],
                 "t": int(m["start"]),
                 "stamp": clock(m["start"]),
+                "quote": m["quote"] or "",
             }
             for m in moments.get(row["id"], [])
             if is_safe_id(m["slug"])
