@@ -53,14 +53,12 @@ def aggregate(
     scores: Sequence[Sequence[float]],
     topics: Sequence[Topic],
     threshold: float,
-    notes_scores: Sequence[Sequence[float]] = (),
-    speech_seconds: float | None = None,
+    notes_scores: Sequence[Sequence[float]],
+    speech_seconds: float,
 ) -> list[TopicResult]:
     """Moments are the windows reaching `threshold`; an episode has a topic when they cover
     enough of its `speech_seconds` (`discusses`) or a piece of its notes reaches the threshold.
     """
-    if speech_seconds is None:
-        speech_seconds = passages[-1].end - passages[0].start if passages else 0.0
     results = []
     for j, topic in enumerate(topics):
         column = [row[j] for row in scores]
@@ -138,15 +136,15 @@ def at_sentences(
             if moment.start <= s.start < moment.end and s.text.strip()
         ]
         singles = [passage_of(segments, i, i) for i in inside]
-        pairs = [passage_of(segments, i, i + 1) if i + 1 in inside else None for i in inside]
-        scored = scorer.score([*singles, *(p for p in pairs if p)], [topic]) if inside else []
-        single_scores = [row[0] for row in scored[: len(singles)]]
+        single_scores = [row[0] for row in scorer.score(singles, [topic])] if inside else []
         if not single_scores or max(single_scores) <= 0:
             pointed.append(moment)
             continue
         best = single_scores.index(max(single_scores))  # ties keep the earliest sentence
-        pair_scores = iter(row[0] for row in scored[len(singles) :])
-        pair_score = {k: next(pair_scores) for k, p in enumerate(pairs) if p}
-        chosen = pairs[best] if pair_score.get(best, 0.0) > single_scores[best] else singles[best]
+        chosen, first = singles[best], inside[best]
+        if first + 1 in inside:
+            pair = passage_of(segments, first, first + 1)
+            if scorer.score([pair], [topic])[0][0] > single_scores[best]:
+                chosen = pair
         pointed.append(replace(moment, start=chosen.start, quote=chosen.text))
     return pointed
