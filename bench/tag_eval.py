@@ -148,10 +148,18 @@ def load_eval_set(folder: Path, taxonomy: Taxonomy | None = None) -> list[EvalCa
     return written + sample_cases(folder)
 
 
-def recruiting_notes_cases(path: Path, taxonomy: Taxonomy | None = None) -> list[EvalCase]:
+def recruiting_notes_cases(
+    path: Path, taxonomy: Taxonomy | None = None, with_topic_lists: bool = False
+) -> list[EvalCase]:
     """The real show notes of `../shared/corpora/recruiting-notes/episodes.jsonl`: the title
-    and description are the notes, the transcript opening (often empty) the segments, the
-    publisher's own topic list the labels (never an input: the description has it removed)."""
+    and description are the notes, the labels come from the publisher's own topic list. That
+    list is out of the description, so by default the labels' source text is no input;
+    `with_topic_lists` puts it back, as the episode's feed item carries it, to measure how well
+    the tagger reads such a list.
+
+    The transcript openings some records carry are left out: they are the first minute or
+    two (mostly a sponsor read), and tagged as a whole episode a one-minute sponsor read about
+    a sourcing tool would be an episode about sourcing. The corpus's README says the same."""
     cases = []
     for line in path.read_text(encoding="utf-8").splitlines():
         if not line.strip():
@@ -160,14 +168,19 @@ def recruiting_notes_cases(path: Path, taxonomy: Taxonomy | None = None) -> list
         labels = set(record["labels"])
         if taxonomy is not None and labels - set(taxonomy.by_slug()):
             raise ValueError(f"{path}: {record['id']} has unknown topics")
-        transcript = record.get("transcript") or ""
         cases.append(
             EvalCase(
                 id=record["id"],
                 title=record["title"],
                 topics=labels,
-                segments=segments_from_lines([(None, transcript)]) if transcript else [],
-                notes=f"{record['title']}\n\n{record['description']}",
+                segments=[],
+                notes="\n\n".join(
+                    [
+                        record["title"],
+                        record["description"],
+                        *(record["bullets"] if with_topic_lists else []),
+                    ]
+                ),
             )
         )
     return cases

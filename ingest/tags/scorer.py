@@ -12,13 +12,16 @@ from ingest.taxonomy import Taxonomy, Topic
 class Scorer(Protocol):
     """Rates how strongly each passage discusses each topic, on a 0..1 scale.
 
-    A passage scoring at least `threshold` discusses the topic. A topic's scores may depend
+    A passage scoring at least `threshold` discusses the topic; a sentence of the publisher's
+    show notes scoring at least `notes_threshold` names it (notes name subjects on purpose,
+    one to a line, and are scored a sentence at a time). A topic's scores may depend
     only on the passage text and that topic's definition (plus the taxonomy's common terms),
     so re-scoring one changed topic never changes another's.
     """
 
     name: str
     threshold: float
+    notes_threshold: float
 
     def __init__(self, taxonomy: Taxonomy) -> None: ...
 

@@ -19,8 +19,10 @@ MOMENT_GAP_SECONDS = 5.0
 # conversation stays a moment, searchable, and is not a tag.
 MIN_SHARE = 0.1
 ENOUGH_SECONDS = 600.0
-# The publisher's notes are cut into pieces of about this many words, each scored as a passage.
-NOTES_PIECE_WORDS = 60
+# The publisher's notes are scored sentence by sentence: a line of show notes names one subject
+# ("how to negotiate your salary"), and a longer piece of notes dilutes it with the rest.
+# Shorter lines are bylines and dates ("Host: Emilie Aries").
+NOTES_SENTENCE_MIN_WORDS = 3
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n+")
 
 
@@ -46,19 +48,23 @@ class TopicResult:
     moments: list[Moment] = field(default_factory=list)
     seconds: float = 0.0
     notes_score: float = 0.0
+    notes_quote: str = ""  # the sentence of the notes that scored `notes_score`
 
 
 def aggregate(
     passages: Sequence[Passage],
     scores: Sequence[Sequence[float]],
     topics: Sequence[Topic],
-    threshold: float,
+    scorer: Scorer,
+    notes: Sequence[Passage],
     notes_scores: Sequence[Sequence[float]],
     speech_seconds: float,
 ) -> list[TopicResult]:
-    """Moments are the windows reaching `threshold`; an episode has a topic when they cover
-    enough of its `speech_seconds` (`discusses`) or a piece of its notes reaches the threshold.
+    """Moments are the windows reaching the scorer's `threshold`; an episode has a topic when
+    they cover enough of its `speech_seconds` (`discusses`) or a sentence of its `notes`
+    reaches the scorer's `notes_threshold`.
     """
+    threshold = scorer.threshold
     results = []
     for j, topic in enumerate(topics):
         column = [row[j] for row in scores]
@@ -73,12 +79,20 @@ def aggregate(
                 spans.append([window.start, window.end, column[i]])
         moments = [Moment(topic.slug, a, b, round(score, 4)) for a, b, score in spans]
         seconds = sum(b - a for a, b, _ in spans)
-        notes = max((row[j] for row in notes_scores), default=0.0)
-        tagged = discusses(seconds, speech_seconds) or notes >= threshold
-        best = max(column, default=0.0)
+        notes_column = [row[j] for row in notes_scores]
+        notes_best = max(notes_column, default=0.0)
+        notes_quote = notes[notes_column.index(notes_best)].text if notes_column else ""
+        named = notes_best >= scorer.notes_threshold
+        tagged = discusses(seconds, speech_seconds) or named
         results.append(
             TopicResult(
-                topic.slug, round(best, 4), tagged, moments, round(seconds, 1), round(notes, 4)
+                topic.slug,
+                round(max(column, default=0.0), 4),
+                tagged,
+                moments,
+                round(seconds, 1),
+                round(notes_best, 4),
+                notes_quote if named else "",
             )
         )
     return results
@@ -89,17 +103,15 @@ def discusses(seconds: float, duration: float) -> bool:
     return seconds > 0 and (seconds >= ENOUGH_SECONDS or seconds >= MIN_SHARE * duration)
 
 
-def notes_pieces(notes: str, words: int = NOTES_PIECE_WORDS) -> list[Passage]:
-    """The notes in pieces of whole sentences of about `words` words, as untimed passages."""
-    pieces: list[list[str]] = [[]]
-    for sentence in _SENTENCE_END.split(notes):
-        sentence = " ".join(sentence.split())
-        if not sentence:
-            continue
-        if pieces[-1] and len(" ".join([*pieces[-1], sentence]).split()) > words:
-            pieces.append([])
-        pieces[-1].append(sentence)
-    return [Passage(-1, -1, 0.0, 0.0, " ".join(p)) for p in pieces if p]
+def notes_sentences(notes: str) -> list[Passage]:
+    """The notes' sentences and lines of `NOTES_SENTENCE_MIN_WORDS` words or more, as untimed
+    passages (each scored on its own)."""
+    sentences = (" ".join(part.split()) for part in _SENTENCE_END.split(notes))
+    return [
+        Passage(-1, -1, 0.0, 0.0, sentence)
+        for sentence in dict.fromkeys(sentences)  # a line repeated in the notes counts once
+        if len(sentence.split()) >= NOTES_SENTENCE_MIN_WORDS
+    ]
 
 
 def score_topics(
@@ -109,11 +121,11 @@ def score_topics(
     each moment at the sentence that carries it."""
     passages = with_bridges(segments, group_passages(segments))
     scores = scorer.score(passages, topics) if passages else []
-    pieces = notes_pieces(notes)
-    notes_scores = scorer.score(pieces, topics) if pieces else []
+    notes_passages = notes_sentences(notes)
+    notes_scores = scorer.score(notes_passages, topics) if notes_passages else []
     # Spoken time, not the span: a long silence or music bed does not dilute a discussion.
     spoken = sum(max(0.0, s.end - s.start) for s in segments)
-    results = aggregate(passages, scores, topics, scorer.threshold, notes_scores, spoken)
+    results = aggregate(passages, scores, topics, scorer, notes_passages, notes_scores, spoken)
     for result, topic in zip(results, topics, strict=True):
         result.moments = at_sentences(result.moments, segments, topic, scorer)
     return results
