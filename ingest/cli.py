@@ -460,7 +460,7 @@ def serve(
 @click.option(
     "--scorer",
     type=click.Choice(list(SCORERS)),
-    help="Topic scorer (default: podarchive.toml's, else lexical; embeddings needs its extra).",
+    help="Topic scorer (default: podarchive.toml's, else embeddings).",
 )
 @click.option(
     "--taxonomy",

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from ingest.errors import PodarchiveError
+from ingest.tags import DEFAULT_SCORER
 
 CONFIG_NAME = "podarchive.toml"
 
@@ -33,7 +34,7 @@ class ArchiveConfig:
     model: str = "tiny.en"
     language: str | None = None
     taxonomy: str | None = None
-    scorer: str = "lexical"
+    scorer: str = DEFAULT_SCORER
     base_url: str = "/"
     scheduler: str | None = None
     shared_audio: bool = False  # cluster workers see the archive's audio folder at its path

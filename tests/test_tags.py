@@ -11,6 +11,7 @@ from ingest.records import Episode, Segment
 from ingest.sample import load_sample
 from ingest.store import shows
 from ingest.store import tags as tag_store
+from ingest.tags import DEFAULT_SCORER
 from ingest.tags.step import tag_archive
 from ingest.taxonomy import DEFAULT_TAXONOMY, load_taxonomy
 
@@ -103,7 +104,7 @@ def test_keyphrases_are_stored_apart_from_topics(one_medical):
     assert all(k["source"] == "keyphrase" and k["slug"].startswith("kp-") for k in keyphrases)
     topic_slugs = {t.slug for t in load_taxonomy().topics}
     assert not topic_slugs & {k["slug"] for k in keyphrases}
-    assert all(t["source"] == "lexical" for t in tag_store.episode_tags(db, episode_id))
+    assert all(t["source"] == DEFAULT_SCORER for t in tag_store.episode_tags(db, episode_id))
     # Deduplicated: no two keyphrases are the same words.
     names = [k["name"] for k in keyphrases]
     assert len(names) == len(set(names))
@@ -207,7 +208,7 @@ def test_cli_tag_and_override(archive_dir):
     episode_id = add_episode(db, ONE_MEDICAL, sample_segments(ONE_MEDICAL))
     db.close()
 
-    result = runner.invoke(cli, ["tag", "--scorer", "lexical"])
+    result = runner.invoke(cli, ["tag"])
     assert result.exit_code == 0, result.output
     assert "1 episodes tagged, 0 unchanged, 0 failed" in result.output
     again = runner.invoke(cli, ["tag"])
