@@ -11,7 +11,7 @@ from ingest.records import Episode, Segment
 from ingest.sample import load_sample
 from ingest.store import shows
 from ingest.store import tags as tag_store
-from ingest.tags import DEFAULT_SCORER
+from ingest.tags import DEFAULT_SCORER, get_scorer
 from ingest.tags.step import tag_archive
 from ingest.taxonomy import DEFAULT_TAXONOMY, load_taxonomy
 
@@ -199,6 +199,25 @@ def test_bad_episode_is_recorded_and_the_run_goes_on(one_medical, monkeypatch):
     assert list(result.tagged) == [episode_id]
     assert other in result.failed and "corrupt transcript" in result.failed[other]
     assert "Pay ranges" in shows.get_episode(db, other)["tag_error"]
+
+
+def test_each_tag_keeps_why_it_was_given(one_medical):
+    """The host sees in Datasette's episode_topics why an episode has a topic: discussed (for
+    how long, what share) or named in the show notes (which sentence)."""
+    db, episode_id, _ = one_medical
+    db["episodes"].update(
+        episode_id,
+        {"description_text": "Also: how they plan headcount for next year's hiring plan."},
+    )
+    tag_archive(db, load_taxonomy())
+    rows = {r["tag_slug"]: r for r in db.query("SELECT * FROM episode_topics")}
+    discussed = rows["reverse-interviews"]
+    assert discussed["why"].startswith("discussed") and discussed["moments"] >= 1
+    assert 0 < discussed["seconds_discussed"] and 0 < discussed["percent_of_speech"] <= 100
+    named = rows["workforce-planning"]
+    assert named["why"] == "named in the show notes" and named["moments"] == 0
+    assert named["notes_quote"].startswith("Also: how they plan headcount")
+    assert named["notes_score"] >= get_scorer(DEFAULT_SCORER, load_taxonomy()).notes_threshold
 
 
 def test_cli_tag_and_override(archive_dir):

@@ -188,5 +188,8 @@ def test_show_notes_alone_can_tag_a_topic_the_transcript_only_hints_at():
         "interview the team, is taken by most candidates."
     )
     result = score_topics(segments, [topic], scorer, notes=notes)[0]
-    assert result.tagged and result.notes_score >= scorer.threshold
+    assert result.tagged and result.notes_score >= scorer.notes_threshold
     assert result.moments == []  # moments come from the transcript alone
+    # The evidence names the notes sentence, not the title or the whole notes.
+    assert result.reason == "named in the show notes"
+    assert result.notes_quote.startswith("Why their optional reverse interview")

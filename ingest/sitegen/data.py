@@ -177,7 +177,12 @@ def load(
         episode["people"] = [_credit(p, people) for p in episode_people.get(row["id"], [])]
         episode["guests"] = [p for p in episode["people"] if p["role"] == "guest"]
         episode["topics"] = [
-            {"slug": t["slug"], "name": t["name"], "url": f"topics/{t['slug']}/"}
+            {
+                "slug": t["slug"],
+                "name": t["name"],
+                "url": f"topics/{t['slug']}/",
+                "notes_quote": t["notes_quote"] or "",
+            }
             for t in episode_topics.get(row["id"], [])
             if is_safe_id(t["slug"])
         ]

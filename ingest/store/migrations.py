@@ -400,6 +400,45 @@ def m080_moment_quotes(db: sqlite_utils.Database) -> None:
     db.execute("ALTER TABLE topic_moments ADD COLUMN quote TEXT NOT NULL DEFAULT ''")
 
 
+def m120_tag_evidence(db: sqlite_utils.Database) -> None:
+    """Why an episode has each topic (`reason`): the seconds its moments cover and their share
+    of the spoken time, and the show-notes sentence that names it (with its score). The host reads them
+    in Datasette's episode_topics; the episode page quotes the notes sentence."""
+    for column, kind in [
+        ("reason", "TEXT NOT NULL DEFAULT ''"),
+        ("seconds", "REAL NOT NULL DEFAULT 0"),
+        ("share", "REAL NOT NULL DEFAULT 0"),
+        ("notes_score", "REAL NOT NULL DEFAULT 0"),
+        ("notes_quote", "TEXT NOT NULL DEFAULT ''"),
+    ]:
+        db.execute(f"ALTER TABLE episode_tags ADD COLUMN {column} {kind}")
+    db.executescript(
+        """
+        DROP VIEW IF EXISTS episode_topics;
+        CREATE VIEW episode_topics AS
+        SELECT
+            et.rowid AS rowid,
+            et.episode_id,
+            e.title AS episode,
+            t.name AS topic,
+            et.tag_slug,
+            round(et.score, 3) AS score,
+            et.source,
+            CASE WHEN et.source = 'manual' THEN 'added by hand' ELSE et.reason END AS why,
+            (SELECT count(*) FROM topic_moments tm
+             WHERE tm.episode_id = et.episode_id AND tm.tag_slug = et.tag_slug) AS moments,
+            round(et.seconds) AS seconds_discussed,
+            round(100 * et.share, 1) AS percent_of_speech,
+            et.notes_quote,
+            round(et.notes_score, 3) AS notes_score
+        FROM episode_tags et
+        JOIN tags t ON t.slug = et.tag_slug
+        JOIN episodes e ON e.id = et.episode_id
+        WHERE t.kind = 'topic';
+        """
+    )
+
+
 MIGRATIONS: list[Migration] = [
     m001_shows_and_episodes,
     m002_segments,
@@ -411,6 +450,7 @@ MIGRATIONS: list[Migration] = [
     m060_title_source,
     m070_topics_apart_from_keyphrases,
     m080_moment_quotes,
+    m120_tag_evidence,
 ]
 
 

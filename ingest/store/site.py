@@ -76,7 +76,7 @@ def topics_by_episode(db: sqlite_utils.Database) -> dict[str, list[dict]]:
     """Episode id -> its topic tags, best score first; manual removals are honoured."""
     rows = db.query(
         """
-        SELECT et.episode_id, t.slug, t.name, et.score
+        SELECT et.episode_id, t.slug, t.name, et.score, et.notes_quote
         FROM episode_tags et JOIN tags t ON t.slug = et.tag_slug
         WHERE t.kind = 'topic'
           AND NOT EXISTS (SELECT 1 FROM tag_overrides o WHERE o.episode_id = et.episode_id

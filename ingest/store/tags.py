@@ -144,6 +144,11 @@ def save_tagging(
                     "tag_slug": slug,
                     "score": result.score,
                     "source": scorer,
+                    "reason": result.reason,
+                    "seconds": result.seconds,
+                    "share": result.share,
+                    "notes_score": result.notes_score,
+                    "notes_quote": result.notes_quote,
                 }
             )
             db["topic_moments"].insert_all(

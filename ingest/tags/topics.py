@@ -47,8 +47,19 @@ class TopicResult:
     tagged: bool
     moments: list[Moment] = field(default_factory=list)
     seconds: float = 0.0
+    share: float = 0.0  # of the episode's spoken seconds
     notes_score: float = 0.0
-    notes_quote: str = ""  # the sentence of the notes that scored `notes_score`
+    notes_quote: str = ""  # the sentence of the notes that names it, when one does
+    discussed: bool = False  # its moments cover enough of the episode (`discusses`)
+
+    @property
+    def reason(self) -> str:
+        """Why the episode has the topic, in words, for the host ('' when it does not)."""
+        if self.discussed and self.notes_quote:
+            return "discussed and named in the show notes"
+        if self.discussed:
+            return "discussed"
+        return "named in the show notes" if self.notes_quote else ""
 
 
 def aggregate(
@@ -83,16 +94,18 @@ def aggregate(
         notes_best = max(notes_column, default=0.0)
         notes_quote = notes[notes_column.index(notes_best)].text if notes_column else ""
         named = notes_best >= scorer.notes_threshold
-        tagged = discusses(seconds, speech_seconds) or named
+        discussed = discusses(seconds, speech_seconds)
         results.append(
             TopicResult(
                 topic.slug,
                 round(max(column, default=0.0), 4),
-                tagged,
+                discussed or named,
                 moments,
                 round(seconds, 1),
+                round(seconds / speech_seconds, 4) if speech_seconds else 0.0,
                 round(notes_best, 4),
                 notes_quote if named else "",
+                discussed,
             )
         )
     return results
