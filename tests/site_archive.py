@@ -163,7 +163,8 @@ def build_archive(archive: Archive, mp3: Path) -> dict[str, dict]:
         return {"slug": slug, "name": name, "description": description, "kind": kind}
 
     def scored(episode, slug, score):
-        return {"episode_id": episode["id"], "tag_slug": slug, "score": score, "source": "test"}
+        row = {"episode_id": episode["id"], "tag_slug": slug, "score": score, "source": "test"}
+        return row | {"notes_quote": "", "notes_score": 0.0}  # one batch: every row the same keys
 
     def moment(episode, slug, start):
         return {"episode_id": episode["id"], "tag_slug": slug, "start": start, "end": start + 8}
@@ -181,7 +182,9 @@ def build_archive(archive: Archive, mp3: Path) -> dict[str, dict]:
             [
                 scored(medical, "interviewing", 0.9),
                 scored(brand, "employer-brand", 0.8),
-                scored(brand, "interviewing", 0.3),
+                # Named in the show notes, never discussed: the page quotes the notes sentence.
+                scored(brand, "interviewing", 0.3)
+                | {"notes_quote": "We also cover how the team interviews.", "notes_score": 0.6},
                 scored(hostile, "hostile", 0.5),
                 scored(medical, "suggested", 0.5),
             ]
@@ -305,6 +308,7 @@ def _add_hostile_episode(archive: Archive, db, show_id: str) -> dict:
         )
         db["episode_tags"].insert(
             {"episode_id": row["id"], "tag_slug": "hostile", "score": 1.0, "source": "test"}
+            | {"notes_quote": HOSTILE_TEXT}
         )
         db["chapters"].insert(
             {"episode_id": row["id"], "start": 0, "title": "<script>x</script>"}

@@ -124,6 +124,12 @@ def test_build_writes_every_page(archive, episodes):
     # Episodes without a local file fall back to the publisher's enclosure URL.
     brand_page = site / "episodes" / episodes["brand"]["slug"] / "index.html"
     assert 'src="https://cdn.example.com/ttm-1.mp3"' in brand_page.read_text()
+    # A topic the notes name but the talk never dwells on shows the notes sentence as its
+    # evidence; one with moments shows those instead.
+    brand_html = brand_page.read_text()
+    assert "Named in the show notes" in brand_html
+    assert "We also cover how the team interviews." in brand_html
+    assert "Named in the show notes" not in html
     topics = (site / "topics/index.html").read_text()
     assert re.search(r"Interviewing</a> <span class=\"count\">2 episodes", topics)
     home = (site / "index.html").read_text()

@@ -176,16 +176,6 @@ def load(
         episode = _episode(row, show)
         episode["people"] = [_credit(p, people) for p in episode_people.get(row["id"], [])]
         episode["guests"] = [p for p in episode["people"] if p["role"] == "guest"]
-        episode["topics"] = [
-            {
-                "slug": t["slug"],
-                "name": t["name"],
-                "url": f"topics/{t['slug']}/",
-                "notes_quote": t["notes_quote"] or "",
-            }
-            for t in episode_topics.get(row["id"], [])
-            if is_safe_id(t["slug"])
-        ]
         episode["moments"] = [
             {
                 "slug": m["slug"],
@@ -197,6 +187,19 @@ def load(
             }
             for m in moments.get(row["id"], [])
             if is_safe_id(m["slug"])
+        ]
+        discussed = {m["slug"] for m in episode["moments"]}
+        episode["topics"] = [
+            {
+                "slug": t["slug"],
+                "name": t["name"],
+                "url": f"topics/{t['slug']}/",
+                # The evidence of a topic named in the show notes but never discussed at
+                # length (a discussed one shows its moments instead).
+                "notes_quote": (t["notes_quote"] or "") if t["slug"] not in discussed else "",
+            }
+            for t in episode_topics.get(row["id"], [])
+            if is_safe_id(t["slug"])
         ]
         episode["chapters"] = [
             {

@@ -101,8 +101,9 @@ def aggregate(
                 round(max(column, default=0.0), 4),
                 discussed or named,
                 moments,
-                round(seconds, 1),
-                round(seconds / speech_seconds, 4) if speech_seconds else 0.0,
+                # Moments span the pauses inside them, the spoken time does not: capped at it.
+                round(min(seconds, speech_seconds), 1),
+                round(min(1.0, seconds / speech_seconds), 4) if speech_seconds else 0.0,
                 round(notes_best, 4),
                 notes_quote if named else "",
                 discussed,
