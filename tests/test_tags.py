@@ -213,7 +213,7 @@ def test_each_tag_keeps_why_it_was_given(one_medical):
     rows = {r["tag_slug"]: r for r in db.query("SELECT * FROM episode_topics")}
     discussed = rows["reverse-interviews"]
     assert discussed["why"].startswith("discussed") and discussed["moments"] >= 1
-    assert 0 < discussed["seconds_discussed"] and 0 < discussed["percent_of_speech"] <= 100
+    assert discussed["seconds_discussed"] > 0 and 0 < discussed["percent_of_speech"] <= 100
     named = rows["workforce-planning"]
     assert named["why"] == "named in the show notes" and named["moments"] == 0
     assert named["notes_quote"].startswith("Also: how they plan headcount")

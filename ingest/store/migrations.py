@@ -402,8 +402,8 @@ def m080_moment_quotes(db: sqlite_utils.Database) -> None:
 
 def m120_tag_evidence(db: sqlite_utils.Database) -> None:
     """Why an episode has each topic (`reason`): the seconds its moments cover and their share
-    of the spoken time, and the show-notes sentence that names it (with its score). The host reads them
-    in Datasette's episode_topics; the episode page quotes the notes sentence."""
+    of the spoken time, and the show-notes sentence that names it (with its score). The host
+    reads them in Datasette's episode_topics; the episode page quotes the notes sentence."""
     for column, kind in [
         ("reason", "TEXT NOT NULL DEFAULT ''"),
         ("seconds", "REAL NOT NULL DEFAULT 0"),
