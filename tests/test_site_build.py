@@ -130,6 +130,12 @@ def test_build_writes_every_page(archive, episodes):
     assert "Named in the show notes" in brand_html
     assert "We also cover how the team interviews." in brand_html
     assert "Named in the show notes" not in html
+    # The topic page quotes each moment beside its time, and lists passing mentions apart.
+    topic_page = (site / "topics/interviewing/index.html").read_text()
+    assert re.search(r'#t=12">.*0:12</a> <q>We call it the reverse interview.</q>', topic_page)
+    mentions = topic_page[topic_page.index("Also mentioned in") :]
+    assert '#t=2">Hostile &lt;script&gt;' in mentions and " at 0:02</a>" in mentions
+    assert "&lt;script&gt;" in mentions and "<script>window" not in mentions
     topics = (site / "topics/index.html").read_text()
     assert re.search(r"Interviewing</a> <span class=\"count\">2 episodes", topics)
     home = (site / "index.html").read_text()
@@ -459,7 +465,7 @@ def test_changed_and_removed_episodes(archive, episodes):
     assert f"episodes/{episodes['medical']['slug']}/index.html" not in report.written
     hostile = episodes["hostile"]
     with db.conn:
-        for table in ("segments", "episode_tags", "episode_people", "chapters"):
+        for table in ("segments", "episode_tags", "topic_mentions", "episode_people", "chapters"):
             db.execute(f"DELETE FROM {table} WHERE episode_id = ?", [hostile["id"]])
         db.execute("DELETE FROM episodes WHERE id = ?", [hostile["id"]])
     report = build(archive)

@@ -278,7 +278,7 @@ def _topic_pages(page, rows: dict[str, str], data: site_data.SiteData, summaries
             "topic.html",
             by_topic[slug],
             keys[slug],
-            front={"episode_count": topic["count"]},
+            front={"episode_count": topic["count"], "mentions": data.mentions.get(slug, [])},
             topic={key: value for key, value in topic.items() if key != "count"},
             search_url="search/?" + urlencode({"topic": topic["name"]}),
         )
