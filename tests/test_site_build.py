@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -15,6 +16,7 @@ from click.testing import CliRunner
 from ingest.cli import cli
 from ingest.records import Episode, Person, Segment, Transcript
 from ingest.sitegen import data as site_data
+from ingest.sitegen import search as site_search
 from ingest.sitegen import step as sitegen
 from ingest.sitegen import urls
 from ingest.store import shows as show_store
@@ -96,7 +98,8 @@ def test_build_writes_every_page(archive, episodes):
         "robots.txt",
         "static/site.css",
         "static/site.js",
-        "pagefind/pagefind.js",
+        "pagefind/shards.json",
+        "pagefind/talk-talent-to-me-1/pagefind.js",
     ):
         assert (site / rel).is_file(), rel
     html = episode_page.read_text()
@@ -556,17 +559,45 @@ def test_cli_build(archive, episodes):
     assert result.exit_code == 1 and "--base-url" in result.output
 
 
+def fingerprints(folder) -> dict[str, str]:
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in folder.rglob("*")
+        if p.is_file()
+    }
+
+
+def test_a_new_episode_changes_only_its_search_shard(archive, episodes, monkeypatch):
+    monkeypatch.setattr(site_search, "SHARD_EPISODES", 2)  # three episodes: shards of 2 and 1
+    build(archive, search=True)
+    index = archive.site_dir / "pagefind"
+    before = fingerprints(index)
+    add_episode(archive, "ttm-4", "A Fourth Episode", datetime(2023, 6, 6, 9, tzinfo=UTC))
+    report = build(archive, search=True)
+    assert report.shards_indexed == ["talk-talent-to-me-2"]
+    after = fingerprints(index)
+    changed = {rel.split("/")[0] for rel in set(before) ^ set(after)} | {
+        rel.split("/")[0] for rel in before if rel in after and before[rel] != after[rel]
+    }
+    assert changed == {"talk-talent-to-me-2"}, changed
+    assert build(archive, search=True).shards_indexed == []  # nothing changed: nothing indexed
+    # A shard that is gone (an episode fewer) leaves the manifest and the folder.
+    monkeypatch.setattr(site_search, "SHARD_EPISODES", 4)
+    build(archive, search=True)
+    assert sorted(p.name for p in index.iterdir()) == ["shards.json", "talk-talent-to-me-1"]
+
+
 def test_search_index_failure_keeps_the_pages(archive, episodes, monkeypatch):
     monkeypatch.setenv("PAGEFIND_BINARY_PATH", str(archive.root / "no-such-pagefind"))
     report = build(archive, search=True)
     assert not report.indexed
     assert any("pagefind failed" in error for error in report.errors)
     assert (archive.site_dir / "index.html").is_file()
-    assert not (archive.site_dir / "pagefind").exists()
+    assert not (archive.site_dir / "pagefind" / "shards.json").exists()
     monkeypatch.delenv("PAGEFIND_BINARY_PATH")
     report = build(archive, search=True)
     assert report.indexed and report.written == [] and report.errors == []
-    assert (archive.site_dir / "pagefind" / "pagefind.js").is_file()
+    assert (archive.site_dir / "pagefind" / "talk-talent-to-me-1" / "pagefind.js").is_file()
 
 
 def test_build_of_one_show(archive, episodes, mp3):
