@@ -16,6 +16,7 @@ from click.testing import CliRunner
 from ingest.cli import cli
 from ingest.records import Episode, Person, Segment, Transcript
 from ingest.sitegen import data as site_data
+from ingest.sitegen import rss as site_feed
 from ingest.sitegen import search as site_search
 from ingest.sitegen import step as sitegen
 from ingest.sitegen import urls
@@ -26,6 +27,7 @@ from ingest.transcribe.files import write_transcript
 from tests.site_archive import HOSTILE_TITLE, build_archive, make_speech_mp3
 
 PODCAST_NS = "{https://podcastindex.org/namespace/1.0}"
+SITEMAP_NS = "{http://www.sitemaps.org/schemas/sitemap/0.9}"
 
 
 @pytest.fixture(scope="session")
@@ -516,6 +518,28 @@ def test_base_url_under_a_sub_path(archive, episodes):
     # Changing the base URL rewrites every page.
     again = build(archive, base_url="/elsewhere/")
     assert f"episodes/{medical['slug']}/index.html" in again.written
+
+
+def test_sitemap_splits_past_the_protocols_url_limit(archive, episodes, monkeypatch):
+    build(archive, base_url="https://example.org/")
+    single = ET.parse(archive.site_dir / "sitemap.xml").getroot()
+    urls = [loc.text for loc in single.iter(f"{SITEMAP_NS}loc")]
+    monkeypatch.setattr(site_feed, "SITEMAP_MAX_URLS", 5)
+    build(archive, base_url="https://example.org/")
+    index = ET.parse(archive.site_dir / "sitemap.xml").getroot()
+    assert index.tag == f"{SITEMAP_NS}sitemapindex"
+    parts = [loc.text for loc in index.iter(f"{SITEMAP_NS}loc")]
+    assert parts == [f"https://example.org/sitemap-{n}.xml" for n in range(1, len(parts) + 1)]
+    split = []
+    for n in range(1, len(parts) + 1):
+        part = ET.parse(archive.site_dir / f"sitemap-{n}.xml").getroot()
+        split += [loc.text for loc in part.iter(f"{SITEMAP_NS}loc")]
+        assert len(list(part)) <= 5
+    assert split == urls
+    # Back under the limit: one sitemap again, the parts removed.
+    monkeypatch.setattr(site_feed, "SITEMAP_MAX_URLS", 50_000)
+    report = build(archive, base_url="https://example.org/")
+    assert "sitemap-1.xml" in report.removed and not (archive.site_dir / "sitemap-1.xml").exists()
 
 
 def test_bad_rows_are_reported_and_skipped(archive, episodes):

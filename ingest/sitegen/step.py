@@ -154,10 +154,15 @@ def build_site(
         sort_keys=True,
         default=str,
     )
-    for rel, make in (("feed.xml", site_feed.rss), ("sitemap.xml", site_feed.sitemap)):
-        digest = content_hash(version, rel, inputs)
+    digest = content_hash(version, "feed.xml", inputs)
+    if not writer.unchanged("feed.xml", digest):
+        writer.write("feed.xml", digest, site_feed.rss(data, base))
+    # The sitemaps are cheap to make and hashed as made: which files there are depends on the
+    # page count.
+    for rel, content in site_feed.sitemaps(data, base).items():
+        digest = content_hash(version, rel, content)
         if not writer.unchanged(rel, digest):
-            writer.write(rel, digest, make(data, base))
+            writer.write(rel, digest, content)
     digest = content_hash(version, "robots.txt", base.absolute)
     if not writer.unchanged("robots.txt", digest):
         writer.write("robots.txt", digest, site_feed.robots(base))
