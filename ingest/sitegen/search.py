@@ -31,9 +31,11 @@ from ingest.fileio import write_atomic
 
 INDEX_DIR = "pagefind"
 MANIFEST = "shards.json"
-# Pagefind needs about 0.75 MB per 40-minute episode while indexing: 500 keep a shard near
-# 400 MB and a re-index of one near 5 s, and 10,000 episodes are 20 shards to merge.
-SHARD_EPISODES = 500
+# Pagefind needs about 0.75 MB and 25 ms of CPU per 40-minute episode while indexing: 250 keep
+# a shard near 200 MB and its re-index near 6 s (bench/site.py), and 10,000 episodes are 40
+# shards for the browser to merge.
+SHARD_EPISODES = 250
+BUNDLE_WAIT_SECONDS = 30.0
 
 
 class SearchIndexError(PodarchiveError, RuntimeError):
@@ -114,8 +116,12 @@ async def _build_shard(site: Path, shard: Shard) -> int:
             os.link(site / rel, target)
         config = {"force_language": "en", "output_path": str(staging)}
         async with PagefindIndex(config=config) as index:
-            # Leaving the context writes the files to `output_path`.
             result = await index.add_directory(str(source), glob="episodes/**/*.html")
+            await index.write_files()
+            # The service answers before its last file is on disk, and leaving the context
+            # stops it: under load that left an empty pagefind-entry.json (a bundle no browser
+            # can open). So the entry, written last, is awaited before the service stops.
+            await _whole_bundle(staging)
     except Exception as error:
         shutil.rmtree(staging, ignore_errors=True)
         raise SearchIndexError(
@@ -130,3 +136,17 @@ async def _build_shard(site: Path, shard: Shard) -> int:
     with contextlib.suppress(FileNotFoundError):
         shutil.rmtree(old)
     return int(result.get("page_count", 0))
+
+
+async def _whole_bundle(bundle: Path) -> None:
+    """Wait (up to `BUNDLE_WAIT_SECONDS`) until `bundle`'s entry file is whole JSON."""
+    entry = bundle / "pagefind-entry.json"
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + BUNDLE_WAIT_SECONDS
+    while True:
+        with contextlib.suppress(OSError, ValueError):
+            if "languages" in json.loads(entry.read_bytes()):
+                return
+        if loop.time() > deadline:
+            raise SearchIndexError(f"{entry} was not written whole")
+        await asyncio.sleep(0.05)
