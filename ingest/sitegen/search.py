@@ -17,11 +17,11 @@ the archive: one index of 10,000 episodes peaked at 7.6 GB.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 import os
 import shutil
+import subprocess
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,7 +35,7 @@ MANIFEST = "shards.json"
 # a shard near 200 MB and its re-index near 6 s (bench/site.py), and 10,000 episodes are 40
 # shards for the browser to merge.
 SHARD_EPISODES = 250
-BUNDLE_WAIT_SECONDS = 30.0
+INDEX_TIMEOUT = 600  # seconds for one shard; about 6 s is usual
 
 
 class SearchIndexError(PodarchiveError, RuntimeError):
@@ -82,7 +82,7 @@ def build_shards(site: Path, shards: Sequence[Shard], rebuild: Iterable[str]) ->
     pages = 0
     for shard in shards:
         if shard.name in wanted:
-            pages += asyncio.run(_build_shard(site, shard))
+            pages += _build_shard(site, shard)
     root = site / INDEX_DIR
     root.mkdir(parents=True, exist_ok=True)
     manifest = {"shards": [s.name for s in shards]}
@@ -98,14 +98,17 @@ def build_shards(site: Path, shards: Sequence[Shard], rebuild: Iterable[str]) ->
     return pages
 
 
-async def _build_shard(site: Path, shard: Shard) -> int:
-    from pagefind.index import PagefindIndex  # the binary starts only when a build needs it
+def _build_shard(site: Path, shard: Shard) -> int:
+    from pagefind.service import get_executable  # the binary the pagefind wheel ships
 
+    binary = get_executable()
+    if binary is None or not Path(binary).is_file():
+        raise SearchIndexError(f"pagefind failed on {site}: no pagefind binary ({binary})")
     root = site / INDEX_DIR
     root.mkdir(parents=True, exist_ok=True)
     staging, old = root / f".{shard.name}-new", root / f".{shard.name}-old"
-    # Pagefind reads a folder in one request (a file at a time costs a round trip each), so the
-    # shard's pages are hard-linked into a folder of their own, at the same relative paths.
+    # The shard's pages are hard-linked into a folder of their own, at the same relative paths,
+    # for Pagefind to read as a site.
     source = root / f".{shard.name}-pages"
     for leftover in (staging, old, source):
         shutil.rmtree(leftover, ignore_errors=True)
@@ -114,19 +117,20 @@ async def _build_shard(site: Path, shard: Shard) -> int:
             target = source / rel
             target.parent.mkdir(parents=True, exist_ok=True)
             os.link(site / rel, target)
-        config = {"force_language": "en", "output_path": str(staging)}
-        async with PagefindIndex(config=config) as index:
-            result = await index.add_directory(str(source), glob="episodes/**/*.html")
-            await index.write_files()
-            # The service answers before its last file is on disk, and leaving the context
-            # stops it: under load that left an empty pagefind-entry.json (a bundle no browser
-            # can open). So the entry, written last, is awaited before the service stops.
-            await _whole_bundle(staging)
-    except Exception as error:
+        # The command line, not the Python API: the API's service answers before its files are
+        # on disk and is stopped on leaving its context, which under load left empty files (an
+        # index no browser can open). The command exits when the bundle is written.
+        command = [str(binary), "--site", str(source), "--output-path", str(staging)]
+        command += ["--glob", "episodes/**/*.html", "--force-language", "en", "--silent"]
+        done = subprocess.run(command, capture_output=True, text=True, timeout=INDEX_TIMEOUT)
+        if done.returncode != 0:
+            raise SearchIndexError((done.stderr or done.stdout).strip()[-500:])
+        entry = json.loads((staging / "pagefind-entry.json").read_bytes())
+        page_count = sum(language["page_count"] for language in entry["languages"].values())
+    except (OSError, ValueError, KeyError, subprocess.SubprocessError, SearchIndexError) as error:
         shutil.rmtree(staging, ignore_errors=True)
-        raise SearchIndexError(
-            f"pagefind failed on {site} (shard {shard.name}): {error}"
-        ) from error
+        message = f"pagefind failed on {site}, shard {shard.name}: {error}"
+        raise SearchIndexError(message) from error
     finally:
         shutil.rmtree(source, ignore_errors=True)
     live = root / shard.name
@@ -135,18 +139,4 @@ async def _build_shard(site: Path, shard: Shard) -> int:
     staging.rename(live)
     with contextlib.suppress(FileNotFoundError):
         shutil.rmtree(old)
-    return int(result.get("page_count", 0))
-
-
-async def _whole_bundle(bundle: Path) -> None:
-    """Wait (up to `BUNDLE_WAIT_SECONDS`) until `bundle`'s entry file is whole JSON."""
-    entry = bundle / "pagefind-entry.json"
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + BUNDLE_WAIT_SECONDS
-    while True:
-        with contextlib.suppress(OSError, ValueError):
-            if "languages" in json.loads(entry.read_bytes()):
-                return
-        if loop.time() > deadline:
-            raise SearchIndexError(f"{entry} was not written whole")
-        await asyncio.sleep(0.05)
+    return page_count
