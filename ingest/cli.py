@@ -516,6 +516,47 @@ def tag(
         sys.exit(1)
 
 
+@cli.command()
+@show_option
+@click.option("--force", is_flag=True, help="Redo every episode's chapters and soundbites.")
+@click.pass_context
+def chapters(ctx: click.Context, show_key: str | None, force: bool) -> None:
+    """Chapters and soundbites for transcribed episodes: the publisher's, else generated.
+
+    Publisher chapters (podcast:chapters, Podlove Simple Chapters) are repaired or rejected
+    with one warning per episode; generated chapters follow the topics discussed. Each
+    episode's chapters are written as transcripts/<show>/<episode>.chapters.json.
+
+    \b
+    Example:
+        podarchive chapters --show talk-talent-to-me
+    """
+    from ingest.archive import archive_lock
+    from ingest.chapters.step import chapter_archive
+
+    archive = _archive(ctx)
+    db = archive.open_db()
+    show_id = _show_id(db, show_key)
+    with archive_lock(archive.root):
+        result = chapter_archive(
+            db,
+            archive,
+            show_id=show_id,
+            force=force,
+            progress=lambda episode_id, note: click.echo(f"{episode_id}\t{note}"),
+        )
+    for warning in result.warnings:
+        click.echo(f"Warning: {warning}", err=True)
+    click.echo(
+        f"{len(result.made)} episodes given chapters, {result.unchanged} unchanged, "
+        f"{len(result.failed)} failed"
+    )
+    for message in result.failed.values():
+        click.echo(f"Error: {message}", err=True)
+    if result.failed:
+        sys.exit(1)
+
+
 @cli.command("tag-override")
 @click.argument("episode_id")
 @click.argument("action", type=click.Choice(["add", "remove", "clear"]))

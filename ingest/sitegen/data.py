@@ -7,6 +7,7 @@ before they become paths, links must be http(s), and show notes are sanitised ag
 from __future__ import annotations
 
 import bisect
+import math
 import os
 import re
 from dataclasses import dataclass, field
@@ -14,6 +15,8 @@ from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 
 from ingest.archive import Archive
+from ingest.chapters.files import MIME_TYPE as CHAPTERS_MIME_TYPE
+from ingest.chapters.files import SUFFIX as CHAPTERS_SUFFIX
 from ingest.ids import is_safe_id, slugify
 from ingest.net import is_http_url
 from ingest.sitegen import urls
@@ -152,6 +155,7 @@ def load(
     episode_topics = site_store.topics_by_episode(db)
     moments = site_store.moments_by_episode(db)
     chapters = site_store.chapters_by_episode(db)
+    soundbites = site_store.soundbites_by_episode(db)
     stamps = site_store.transcript_stamps(db)
     this_second = datetime.now(UTC).isoformat(timespec="seconds")
     digests: dict[str, dict] = {}
@@ -204,12 +208,15 @@ def load(
         episode["chapters"] = [
             {
                 "title": c["title"],
+                "start": c["start"],
+                "end": c["end"] if c["end"] is not None else c["start"],
                 "t": int(c["start"]),
                 "stamp": clock(c["start"]),
                 "url": safe_url(c["url"]),
             }
             for c in chapters.get(row["id"], [])
         ]
+        episode["soundbites"] = [_soundbite(b) for b in soundbites.get(row["id"], [])]
         # The transcript itself is read only for pages that must be rendered (see
         # `with_transcript`); its digest stands for it in the page's input hash.
         stamp = stamps.get(row["id"])
@@ -280,6 +287,21 @@ def _transcript_digest(
         return known
     saved_at = stamp[0]
     return {"stamp": stamp, "digest": digest, "settled": not saved_at or saved_at < this_second}
+
+
+def _soundbite(row: dict) -> dict:
+    """A soundbite as a page and the feed show it: `#t=START,END` is a media-fragment range."""
+    start, end = row["start"], row["start"] + row["duration"]
+    # Tenths of a second, the start rounded down and the end up: no word of it is cut off.
+    fragment = f"t={math.floor(start * 10) / 10:.1f},{math.ceil(end * 10) / 10:.1f}"
+    return {
+        "title": row["title"],
+        "start": start,
+        "duration": row["duration"],
+        "fragment": fragment,
+        "stamp": clock(start),
+        "length": clock(row["duration"]),
+    }
 
 
 def summary(episode: dict) -> dict:
@@ -430,6 +452,12 @@ def _attach_files(
             episode["transcript_files"].append(
                 {"ext": ext, "label": label, "type": mime, "url": site_path}
             )
+    episode["chapters_file"] = None
+    name = f"{episode_id}{CHAPTERS_SUFFIX}"
+    if name in transcript_names:
+        site_path = urls.transcript_path(show_id, episode["slug"], CHAPTERS_SUFFIX.lstrip("."))
+        files[site_path] = folder / name
+        episode["chapters_file"] = {"url": site_path, "type": CHAPTERS_MIME_TYPE}
     if episode["transcript_digest"]:
         ext, label, mime = TEXT_FORMAT
         site_path = urls.transcript_path(show_id, episode["slug"], ext)

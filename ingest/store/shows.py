@@ -33,6 +33,7 @@ _EPISODE_FEED_FIELDS = (
     "keywords",
     "chapters_url",
     "chapters_type",
+    "feed_chapters",
 )
 
 _SHOW_FEED_FIELDS = (
@@ -103,6 +104,7 @@ def _episode_row(episode: Episode) -> dict:
         "keywords": json.dumps(episode.keywords),
         "chapters_url": episode.chapters_url,
         "chapters_type": episode.chapters_type,
+        "feed_chapters": json.dumps([asdict(c) for c in episode.feed_chapters]),
     }
 
 

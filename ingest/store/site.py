@@ -108,6 +108,14 @@ def chapters_by_episode(db: sqlite_utils.Database) -> dict[str, list[dict]]:
     return _group(rows, "episode_id")
 
 
+def soundbites_by_episode(db: sqlite_utils.Database) -> dict[str, list[dict]]:
+    """Episode id -> soundbites in playing order."""
+    rows = db.query(
+        "SELECT episode_id, start, duration, title FROM soundbites ORDER BY episode_id, start"
+    )
+    return _group(rows, "episode_id")
+
+
 def transcript_stamps(db: sqlite_utils.Database) -> dict[str, tuple]:
     """Episode id -> (saved at, segment count, lowest and highest segment id): a transcript stamp.
 
