@@ -31,11 +31,16 @@ SECONDS_PER_CHAPTER = 180.0  # on average, at most one chapter per this many sec
 SHORT_EPISODE_PARTS = 6  # below 12 minutes a chapter is at least this share of the episode
 UNITS_PER_CHAPTER = 4  # the talk is compared in stretches of a quarter of the shortest chapter
 MAX_UNIT_SECONDS = 30.0
+# Words of a stretch the sentence model reads: the model stops at 256 tokens anyway, and the
+# opening of a stretch says what it is about (and a two-hour episode embeds in seconds).
+UNIT_WORDS = 80
 # A change of topics (moments) weighs this much against a change of wording (embeddings, 0..2).
 TOPIC_WEIGHT = 0.5
 # A boundary must change the talk this many standard deviations more than the episode's average.
 FLOOR_DEVIATIONS = 0.5
 FALLBACK_TITLE_WORDS = 6
+TITLE_CANDIDATES = 3  # a chapter's key phrases its title is chosen from
+TITLE_WORDS_READ = 1500  # of a chapter, for its key phrase (YAKE's time grows with the text)
 
 Embed = Callable[[Sequence[str]], np.ndarray]
 
@@ -83,11 +88,13 @@ def generate_chapters(
     units = group_passages(spoken, target=unit, minimum=unit / 2, maximum=unit * 2)
     starts = _boundaries(units, moments, duration, rules, embed)
     edges = [0.0, *starts, duration]
-    chapters = []
+    speakers = {s.speaker for s in spoken if s.speaker}
+    chapters: list[Chapter] = []
     for start, end in zip(edges, edges[1:], strict=False):
         inside = [u for u in units if start <= u.start < end]
-        chapters.append(Chapter(round(start, 3), round(end, 3), ""))
-        chapters[-1].title = _title(inside, moments, start, end, [c.title for c in chapters])
+        previous = chapters[-1].title if chapters else None
+        title = _title(inside, moments, start, end, previous, speakers)
+        chapters.append(Chapter(round(start, 3), round(end, 3), title))
     return chapters
 
 
@@ -102,7 +109,7 @@ def _boundaries(
     wanted = rules.most_chapters(duration) - 1
     if wanted < 1 or len(units) < 2:
         return []
-    vectors = embed([u.text for u in units])
+    vectors = embed([" ".join(u.text.split()[:UNIT_WORDS]) for u in units])
     scores = []
     for k in range(1, len(units)):
         t = units[k].start
@@ -155,19 +162,23 @@ def _title(
     moments: Sequence[MomentSpan],
     start: float,
     end: float,
-    taken: Sequence[str],
+    previous: str | None,
+    speakers: set[str],
 ) -> str:
     """The topic discussed most in [start, end), unless the chapter before has that title;
-    else the chapter's best key phrase; else its first words."""
+    else the chapter's best key phrase (of two or three words, where YAKE finds one: one word
+    rarely names a subject); else the chapter's first words."""
     weights = _topic_weights(moments, start, end)
-    previous = taken[-2] if len(taken) > 1 else None
     for name in sorted(weights, key=lambda n: -weights[n]):
         if name != previous:
             return name
     text = " ".join(u.text for u in units)
-    for phrase in extract_keyphrases(text, top=3):
-        title = phrase.text[:1].upper() + phrase.text[1:]
-        if title != previous:
-            return title
+    found = extract_keyphrases(
+        " ".join(text.split()[:TITLE_WORDS_READ]), top=TITLE_CANDIDATES, exclude_words=speakers
+    )
+    titles = [p.text[:1].upper() + p.text[1:] for p in found]
+    titles = [t for t in titles if t != previous]
+    if titles:
+        return next((t for t in titles if " " in t), titles[0])
     words = text.split()[:FALLBACK_TITLE_WORDS]
     return " ".join(words).rstrip(",.;:") + ("…" if len(text.split()) > len(words) else "")
