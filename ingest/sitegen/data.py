@@ -334,6 +334,7 @@ def _show(row: dict, people: list[dict]) -> dict:
         "link": safe_url(row["link"]),
         "image_url": safe_url(row["image_url"]),
         "feed_url": safe_url(row["feed_url"]),
+        "podcast_guid": row.get("podcast_guid") or "",
         "author": row["author"] or "",
         "language": row["language"] or "en",
         "people": people,

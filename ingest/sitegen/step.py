@@ -8,6 +8,7 @@ whose hash changed since the last build (see `files`). URLs are fixed by this la
     shows/<id>/, topics/, topics/<slug>/, people/, people/<slug>/, search/, 404.html
     audio/<show>/<episode>.<ext>, transcripts/<show>/<episode>.{vtt,srt,json,txt}
     feed.xml, sitemap.xml, robots.txt, static/, pagefind/
+    shows/<id>/feed.xml, topics/<slug>/feed.xml, people/<slug>/feed.xml, shows.opml
 """
 
 from __future__ import annotations
@@ -157,6 +158,12 @@ def build_site(
         digest = content_hash(version, rel, inputs)
         if not writer.unchanged(rel, digest):
             writer.write(rel, digest, make(data, base))
+    for show in data.shows:  # each show's own re-published feed, made of the same inputs
+        rel = show["url"] + "feed.xml"
+        digest = content_hash(version, rel, inputs)
+        if not writer.unchanged(rel, digest):
+            writer.write(rel, digest, site_feed.rss(data, base, show))
+    _moment_feeds(writer, data, base, version)
     digest = content_hash(version, "robots.txt", base.absolute)
     if not writer.unchanged("robots.txt", digest):
         writer.write("robots.txt", digest, site_feed.robots(base))
@@ -183,6 +190,25 @@ def build_site(
     report.outputs = len(writer.current)
     report.written = writer.written
     return report
+
+
+def _moment_feeds(writer: SiteWriter, data: site_data.SiteData, base: BaseUrl, version: str):
+    """A feed per topic page and per person page: one item per topic moment."""
+    by_topic: dict[str, list] = defaultdict(list)
+    by_person: dict[int, list] = defaultdict(list)
+    for episode in data.episodes:
+        for moment in episode["moments"]:
+            by_topic[moment["slug"]].append((episode, moment))
+            for person in episode["people"]:
+                by_person[person["person_id"]].append((episode, moment))
+    feeds = [(t["name"], t["url"], by_topic[t["slug"]]) for t in data.topics]
+    feeds += [(p["name"], p["url"], by_person[p["person_id"]]) for p in data.people]
+    for title, url, moments in feeds:
+        rel = url + "feed.xml"
+        body = site_feed.moments_feed(data, base, title, url, moments)
+        digest = content_hash(version, rel, body.decode("utf-8"))
+        if not writer.unchanged(rel, digest):
+            writer.write(rel, digest, body)
 
 
 def _text_download(writer: SiteWriter, db, episode: dict, base: BaseUrl, version: str) -> None:
