@@ -167,3 +167,13 @@ def test_a_topic_feed_gains_one_item_for_an_episode_with_one_new_moment(archive)
     assert "topics/interviewing/feed.xml" in report.written
     # Nothing new for the employer-brand topic: its feed is not rewritten.
     assert "topics/employer-brand/feed.xml" not in report.written
+
+
+def test_the_site_publishes_its_shows_as_opml(built):
+    from ingest.feeds.opml import read_opml
+
+    listed = read_opml((built["site"] / "shows.opml").read_bytes(), "shows.opml")
+    assert listed.problems == []
+    assert [f.url for f in listed.feeds] == [
+        BASE + built["feed"].relative_to(built["site"]).as_posix()
+    ]

@@ -21,6 +21,7 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 from ingest.archive import Archive
+from ingest.feeds.opml import write_opml
 from ingest.sitegen import data as site_data
 from ingest.sitegen import downloads
 from ingest.sitegen import render as site_render
@@ -164,6 +165,20 @@ def build_site(
         if not writer.unchanged(rel, digest):
             writer.write(rel, digest, site_feed.rss(data, base, show))
     _moment_feeds(writer, data, base, version)
+    opml = write_opml(
+        common["site_title"],
+        [
+            {
+                "title": show["title"],
+                "feed_url": base.full(show["url"] + "feed.xml"),
+                "link": base.full(show["url"]),
+            }
+            for show in data.shows
+        ],
+    )
+    digest = content_hash(version, "shows.opml", opml.decode("utf-8"))
+    if not writer.unchanged("shows.opml", digest):
+        writer.write("shows.opml", digest, opml)
     digest = content_hash(version, "robots.txt", base.absolute)
     if not writer.unchanged("robots.txt", digest):
         writer.write("robots.txt", digest, site_feed.robots(base))

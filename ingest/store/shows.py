@@ -218,6 +218,20 @@ def add_show(
     return get_show(db, show_id)
 
 
+def add_shows(db: sqlite_utils.Database, feeds: list[tuple[str, str]]) -> tuple[list, list]:
+    """Register (feed URL, title) pairs in one transaction: all of them or, on any error, none.
+    Returns (shows added, shows already in the archive)."""
+    added, known = [], []
+    with transaction(db):
+        for url, title in feeds:
+            existing = find_show_by_url(db, url)
+            if existing:
+                known.append(existing)
+            else:
+                added.append(add_show(db, url, title))
+    return added, known
+
+
 def list_shows(db: sqlite_utils.Database) -> list[dict]:
     """Every show by title, with `episode_count`."""
     return list(
