@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from bench.tag_eval import changelog_lines, segments_from_lines
 from ingest.archive import Archive
 from ingest.chapters import publisher
 from ingest.chapters.generate import MIN_CHAPTER_SECONDS, SECONDS_PER_CHAPTER, generate_chapters
@@ -258,19 +259,10 @@ def test_sample_soundbites_start_at_a_sentence_and_last_15_to_60_seconds(sample)
 
 
 def _changelog_segments(path: Path, minutes: float = 20) -> list[Segment]:
-    """The first `minutes` of a real conversation as segments, a paragraph each, timed at 2.5
-    words a second (its sparse timestamps are left aside: the rules under test are lengths)."""
-    segments, t = [], 0.0
-    for paragraph in path.read_text(encoding="utf-8").split("\n\n"):
-        text = re.sub(r"\\\[[\d:.]+\\\]|\*\*[^*]+:\*\*", " ", paragraph).strip()
-        if len(text.split()) < 3:
-            continue
-        length = len(text.split()) / 2.5
-        segments.append(Segment(t, t + length, text))
-        t += length + 0.3
-        if t > minutes * 60:
-            break
-    return segments
+    """The first `minutes` of a real conversation, a segment per sentence timed at 2.5 words a
+    second (bench.tag_eval, as the tagging benchmark reads it)."""
+    segments = segments_from_lines(changelog_lines(path))
+    return [s for s in segments if s.end <= minutes * 60]
 
 
 @pytest.mark.slow
