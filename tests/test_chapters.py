@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -26,7 +27,7 @@ CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpora" / "changelog
 AUDIO_END = 60.0
 
 
-def _episode_with_chapters(db, chapters_url: str | None, feed_chapters=()) -> str:
+def _episode_with_chapters(db, chapters_url: str | None, feed_chapters=(), audio=None) -> str:
     """One transcribed episode (a minute of talk) whose feed points at `chapters_url`."""
     show_id = show_store.add_show(db, "https://feeds.example.com/ttm.xml", "TTM")["id"]
     show_store.save_show(
@@ -43,6 +44,8 @@ def _episode_with_chapters(db, chapters_url: str | None, feed_chapters=()) -> st
     row = show_store.list_episodes(db, show_id)[0]
     segments = _segments(ONE_MEDICAL_SCRIPT, AUDIO_END)
     transcript_store.save_transcript(db, row["id"], Transcript(segments=segments, language="en"))
+    if audio is not None:
+        db["episodes"].update(row["id"], {"audio_path": audio})
     return row["id"]
 
 
@@ -280,3 +283,42 @@ def test_generated_chapters_of_long_real_conversations_keep_the_rules():
         assert all(c.title and len(c.title) <= 80 for c in chapters)
         bites = pick_soundbites(segments, [], chapters)
         assert bites and all(MIN_SECONDS <= b.duration <= MAX_SECONDS for b in bites)
+
+
+FFMETADATA = """;FFMETADATA1
+[CHAPTER]
+TIMEBASE=1/1000
+START=0
+END=20000
+title=Intro <b onclick="window.__pwned=1">bold</b>
+[CHAPTER]
+TIMEBASE=1/1000
+START=20000
+END=300000
+title=Reverse interviews
+"""
+
+
+def test_id3_chapters_in_the_downloaded_audio_are_read_and_repaired(db, archive):
+    """ffmpeg writes CHAP frames into the MP3's ID3v2.4 tag, as publishing tools do."""
+    metadata = archive.root / "chapters.txt"
+    archive.root.mkdir(parents=True, exist_ok=True)
+    metadata.write_text(FFMETADATA)
+    audio = archive.root / "audio" / "chaptered.mp3"
+    audio.parent.mkdir(parents=True)
+    source = Path(__file__).parents[1] / "ingest" / "sample" / "audio" / "3.mp3"
+    subprocess.run(
+        ["ffmpeg", "-loglevel", "error", "-y", "-i", str(source), "-i", str(metadata)]
+        + ["-map_metadata", "1", "-map_chapters", "1", "-codec", "copy", str(audio)],
+        check=True,
+    )
+    episode_id = _episode_with_chapters(db, None, audio="audio/chaptered.mp3")
+    result = chapter_archive(db, archive, embed=encode)
+    chapters, row = _stored(db, episode_id)
+    assert row["chapters_source"] == "publisher"
+    assert [(c["start"], c["end"], c["title"]) for c in chapters] == [
+        (0.0, 20.0, "Intro bold"),
+        (20.0, AUDIO_END, "Reverse interviews"),  # its end was past the audio's: clamped
+    ]
+    (warning,) = result.warnings
+    assert episode_id in warning and "ID3 tag repaired" in warning

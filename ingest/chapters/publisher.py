@@ -13,6 +13,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from ingest.chapters.id3 import Id3Chapter
 from ingest.errors import PodarchiveError
 from ingest.feeds.sanitize import html_to_text
 from ingest.net import is_http_url
@@ -99,6 +100,14 @@ def from_feed(items: Sequence[FeedChapter], audio_end: float | None) -> Repaired
     if bad_times:
         repairs.append(f"{bad_times} with an unreadable start dropped")
     return _repair(entries, audio_end, repairs)
+
+
+def from_id3(items: Sequence[Id3Chapter], audio_end: float | None) -> Repaired:
+    """ID3 CHAP frames (read from the audio file) repaired; ChaptersRejected when unusable."""
+    if len(items) > MAX_CHAPTERS:
+        raise ChaptersRejected(f"{len(items)} chapters (more than {MAX_CHAPTERS})")
+    entries = [_Entry(c.start, c.end, c.title, c.url, None) for c in items]
+    return _repair(entries, audio_end, [])
 
 
 def clean_title(value: object) -> tuple[str, bool]:

@@ -2,8 +2,9 @@
 what they are made from changed (transcript, moments, the publisher's chapters, the length).
 
 Publisher chapters win when they are usable: a `psc:chapters` list in the feed first (no fetch),
-else the `podcast:chapters` file. Repairs and rejections are one warning naming the episode;
-a rejected file gives way to generated chapters. One failing episode never stops the run.
+else the `podcast:chapters` file, else CHAP frames in the audio's ID3 tag. Repairs and
+rejections are one warning naming the episode; rejected chapters give way to the next source,
+and in the end to generated ones. One failing episode never stops the run.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import hashlib
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
 
 import httpx
 import sqlite_utils
@@ -21,6 +23,7 @@ from ingest.chapters import publisher
 from ingest.chapters.fetch import fetch_chapters
 from ingest.chapters.files import write_chapters
 from ingest.chapters.generate import Embed, MomentSpan, generate_chapters
+from ingest.chapters.id3 import read_id3_chapters
 from ingest.chapters.soundbites import pick_soundbites
 from ingest.records import Chapter, Segment
 from ingest.store import chapters as chapter_store
@@ -51,6 +54,7 @@ def input_hash(row: dict, segments: Sequence[Segment], moments: Sequence[dict]) 
         row["chapters_url"],
         row["feed_chapters"],
         row["duration"],
+        row["audio_sha256"],  # a new file may carry other ID3 chapters
     ]
     return hashlib.sha256(json.dumps(payload).encode("utf-8")).hexdigest()[:16]
 
@@ -82,7 +86,12 @@ def chapter_archive(
                     result.unchanged += 1
                     continue
                 chapters, source, warning = _chapters_for(
-                    row, segments, moments, client, embed or _default_embed
+                    row,
+                    segments,
+                    moments,
+                    client,
+                    embed or _default_embed,
+                    _audio_file(archive, row),
                 )
                 spans = [
                     MomentSpan(m["name"], m["start"], m["end"], m["score"], m["quote"] or "")
@@ -123,31 +132,49 @@ def _chapters_for(
     moments: Sequence[dict],
     client: httpx.Client,
     embed: Embed,
+    audio: Path | None,
 ) -> tuple[list[Chapter], str, str | None]:
-    """(chapters, source, warning): the publisher's when usable, else generated."""
+    """(chapters, source, warning): the publisher's when usable, else generated. The warning
+    is one line naming the episode, saying what was repaired or rejected."""
     label = f"episode {row['id']} ({row['title'][:60]!r})"
     audio_end = _audio_end(row)
-    warning = None
+    sources: list[tuple[str, Callable[[], publisher.Repaired]]] = []
     feed_items = chapter_store.feed_chapters(row)
-    where = "in the feed" if feed_items else row["chapters_url"]
-    if feed_items or row["chapters_url"]:
+    if feed_items:
+        sources.append(("in the feed", lambda: publisher.from_feed(feed_items, audio_end)))
+    elif row["chapters_url"]:
+        url = row["chapters_url"]
+        sources.append((url, lambda: publisher.from_json(fetch_chapters(client, url), audio_end)))
+    tagged = read_id3_chapters(audio) if audio else []
+    if tagged:
+        sources.append(("in the audio's ID3 tag", lambda: publisher.from_id3(tagged, audio_end)))
+    notes = []
+    for where, read in sources:
         try:
-            if feed_items:
-                repaired = publisher.from_feed(feed_items, audio_end)
-            else:
-                body = fetch_chapters(client, row["chapters_url"])
-                repaired = publisher.from_json(body, audio_end)
+            repaired = read()
         except publisher.ChaptersRejected as why:
-            warning = f"{label}: publisher chapters {where} rejected ({why}); generated instead"
-        else:
-            if repaired.repairs:
-                warning = f"{label}: publisher chapters {where} repaired: " + "; ".join(
-                    repaired.repairs
-                )
-            return repaired.chapters, PUBLISHER, warning
+            notes.append(f"publisher chapters {where} rejected ({why})")
+            continue
+        if repaired.repairs:
+            notes.append(f"publisher chapters {where} repaired: " + "; ".join(repaired.repairs))
+        return repaired.chapters, PUBLISHER, f"{label}: " + "; ".join(notes) if notes else None
     spans = [MomentSpan(m["name"], m["start"], m["end"], m["score"]) for m in moments]
     chapters = generate_chapters(segments, spans, audio_end or 0.0, embed)
+    warning = f"{label}: " + "; ".join(notes) + "; generated instead" if notes else None
     return chapters, GENERATED, warning
+
+
+def _audio_file(archive: Archive, row: dict) -> Path | None:
+    """The episode's downloaded audio, if the stored path stays inside the archive."""
+    relative = row.get("audio_path")
+    if (
+        not relative
+        or PurePosixPath(relative).is_absolute()
+        or ".." in PurePosixPath(relative).parts
+    ):
+        return None
+    path = archive.root / relative
+    return path if path.is_file() else None
 
 
 def _audio_end(row: dict) -> float | None:

@@ -17,7 +17,7 @@ def episodes_to_chapter(db: sqlite_utils.Database, show_id: str | None = None) -
     return list(
         db.query(
             "SELECT e.id, e.show_id, e.title, e.duration, e.chapters_url, e.feed_chapters, "
-            "e.chapters_input_hash, "
+            "e.chapters_input_hash, e.audio_path, e.audio_sha256, "
             '(SELECT max(s."end") FROM segments s WHERE s.episode_id = e.id) AS spoken_end '
             "FROM episodes e "
             f"WHERE EXISTS (SELECT 1 FROM segments s WHERE s.episode_id = e.id) {where} "
