@@ -127,7 +127,7 @@ def _person(depth: int, credit: dict, people: dict[int, dict]) -> str:
 
 
 def moments_feed(
-    data: SiteData, base: BaseUrl, title: str, page_url: str, moments: list[tuple[dict, dict]]
+    base: BaseUrl, title: str, page_url: str, moments: list[tuple[dict, dict]]
 ) -> bytes:
     """RSS 2.0 with one item per (episode, moment), newest episode first: a topic's or a
     person's feed. Each item links to the episode at the moment's second."""

@@ -220,7 +220,7 @@ def _moment_feeds(writer: SiteWriter, data: site_data.SiteData, base: BaseUrl, v
     feeds += [(p["name"], p["url"], by_person[p["person_id"]]) for p in data.people]
     for title, url, moments in feeds:
         rel = url + "feed.xml"
-        body = site_feed.moments_feed(data, base, title, url, moments)
+        body = site_feed.moments_feed(base, title, url, moments)
         digest = content_hash(version, rel, body.decode("utf-8"))
         if not writer.unchanged(rel, digest):
             writer.write(rel, digest, body)
