@@ -29,6 +29,7 @@ TIMED_TABLES = {
     "segments",
     "passages",
     "topic_moments",
+    "topic_mentions",
     "chapters",
     "episode_chapters",
     "soundbites",
