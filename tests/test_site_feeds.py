@@ -177,3 +177,18 @@ def test_the_site_publishes_its_shows_as_opml(built):
     assert [f.url for f in listed.feeds] == [
         BASE + built["feed"].relative_to(built["site"]).as_posix()
     ]
+
+
+def test_a_person_feed_holds_the_moments_they_say(built):
+    """The sample transcripts name their speakers: Viet's feed is the One Medical moments he
+    starts saying; the host's holds the two he starts (an introduction and a question), none of
+    Viet's."""
+    one_medical = built["rows"]["ttm-sample-0003"]["slug"]
+    viet = _items(built["site"] / "people" / "viet-nguyen" / "feed.xml")
+    assert viet and all(f"episodes/{one_medical}/#t=" in item.link for item in viet)
+    host = _items(built["site"] / "people" / "rob-stevenson" / "feed.xml")
+    assert sorted(item.title.split(" at ")[0] for item in host) == [
+        "Diversity hiring",
+        "Employer brand",
+    ]
+    assert not any(one_medical in item.link for item in host)

@@ -193,6 +193,7 @@ def load(
                 "t": int(m["start"]),
                 "stamp": clock(m["start"]),
                 "quote": short_quote(m["quote"] or ""),
+                "speaker": m["speaker"] or "",
             }
             for m in moments.get(row["id"], [])
             if is_safe_id(m["slug"])

@@ -200,14 +200,19 @@ def build_site(
 
 
 def _moment_feeds(writer: SiteWriter, data: site_data.SiteData, base: BaseUrl, version: str):
-    """A feed per topic page and per person page: one item per topic moment."""
+    """A feed per topic page and per person page: one item per topic moment. A person's are
+    the moments they start saying, where the transcript names its speakers by the episode's
+    credits; elsewhere every moment of the episodes they are credited on."""
     by_topic: dict[str, list] = defaultdict(list)
     by_person: dict[int, list] = defaultdict(list)
     for episode in data.episodes:
+        names = {person["name"] for person in episode["people"]}
+        voiced = any(moment["speaker"] in names for moment in episode["moments"])
         for moment in episode["moments"]:
             by_topic[moment["slug"]].append((episode, moment))
             for person in episode["people"]:
-                by_person[person["person_id"]].append((episode, moment))
+                if not voiced or moment["speaker"] == person["name"]:
+                    by_person[person["person_id"]].append((episode, moment))
     feeds = [(t["name"], t["url"], by_topic[t["slug"]]) for t in data.topics]
     feeds += [(p["name"], p["url"], by_person[p["person_id"]]) for p in data.people]
     for title, url, moments in feeds:
