@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 import threading
+from pathlib import Path
 
 import click
 
@@ -514,6 +515,114 @@ def tag(
         click.echo(f"Error: {message}", err=True)
     if result.failed:
         sys.exit(1)
+
+
+@cli.command()
+@show_option
+@click.option("--force", is_flag=True, help="Redo every episode's chapters and soundbites.")
+@click.pass_context
+def chapters(ctx: click.Context, show_key: str | None, force: bool) -> None:
+    """Chapters and soundbites for transcribed episodes: the publisher's, else generated.
+
+    Publisher chapters (podcast:chapters, Podlove Simple Chapters) are repaired or rejected
+    with one warning per episode; generated chapters follow the topics discussed. Each
+    episode's chapters are written as transcripts/<show>/<episode>.chapters.json.
+
+    \b
+    Example:
+        podarchive chapters --show talk-talent-to-me
+    """
+    from ingest.archive import archive_lock
+    from ingest.chapters.step import chapter_archive
+
+    archive = _archive(ctx)
+    db = archive.open_db()
+    show_id = _show_id(db, show_key)
+    with archive_lock(archive.root):
+        result = chapter_archive(
+            db,
+            archive,
+            show_id=show_id,
+            force=force,
+            progress=lambda episode_id, note: click.echo(f"{episode_id}\t{note}"),
+        )
+    for warning in result.warnings:
+        click.echo(f"Warning: {warning}", err=True)
+    click.echo(
+        f"{len(result.made)} episodes given chapters, {result.unchanged} unchanged, "
+        f"{len(result.failed)} failed"
+    )
+    for message in result.failed.values():
+        click.echo(f"Error: {message}", err=True)
+    if result.failed:
+        sys.exit(1)
+
+
+@cli.command("import-opml")
+@click.argument("opml_file", type=click.Path(dir_okay=False, exists=True))
+@click.pass_context
+def import_opml(ctx: click.Context, opml_file: str) -> None:
+    """Add every feed of an OPML subscription list (what podcast apps export) as a show.
+
+    Feeds in folders count too; a feed listed twice is added once; an entry that is not an
+    http(s) feed URL is reported with its line and skipped. All the good entries are added in
+    one transaction, or none. The next `podarchive run` (or `fetch`) pulls them.
+
+    \b
+    Example:
+        podarchive import-opml subscriptions.opml
+    """
+    from ingest.archive import archive_lock
+    from ingest.feeds.opml import load_opml
+    from ingest.store import shows as show_store
+
+    subscriptions = load_opml(Path(opml_file))
+    archive = _archive(ctx)
+    db = archive.open_db()
+    with archive_lock(archive.root):
+        added, known = show_store.add_shows(db, [(f.url, f.title) for f in subscriptions.feeds])
+    for problem in subscriptions.problems:
+        click.echo(f"warning: {problem}", err=True)
+    for show in added:
+        click.echo(f"added\t{show['id']}\t{show['feed_url']}")
+    for show in known:
+        click.echo(f"known\t{show['id']}\t{show['feed_url']}")
+    click.echo(
+        f"{len(added)} shows added, {len(known)} already in the archive, "
+        f"{len(subscriptions.problems)} entries skipped"
+        + ("; run `podarchive run` to fetch them" if added else "")
+    )
+    if subscriptions.problems:
+        sys.exit(1)
+
+
+@cli.command("export-opml")
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False, writable=True),
+    help="Write to this file (default: standard output).",
+)
+@click.pass_context
+def export_opml(ctx: click.Context, output: str | None) -> None:
+    """Write the archive's shows as an OPML subscription list (their own feed URLs).
+
+    \b
+    Example:
+        podarchive export-opml -o shows.opml
+    """
+    from ingest.feeds.opml import write_opml
+    from ingest.fileio import write_atomic
+    from ingest.store import shows as show_store
+
+    db = _archive(ctx).open_db()
+    shows = show_store.list_shows(db)
+    data = write_opml("Podcast archive", shows)
+    if output:
+        write_atomic(Path(output), data)
+        click.echo(f"{len(shows)} shows written to {output}", err=True)
+    else:
+        click.echo(data.decode("utf-8"), nl=False)
 
 
 @cli.command("tag-override")

@@ -121,6 +121,7 @@ def run_archive(
         _download_and_transcribe(archive, db, config, summary, echo)
         _index_search(db)
         _tag(db, config, summary, echo)
+        _chapters(archive, db, summary, echo)
         if build:
             _build(archive, db, config, summary, echo)
     except Exception as error:  # a step that cannot start at all (a missing model...)
@@ -301,6 +302,17 @@ def _tag(db, config: ArchiveConfig, summary: RunSummary, echo: Echo) -> None:
     summary.failures += [(f"tags {episode_id}", why) for episode_id, why in result.failed.items()]
     if result.tagged:
         echo(f"Tagged {len(result.tagged)} episode(s)")
+
+
+def _chapters(archive: Archive, db, summary: RunSummary, echo: Echo) -> None:
+    from ingest.chapters.step import chapter_archive
+
+    result = chapter_archive(db, archive)
+    summary.failures += [(f"chapters {key}", why) for key, why in result.failed.items()]
+    for warning in result.warnings:
+        echo(f"Warning: {warning}")
+    if result.made:
+        echo(f"Chapters: {len(result.made)} episode(s)")
 
 
 def _build(archive: Archive, db, config: ArchiveConfig, summary: RunSummary, echo: Echo) -> None:

@@ -84,7 +84,41 @@ class Episode:
     transcripts: list[TranscriptLink] = field(default_factory=list)
     chapters_url: str | None = None
     chapters_type: str | None = None
+    # Podlove Simple Chapters written in the item itself, as the feed wrote them (untrusted:
+    # `ingest.chapters.publisher` repairs them before anything shows them).
+    feed_chapters: list[FeedChapter] = field(default_factory=list)
     people: list[Person] = field(default_factory=list)
+
+
+@dataclass
+class FeedChapter:
+    """A `psc:chapter` as written: its start is normal play time text ("00:01:02.500")."""
+
+    start: str
+    title: str = ""
+    href: str | None = None
+    image: str | None = None
+
+
+@dataclass
+class Chapter:
+    """A chapter of an episode: Podcasting 2.0 JSON chapters' startTime, endTime, title..."""
+
+    start: float  # seconds
+    end: float
+    title: str
+    url: str | None = None
+    image_url: str | None = None
+
+
+@dataclass
+class Soundbite:
+    """A `podcast:soundbite`: a stretch worth sharing, starting at a sentence."""
+
+    start: float  # seconds
+    duration: float
+    title: str
+    score: float = 0.0
 
 
 @dataclass

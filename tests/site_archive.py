@@ -217,8 +217,9 @@ def build_archive(archive: Archive, mp3: Path) -> dict[str, dict]:
     return {"brand": brand, "medical": medical, "hostile": hostile}
 
 
-def build_sample_archive(archive: Archive) -> dict[str, dict]:
-    """The sample show archived through the store, tagged for real; rows by guid."""
+def build_sample_archive(archive: Archive, chapters: bool = False) -> dict[str, dict]:
+    """The sample show archived through the store, tagged for real (with `chapters`, given
+    chapters and soundbites by the real step too); rows by guid."""
     from ingest.feeds.sanitize import html_to_text, sanitize_html
     from ingest.sample import load_sample
     from ingest.tags.step import tag_archive
@@ -277,6 +278,10 @@ def build_sample_archive(archive: Archive) -> dict[str, dict]:
         transcript_store.save_transcript(db, row["id"], transcript)
         write_transcript(archive.transcripts_dir, show_id, row["id"], transcript)
     tag_archive(db, load_taxonomy(), scorer_name="lexical")
+    if chapters:
+        from ingest.chapters.step import chapter_archive
+
+        chapter_archive(db, archive)
     rows = {row["guid"]: row for row in show_store.list_episodes(db, show_id)}
     rows["hostile"] = _add_hostile_episode(archive, db, show_id)
     return rows

@@ -619,3 +619,19 @@ def test_stored_queries_hide_their_sql_and_label_their_fields(ds):
         for param in query["params"]:
             label = query["labels"][param]
             assert re.search(rf'<label for="qp\d+">{re.escape(label)}</label>', html), name
+
+
+def test_episode_chapters_and_soundbites_link_to_the_page_at_their_start(archive):
+    from ingest.chapters.step import chapter_archive
+
+    db = archive.open_db()
+    assert chapter_archive(db, archive).failed == {}
+    db.conn.close()
+    ds = make_datasette(archive, base_url=SITE)
+    chapters = rows(ds, "/archive/episode_chapters.json", _size="max")
+    titles = {e.title for e in load_sample().episodes}
+    assert titles <= {row["episode"] for row in chapters}
+    assert all(row["source"] == "generated" and row["title"] for row in chapters)
+    for path in ("/archive/episode_chapters", "/archive/soundbites"):
+        html = get(ds, path).text
+        assert re.search(rf'href="{re.escape(SITE)}episodes/[^"]+/#t=\d+">\d+:\d\d</a>', html)

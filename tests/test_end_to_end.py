@@ -62,6 +62,30 @@ def test_demo_without_serving_builds_the_whole_archive(tmp_path):
     )
     assert moments
 
+    # Every episode has chapters (generated: the sample feed has none), in the database and
+    # beside its transcripts; on real Whisper output the One Medical episode's separate the
+    # reverse interview from the soft skills.
+    for episode in episodes:
+        assert episode["chapters_source"] == "generated"
+        assert _rows(db, "SELECT 1 FROM chapters WHERE episode_id = ?", [episode["id"]])
+        stem = root / "transcripts" / episode["show_id"] / episode["id"]
+        assert json.loads(stem.with_suffix(".chapters.json").read_text())["chapters"]
+    timed = _rows(
+        db,
+        "SELECT start, text FROM segments WHERE episode_id = ? ORDER BY idx",
+        [one_medical["id"]],
+    )
+    starts = [
+        c["start"]
+        for c in _rows(db, "SELECT start FROM chapters WHERE episode_id = ?", [one_medical["id"]])
+    ]
+
+    def chapter_of(*words: str) -> float:
+        said = next(s["start"] for s in timed if any(w in s["text"].lower() for w in words))
+        return max(start for start in starts if start <= said + 0.5)
+
+    assert chapter_of("reverse interview") != chapter_of("soft comp", "collaboration")
+
     page = root / "site" / "episodes" / one_medical["slug"] / "index.html"
     html = page.read_text()
     assert "reverse interview" in html.lower()

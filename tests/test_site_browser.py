@@ -24,7 +24,7 @@ EXPECTED_404 = "/no/such/page/"  # the one address whose 404 a test asks for
 def site(tmp_path_factory):
     """The sample show (plus a hostile episode) built into a site, served under BASE_PATH."""
     archive = Archive.at(tmp_path_factory.mktemp("browser-archive"))
-    episodes = build_sample_archive(archive)
+    episodes = build_sample_archive(archive, chapters=True)
     db = archive.open_db()
     report = sitegen.build_site(db, archive, BASE_PATH)
     assert report.indexed and report.errors == []
@@ -296,6 +296,54 @@ def test_share_copies_the_link_at_that_second(site, page):
     assert _clipboard(page)["text"] == f"{url}#t={now}"
 
 
+def test_the_chapter_list_seeks_the_player_and_marks_the_current_chapter(site, page):
+    page.goto(_episode_url(site, ONE_MEDICAL))
+    _ready(page)
+    chapters = page.locator(".chapters li.chapter")
+    assert chapters.count() >= 2
+    second = chapters.nth(1)
+    start = float(second.get_attribute("data-start"))
+    second.locator("a.seek").click()
+    assert abs(_wait_for_time(page, start, tolerance=0.5) - start) <= 0.5
+    page.wait_for_function("() => document.querySelectorAll('.chapter.current').length === 1")
+    assert second.get_attribute("aria-current") == "true"
+    # Played elsewhere (the transcript's first timestamp): the mark follows.
+    page.locator(".passage a.ts").first.click()
+    page.wait_for_function(
+        "() => document.querySelector('.chapter.current') === document.querySelector('.chapter')"
+    )
+    assert second.get_attribute("aria-current") is None
+
+
+def test_a_soundbite_plays_its_range_and_copies_its_link(site, page):
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"])
+    url = _episode_url(site, ONE_MEDICAL)
+    page.goto(url)
+    _ready(page)
+    bite = page.locator(".soundbites li").first
+    fragment = bite.locator("button.share").get_attribute("data-fragment")
+    start, end = (float(x) for x in fragment.removeprefix("t=").split(","))
+    assert 15 <= end - start <= 60
+    bite.locator("button.share").click()
+    page.wait_for_selector(".share-status:has-text('copied')")
+    assert _clipboard(page)["text"] == f"{url}#{fragment}"
+    # The link plays from its start and stops at its end: 15 s or more of audio in real time,
+    # so the range is shortened here to a second past a point near its end.
+    page.evaluate(
+        "([s, e]) => { const a = document.querySelector('.soundbites a.seek');"
+        " a.setAttribute('href', '#t=' + (e - 1.5) + ',' + e); a.dataset.t = e - 1.5; }",
+        [start, end],
+    )
+    bite.locator("a.seek").click()
+    page.wait_for_function(
+        "e => { const a = document.getElementById('player');"
+        " return a.paused && a.currentTime >= e - 0.1; }",
+        arg=end,
+        timeout=TIMEOUT_MS,
+    )
+    assert page.evaluate("() => document.getElementById('player').currentTime") < end + 1.0
+
+
 def _playing(page) -> bool:
     return not page.evaluate("() => document.getElementById('player').paused")
 
@@ -407,6 +455,7 @@ def test_skip_link_reaches_the_transcript_in_a_few_tabs(site, page):
 # Controls that stand on their own (not words inside a sentence): WCAG 2.2's 24 px minimum.
 TARGETS = (
     ".passage a.ts, .passage button.share, .moments a.seek, .chapters a.seek, .files a, "
+    ".soundbites a.seek, .soundbites button.share, "
     ".topics .tag, .player-tools button, .player-tools select, .player-tools label, "
     ".shortcuts summary, .site-header nav a, #search-results a.jump"
 )

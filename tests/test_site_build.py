@@ -274,6 +274,10 @@ def test_new_episode_rewrites_its_page_lists_and_index(archive, episodes):
         "people/rob-stevenson/index.html",
         "search/index.html",
         "feed.xml",
+        "shows/talk-talent-to-me/feed.xml",
+        # The new guest's feed of moments (empty: the episode has none, so no topic feed and
+        # no other person's feed changes).
+        "people/dana-lee/feed.xml",
         "sitemap.xml",
     } | {
         f"transcripts/talk-talent-to-me/{new['slug']}.{ext}"
@@ -396,6 +400,8 @@ def test_new_episode_rewrites_only_the_front_list_pages(archive, episodes, monke
         "people/index.html",
         "search/index.html",
         "feed.xml",
+        "shows/talk-talent-to-me/feed.xml",
+        "people/guest-11/feed.xml",
         "sitemap.xml",
     } | {
         f"transcripts/talk-talent-to-me/{eleventh['slug']}.{ext}"

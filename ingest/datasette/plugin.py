@@ -25,7 +25,15 @@ from ingest.timecode import clock
 
 PLUGIN_NAME = "podarchive"
 # Tables whose start/end columns are seconds from the start of the audio.
-TIMED_TABLES = {"segments", "passages", "topic_moments", "topic_mentions", "chapters"}
+TIMED_TABLES = {
+    "segments",
+    "passages",
+    "topic_moments",
+    "topic_mentions",
+    "chapters",
+    "episode_chapters",
+    "soundbites",
+}
 # Stored-query columns holding FTS5 snippet()/highlight() output with <mark> around matches.
 HIGHLIGHT_MARKS = ("<mark>", "</mark>")
 LIST_COLUMNS = ("topics", "keyphrases", "guests")  # JSON arrays in episode_list, shown as text

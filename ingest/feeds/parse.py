@@ -326,6 +326,7 @@ def _episode(entry, raw: RawItem | None, position: int, url: str, warn) -> Episo
         episode.transcripts = [t for t in raw.transcripts if is_http_url(t.url)]
         if is_http_url(raw.chapters_url):
             episode.chapters_url, episode.chapters_type = raw.chapters_url, raw.chapters_type
+        episode.feed_chapters = raw.feed_chapters
         episode.people = raw.people
     else:
         _single_podcast_tags(entry, episode)

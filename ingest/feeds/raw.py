@@ -16,10 +16,13 @@ from xml.etree.ElementTree import Element, ParseError
 import defusedxml.ElementTree as SafeET
 from defusedxml import DefusedXmlException
 
-from ingest.records import Person, TranscriptLink
+from ingest.records import FeedChapter, Person, TranscriptLink
 
 ATOM_NS = "http://www.w3.org/2005/Atom"
 MEDIA_RSS_NS = "http://search.yahoo.com/mrss/"
+# Podlove Simple Chapters (podlove.org/simple-chapters): chapters inside the item.
+PSC_NS = "http://podlove.org/simple-chapters"
+MAX_FEED_CHAPTERS = 1000  # per item; more is a broken or hostile feed, and the rest is dropped
 # XML Base (W3C): xml:base on any element sets the base URI of relative URLs inside it.
 XML_BASE = "{http://www.w3.org/XML/1998/namespace}base"
 # The Podcasting 2.0 namespace has been published under several URIs over the years.
@@ -61,6 +64,7 @@ class RawItem:
     transcripts: list[TranscriptLink] = field(default_factory=list)
     chapters_url: str | None = None
     chapters_type: str | None = None
+    feed_chapters: list[FeedChapter] = field(default_factory=list)
     people: list[Person] = field(default_factory=list)
 
 
@@ -97,6 +101,8 @@ def _kind(ns: str) -> str:
         return "atom"
     if ns.rstrip("/") == MEDIA_RSS_NS.rstrip("/"):
         return "media"
+    if ns.rstrip("/") == PSC_NS:
+        return "psc"
     return "" if not ns else "other"
 
 
@@ -117,6 +123,27 @@ def _person(element: Element) -> Person | None:
         img=element.get("img") or None,
         href=element.get("href") or None,
     )
+
+
+def _feed_chapters(element: Element, room: int) -> list[FeedChapter]:
+    """The `psc:chapter` children of a `psc:chapters`, as written (at most `room` of them)."""
+    found = []
+    for child in element:
+        if len(found) >= room:
+            break
+        if not isinstance(child.tag, str) or _split(child.tag)[1] != "chapter":
+            continue
+        start = (child.get("start") or "").strip()
+        if start:
+            found.append(
+                FeedChapter(
+                    start=start,
+                    title=child.get("title") or "",
+                    href=(child.get("href") or "").strip() or None,
+                    image=(child.get("image") or "").strip() or None,
+                )
+            )
+    return found
 
 
 def _base(parent: str, element: Element) -> str:
@@ -179,6 +206,8 @@ def _item(element: Element, position: int, atom: bool, base: str = "") -> RawIte
                 person = _person(child)
                 if person:
                     item.people.append(person)
+        elif kind == "psc" and local == "chapters":
+            item.feed_chapters += _feed_chapters(child, MAX_FEED_CHAPTERS - len(item.feed_chapters))
         elif kind == "itunes":
             if local == "explicit":
                 item.explicit = _text(child)

@@ -7,6 +7,7 @@ before they become paths, links must be http(s), and show notes are sanitised ag
 from __future__ import annotations
 
 import bisect
+import math
 import os
 import re
 from dataclasses import dataclass, field
@@ -14,6 +15,8 @@ from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 
 from ingest.archive import Archive
+from ingest.chapters.files import MIME_TYPE as CHAPTERS_MIME_TYPE
+from ingest.chapters.files import SUFFIX as CHAPTERS_SUFFIX
 from ingest.ids import is_safe_id, slugify
 from ingest.net import is_http_url
 from ingest.sitegen import urls
@@ -157,6 +160,7 @@ def load(
     episode_topics = site_store.topics_by_episode(db)
     moments = site_store.moments_by_episode(db)
     chapters = site_store.chapters_by_episode(db)
+    soundbites = site_store.soundbites_by_episode(db)
     stamps = site_store.transcript_stamps(db)
     this_second = datetime.now(UTC).isoformat(timespec="seconds")
     digests: dict[str, dict] = {}
@@ -189,6 +193,7 @@ def load(
                 "t": int(m["start"]),
                 "stamp": clock(m["start"]),
                 "quote": short_quote(m["quote"] or ""),
+                "speaker": m["speaker"] or "",
             }
             for m in moments.get(row["id"], [])
             if is_safe_id(m["slug"])
@@ -209,12 +214,15 @@ def load(
         episode["chapters"] = [
             {
                 "title": c["title"],
+                "start": c["start"],
+                "end": c["end"] if c["end"] is not None else c["start"],
                 "t": int(c["start"]),
                 "stamp": clock(c["start"]),
                 "url": safe_url(c["url"]),
             }
             for c in chapters.get(row["id"], [])
         ]
+        episode["soundbites"] = [_soundbite(b) for b in soundbites.get(row["id"], [])]
         # The transcript itself is read only for pages that must be rendered (see
         # `with_transcript`); its digest stands for it in the page's input hash.
         stamp = stamps.get(row["id"])
@@ -308,6 +316,21 @@ def _transcript_digest(
     return {"stamp": stamp, "digest": digest, "settled": not saved_at or saved_at < this_second}
 
 
+def _soundbite(row: dict) -> dict:
+    """A soundbite as a page and the feed show it: `#t=START,END` is a media-fragment range."""
+    start, end = row["start"], row["start"] + row["duration"]
+    # Tenths of a second, the start rounded down and the end up: no word of it is cut off.
+    fragment = f"t={math.floor(start * 10) / 10:.1f},{math.ceil(end * 10) / 10:.1f}"
+    return {
+        "title": row["title"],
+        "start": start,
+        "duration": row["duration"],
+        "fragment": fragment,
+        "stamp": clock(start),
+        "length": clock(row["duration"]),
+    }
+
+
 def summary(episode: dict) -> dict:
     """The fields a list row shows: a list page hashes and renders only these."""
     keys = (
@@ -338,6 +361,7 @@ def _show(row: dict, people: list[dict]) -> dict:
         "link": safe_url(row["link"]),
         "image_url": safe_url(row["image_url"]),
         "feed_url": safe_url(row["feed_url"]),
+        "podcast_guid": row.get("podcast_guid") or "",
         "author": row["author"] or "",
         "language": row["language"] or "en",
         "people": people,
@@ -460,6 +484,12 @@ def _attach_files(
             episode["transcript_files"].append(
                 {"ext": ext, "label": label, "type": mime, "url": site_path}
             )
+    episode["chapters_file"] = None
+    name = f"{episode_id}{CHAPTERS_SUFFIX}"
+    if name in transcript_names:
+        site_path = urls.transcript_path(show_id, episode["slug"], CHAPTERS_SUFFIX.lstrip("."))
+        files[site_path] = folder / name
+        episode["chapters_file"] = {"url": site_path, "type": CHAPTERS_MIME_TYPE}
     if episode["transcript_digest"]:
         ext, label, mime = TEXT_FORMAT
         site_path = urls.transcript_path(show_id, episode["slug"], ext)

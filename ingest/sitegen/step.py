@@ -8,6 +8,7 @@ whose hash changed since the last build (see `files`). URLs are fixed by this la
     shows/<id>/, topics/, topics/<slug>/, people/, people/<slug>/, search/, 404.html
     audio/<show>/<episode>.<ext>, transcripts/<show>/<episode>.{vtt,srt,json,txt}
     feed.xml, sitemap.xml, robots.txt, static/, pagefind/
+    shows/<id>/feed.xml, topics/<slug>/feed.xml, people/<slug>/feed.xml, shows.opml
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 from ingest.archive import Archive
+from ingest.feeds.opml import write_opml
 from ingest.sitegen import data as site_data
 from ingest.sitegen import downloads
 from ingest.sitegen import render as site_render
@@ -163,6 +165,26 @@ def build_site(
         digest = content_hash(version, rel, content)
         if not writer.unchanged(rel, digest):
             writer.write(rel, digest, content)
+    for show in data.shows:  # each show's own re-published feed, made of the same inputs
+        rel = show["url"] + "feed.xml"
+        digest = content_hash(version, rel, inputs)
+        if not writer.unchanged(rel, digest):
+            writer.write(rel, digest, site_feed.rss(data, base, show))
+    _moment_feeds(writer, data, base, version)
+    opml = write_opml(
+        common["site_title"],
+        [
+            {
+                "title": show["title"],
+                "feed_url": base.full(show["url"] + "feed.xml"),
+                "link": base.full(show["url"]),
+            }
+            for show in data.shows
+        ],
+    )
+    digest = content_hash(version, "shows.opml", opml.decode("utf-8"))
+    if not writer.unchanged("shows.opml", digest):
+        writer.write("shows.opml", digest, opml)
     digest = content_hash(version, "robots.txt", base.absolute)
     if not writer.unchanged("robots.txt", digest):
         writer.write("robots.txt", digest, site_feed.robots(base))
@@ -175,6 +197,30 @@ def build_site(
     report.outputs = len(writer.current)
     report.written = writer.written
     return report
+
+
+def _moment_feeds(writer: SiteWriter, data: site_data.SiteData, base: BaseUrl, version: str):
+    """A feed per topic page and per person page: one item per topic moment. A person's are
+    the moments they start saying, where the transcript names its speakers by the episode's
+    credits; elsewhere every moment of the episodes they are credited on."""
+    by_topic: dict[str, list] = defaultdict(list)
+    by_person: dict[int, list] = defaultdict(list)
+    for episode in data.episodes:
+        names = {person["name"] for person in episode["people"]}
+        voiced = any(moment["speaker"] in names for moment in episode["moments"])
+        for moment in episode["moments"]:
+            by_topic[moment["slug"]].append((episode, moment))
+            for person in episode["people"]:
+                if not voiced or moment["speaker"] == person["name"]:
+                    by_person[person["person_id"]].append((episode, moment))
+    feeds = [(t["name"], t["url"], by_topic[t["slug"]]) for t in data.topics]
+    feeds += [(p["name"], p["url"], by_person[p["person_id"]]) for p in data.people]
+    for title, url, moments in feeds:
+        rel = url + "feed.xml"
+        body = site_feed.moments_feed(base, title, url, moments)
+        digest = content_hash(version, rel, body.decode("utf-8"))
+        if not writer.unchanged(rel, digest):
+            writer.write(rel, digest, body)
 
 
 def _search_index(

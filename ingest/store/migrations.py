@@ -400,6 +400,47 @@ def m080_moment_quotes(db: sqlite_utils.Database) -> None:
     db.execute("ALTER TABLE topic_moments ADD COLUMN quote TEXT NOT NULL DEFAULT ''")
 
 
+def m100_chapters_and_soundbites(db: sqlite_utils.Database) -> None:
+    """Chapters for every episode (the publisher's, repaired, else generated), soundbites, and
+    the inline Podlove chapters of a feed item; Datasette's episode_chapters view."""
+    db.executescript(
+        """
+        -- JSON [{"start", "title", "href", "image"}]: psc:chapter elements as the feed wrote them.
+        ALTER TABLE episodes ADD COLUMN feed_chapters TEXT NOT NULL DEFAULT '[]';
+        -- 'publisher' (podcast:chapters or psc:chapters, repaired) or 'generated'.
+        ALTER TABLE episodes ADD COLUMN chapters_source TEXT;
+        -- Hash of what the chapters were made from (ingest.chapters.step): unchanged, not redone.
+        ALTER TABLE episodes ADD COLUMN chapters_input_hash TEXT;
+        ALTER TABLE episodes ADD COLUMN chapters_at TEXT;
+        -- Why the publisher's chapters were repaired or replaced: one line naming the episode.
+        ALTER TABLE episodes ADD COLUMN chapters_warning TEXT;
+
+        CREATE TABLE soundbites (
+            episode_id TEXT NOT NULL REFERENCES episodes(id),
+            start REAL NOT NULL,            -- seconds: where a sentence begins
+            duration REAL NOT NULL,         -- 15 to 60 s (podcast:soundbite)
+            title TEXT NOT NULL DEFAULT '',
+            score REAL NOT NULL DEFAULT 0,
+            PRIMARY KEY (episode_id, start)
+        );
+
+        CREATE VIEW episode_chapters AS
+        SELECT
+            c.rowid AS rowid,
+            c.episode_id,
+            e.title AS episode,
+            c.start,
+            c."end",
+            round(c."end" - c.start) AS seconds,
+            c.title,
+            c.url,
+            e.chapters_source AS source,
+            e.chapters_warning AS warning
+        FROM chapters c JOIN episodes e ON e.id = c.episode_id;
+        """
+    )
+
+
 def m120_tag_evidence(db: sqlite_utils.Database) -> None:
     """Why an episode has each topic (`reason`): the seconds its moments cover and their share
     of the spoken time, and the show-notes sentence that names it (with its score). The host
@@ -471,6 +512,7 @@ MIGRATIONS: list[Migration] = [
     m060_title_source,
     m070_topics_apart_from_keyphrases,
     m080_moment_quotes,
+    m100_chapters_and_soundbites,
     m120_tag_evidence,
     m130_topic_mentions,
 ]

@@ -33,6 +33,7 @@ _EPISODE_FEED_FIELDS = (
     "keywords",
     "chapters_url",
     "chapters_type",
+    "feed_chapters",
 )
 
 _SHOW_FEED_FIELDS = (
@@ -103,6 +104,7 @@ def _episode_row(episode: Episode) -> dict:
         "keywords": json.dumps(episode.keywords),
         "chapters_url": episode.chapters_url,
         "chapters_type": episode.chapters_type,
+        "feed_chapters": json.dumps([asdict(c) for c in episode.feed_chapters]),
     }
 
 
@@ -214,6 +216,20 @@ def add_show(
             }
         )
     return get_show(db, show_id)
+
+
+def add_shows(db: sqlite_utils.Database, feeds: list[tuple[str, str]]) -> tuple[list, list]:
+    """Register (feed URL, title) pairs in one transaction: all of them or, on any error, none.
+    Returns (shows added, shows already in the archive)."""
+    added, known = [], []
+    with transaction(db):
+        for url, title in feeds:
+            existing = find_show_by_url(db, url)
+            if existing:
+                known.append(existing)
+            else:
+                added.append(add_show(db, url, title))
+    return added, known
 
 
 def list_shows(db: sqlite_utils.Database) -> list[dict]:

@@ -88,10 +88,13 @@ def topics_by_episode(db: sqlite_utils.Database) -> dict[str, list[dict]]:
 
 
 def moments_by_episode(db: sqlite_utils.Database) -> dict[str, list[dict]]:
-    """Episode id -> topic moments in playing order."""
+    """Episode id -> topic moments in playing order, each with the speaker of the segment it
+    starts in (when the transcript names speakers)."""
     rows = db.query(
         """
-        SELECT m.episode_id, m.tag_slug AS slug, t.name, m.start, m."end", m.score, m.quote
+        SELECT m.episode_id, m.tag_slug AS slug, t.name, m.start, m."end", m.score, m.quote,
+               (SELECT s.speaker FROM segments s WHERE s.episode_id = m.episode_id
+                AND s.start <= m.start + 0.25 ORDER BY s.start DESC LIMIT 1) AS speaker
         FROM topic_moments m JOIN tags t ON t.slug = m.tag_slug
         WHERE t.kind = 'topic'
         ORDER BY m.episode_id, m.start, t.name
@@ -119,6 +122,14 @@ def chapters_by_episode(db: sqlite_utils.Database) -> dict[str, list[dict]]:
     """Episode id -> chapters in playing order."""
     rows = db.query(
         'SELECT episode_id, start, "end", title, url FROM chapters ORDER BY episode_id, start'
+    )
+    return _group(rows, "episode_id")
+
+
+def soundbites_by_episode(db: sqlite_utils.Database) -> dict[str, list[dict]]:
+    """Episode id -> soundbites in playing order."""
+    rows = db.query(
+        "SELECT episode_id, start, duration, title FROM soundbites ORDER BY episode_id, start"
     )
     return _group(rows, "episode_id")
 

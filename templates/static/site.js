@@ -1,6 +1,7 @@
 // Episode pages: timestamps seek the player, #t=SECONDS or ?t=SECONDS starts there, the
 // passage being played is highlighted and the address follows it; share buttons copy a link to
-// a moment, keys play, pause and skip, and speed and follow-along are remembered.
+// a moment, keys play, pause and skip, and speed and follow-along are remembered. The chapter
+// being played is marked too; a soundbite's link (#t=START,END) plays it and stops at its end.
 // Without JavaScript the links still scroll to the passage (and the tools stay hidden).
 (function () {
   "use strict";
@@ -20,6 +21,9 @@
   var follow = document.getElementById("follow");
   var status = document.querySelector(".share-status");
   var nowPlaying = document.querySelector(".now-playing");
+  var chapters = Array.prototype.slice.call(document.querySelectorAll(".chapter[data-start]"));
+  var currentChapter = null;
+  var stopAt = null;  // the end of a #t=START,END range being played
   var lastUrlUpdate = 0;
   var statusTimer = null;
 
@@ -31,6 +35,12 @@
     var m = /^(?:(\d+):)?(\d{1,2}):(\d{1,2}(?:\.\d+)?)$/.exec(value);
     if (!m) return null;
     return parseInt(m[1] || "0", 10) * 3600 + parseInt(m[2], 10) * 60 + parseFloat(m[3]);
+  }
+
+  // The end of a media-fragment range "754,800" (W3C Media Fragments, temporal), else null.
+  function rangeEnd(value) {
+    var parts = value ? decodeURIComponent(String(value)).split(",") : [];
+    return parts.length > 1 ? parseTime(parts[1]) : null;
   }
 
   // #t= wins over ?t=. Whole seconds naming a passage (id "t=754") mean that passage's exact
@@ -66,7 +76,20 @@
     return (h ? h + ":" + String(m).padStart(2, "0") : String(m)) + ":" + String(s).padStart(2, "0");
   }
 
+  // Chapters are few: the last one starting at or before t.
+  function highlightChapter(t) {
+    var found = null;
+    chapters.forEach(function (item) {
+      if (parseFloat(item.getAttribute("data-start")) <= t + 0.25) found = item;
+    });
+    if (found === currentChapter) return;
+    if (currentChapter) { currentChapter.classList.remove("current"); currentChapter.removeAttribute("aria-current"); }
+    if (found) { found.classList.add("current"); found.setAttribute("aria-current", "true"); }
+    currentChapter = found;
+  }
+
   function highlight(t) {
+    highlightChapter(t);
     var index = passageIndex(t);
     var passage = index >= 0 ? passages[index] : null;
     if (passage === current) return passage;
@@ -137,8 +160,10 @@
   // The plain-text clipboard holds the link alone (it pastes into an address bar); where the
   // browser takes rich clipboard items, the HTML flavour quotes the passage above the link.
   function share(t, quote) {
-    var url = momentUrl(t);
-    var when = stamp(t);
+    shareLink(momentUrl(t), stamp(t), quote);
+  }
+
+  function shareLink(url, when, quote) {
     var done = function () { say("Link to " + when + " copied"); };
     var failed = function () {
       if (legacyCopy(url)) done(); else say("Copy this link: " + url);
@@ -225,6 +250,21 @@
     });
   }
 
+  // Soundbites: "Copy link" copies the page's address with the soundbite's range.
+  Array.prototype.forEach.call(document.querySelectorAll(".share-bite"), function (button) {
+    var fragment = button.getAttribute("data-fragment") || "";
+    var t = parseTime(fragment.replace(/^t=/, ""));
+    if (t === null) return;
+    button.setAttribute("aria-label", "Copy a link to the soundbite at " + stamp(t));
+    button.addEventListener("click", function () {
+      var item = button.closest(".soundbite");
+      var label = item && item.querySelector(".label");
+      shareLink(window.location.origin + window.location.pathname + "#" + fragment, stamp(t),
+        label ? label.textContent.trim() : "");
+    });
+    button.hidden = false;
+  });
+
   function setSpeed(rate) {
     // defaultPlaybackRate too: load() (a remote file fetched on first play) resets the rate to it.
     audio.defaultPlaybackRate = rate;
@@ -261,6 +301,7 @@
     if (t === null) return;
     event.preventDefault();
     setUrlTime(t);
+    stopAt = rangeEnd(link.getAttribute("href").slice(3));
     seek(t, true);
     if (!link.closest(".passage")) reveal(highlight(t));
   });
@@ -271,6 +312,7 @@
   });
 
   audio.addEventListener("timeupdate", function () {
+    if (stopAt !== null && audio.currentTime >= stopAt) { stopAt = null; audio.pause(); }
     var before = current;
     var passage = highlight(audio.currentTime);
     if (audio.paused) return;
@@ -290,6 +332,8 @@
   });
 
   var start = requestedTime();
+  var hashRange = /^#t=(.+)$/.exec(window.location.hash);
+  stopAt = hashRange ? rangeEnd(hashRange[1]) : null;
   if (start !== null) {
     seek(start, false);
     reveal(highlight(start));

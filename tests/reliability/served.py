@@ -7,6 +7,7 @@ the bounded load test of Datasette search that both the tests and `bench/reliabi
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -77,6 +78,24 @@ HOSTILE_PERSON = (
     "Mallory &lt;img src=x onerror=alert('person')&gt;"
     "&lt;/script&gt;&lt;script&gt;window.__pwned='ld'&lt;/script&gt;</podcast:person>"
 )
+# The publisher's chapters file: markup in titles, script URLs, unsorted and overlapping.
+HOSTILE_CHAPTERS = {
+    "version": "1.2.0",
+    "chapters": [
+        {
+            "startTime": 1,
+            "endTime": 9,
+            "title": "Pwn <img src=x onerror=\"window.__pwned='ch'\">two",
+        },
+        {
+            "startTime": 0,
+            "endTime": 5,
+            "title": "<script>window.__pwned='chapter'</script>Pwn one",
+            "url": "javascript:window.__pwned='chapter-url'",
+            "img": "file:///etc/passwd",
+        },
+    ],
+}
 HOSTILE_QUERY = "<script>alert('q')</script>\"><img src=x onerror=alert('q2')>"
 
 
@@ -98,6 +117,8 @@ def hostile_server(short_mp3: bytes) -> LocalServer:
     server = LocalServer().start()
     server.route("/pwn.mp3", AudioFile(short_mp3))
     server.serve_bytes("/pwn.vtt", vtt(*HOSTILE_CUES, seconds=0.4), "text/vtt")
+    chapters = json.dumps(HOSTILE_CHAPTERS).encode()
+    server.serve_bytes("/pwn.chapters.json", chapters, "application/json+chapters")
     feed = Feed(
         title=HOSTILE_SHOW_TITLE,
         items=[
@@ -112,7 +133,10 @@ def hostile_server(short_mp3: bytes) -> LocalServer:
                     "<itunes:keywords>&lt;script&gt;alert('kw')&lt;/script&gt;, pwnage"
                     "</itunes:keywords>"
                     "<category>&lt;img src=x onerror=alert('cat')&gt;</category>"
-                    "<itunes:image href=\"javascript:alert('image')\"/>" + HOSTILE_PERSON
+                    "<itunes:image href=\"javascript:alert('image')\"/>"
+                    + HOSTILE_PERSON
+                    + f'<podcast:chapters url="{server.url("/pwn.chapters.json")}"'
+                    ' type="application/json+chapters"/>'
                 ),
             )
         ],

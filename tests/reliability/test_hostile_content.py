@@ -152,6 +152,30 @@ def test_site_pages_render_hostile_feed_inert(served_archive, site, browser, obs
     observe(f"{len(pages)} site pages with payloads loaded and hovered: no dialog, flag unset")
 
 
+def test_hostile_publisher_chapters_are_repaired_with_one_warning_and_shown_as_text(
+    served_archive, site, browser
+):
+    """The hostile item's podcast:chapters file (markup in titles, javascript: and file:
+    links, unsorted, overlapping) is repaired with one warning naming the episode; the chapter
+    list under the player shows its titles as words, and nothing in it runs."""
+    episode = hostile_episode(served_archive)
+    db = served_archive.root / "archive.db"
+    [row] = rows(db, "SELECT chapters_source, chapters_warning FROM episodes WHERE guid = 'pwn-1'")
+    assert row["chapters_source"] == "publisher"
+    assert episode["id"] in row["chapters_warning"]
+    assert served_archive.output.count(f"Warning: episode {episode['id']}") == 1
+    chapters = rows(
+        db,
+        "SELECT title, url, image_url FROM chapters WHERE episode_id = ? ORDER BY start",
+        [episode["id"]],
+    )
+    assert [c["title"] for c in chapters] == ["Pwn one", "Pwn two"]
+    assert all(c["url"] is None and c["image_url"] is None for c in chapters)
+    seen = visit(browser, f"{site}/episodes/{episode['slug']}/")
+    assert_inert(seen, "episode page")
+    assert "Pwn one" in seen["text"] and "Pwn two" in seen["text"]
+
+
 def test_json_ld_holds_the_hostile_title_as_data(served_archive, site, browser):
     """`</script>` in a guest's name cannot close the JSON-LD block: it parses and holds the
     name as data. (Markup in a title is read as text when the feed is parsed, so the title
