@@ -703,9 +703,15 @@ def demo(ctx: click.Context, no_serve: bool, host: str, port: int) -> None:
 @click.option(
     "--limit", type=click.IntRange(min=1), default=10, show_default=True, help="Hits to print."
 )
+@click.option("--speaker", help="Only what this speaker said (a name, e.g. 'Viet Nguyen').")
 @click.pass_context
 def search(
-    ctx: click.Context, query: str, topic: str | None, show_key: str | None, limit: int
+    ctx: click.Context,
+    query: str,
+    topic: str | None,
+    show_key: str | None,
+    limit: int,
+    speaker: str | None,
 ) -> None:
     """Search transcripts: ranked hits with episode, time and snippet.
 
@@ -724,7 +730,7 @@ def search(
         show_id = _show_id(archive.open_db(), show_key)
     # The page's path within the site ("/episodes/<slug>/#t=12"): the reader knows where their
     # site is served; Datasette, which would link it from its own host, makes no link instead.
-    hits = search_archive(archive, query, topic=topic, show=show_id, site_url="/")
+    hits = search_archive(archive, query, topic=topic, show=show_id, site_url="/", speaker=speaker)
     if not hits:
         click.echo(f"No passages match {query!r}.")
         return

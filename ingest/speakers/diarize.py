@@ -146,10 +146,9 @@ def cluster(vectors: np.ndarray, weights: np.ndarray, hint: int | None = None) -
     """A voice number for each row (weights: its seconds of speech).
 
     Average-linkage clusters of cosine distance. The tree is cut where the voices left are
-    further apart than SAME_VOICE_DISTANCE; with a hint of how many people speak, at the
-    first cut that leaves that many voices of substance, if their distance is at least
-    MIN_SPLIT_DISTANCE. Clusters with too little speech to be a voice (a cough, a laugh, two
-    words of noise) join the nearest voice of substance."""
+    further apart than SAME_VOICE_DISTANCE; a hint of how many people speak moves the cut
+    when the voices of substance it leaves are not that many. Clusters with too little speech
+    to be a voice (a cough, a laugh, two words of noise) join the nearest voice of substance."""
     n = len(vectors)
     if n < 2:
         return np.zeros(n, dtype=int)
@@ -157,7 +156,7 @@ def cluster(vectors: np.ndarray, weights: np.ndarray, hint: int | None = None) -
 
     unit = _unit(vectors).astype(np.float64)
     tree = linkage(unit, method="average", metric="cosine")
-    heights = tree[::-1, 2]  # heights[c - 1]: the merge that takes c clusters down to c - 1
+    heights = tree[::-1, 2]  # heights[c - 2]: the merge that takes c clusters down to c - 1
     minimum = max(MIN_VOICE_SECONDS, MIN_VOICE_SHARE * float(weights.sum()))
 
     def cut(count: int) -> tuple[np.ndarray, np.ndarray]:
@@ -165,17 +164,21 @@ def cluster(vectors: np.ndarray, weights: np.ndarray, hint: int | None = None) -
         sizes = np.bincount(labels, weights=weights, minlength=count)
         return labels, sizes >= minimum
 
-    chosen = None
-    if hint and hint > 1:
-        for count in range(2, min(n, MAX_CUT) + 1):
-            labels, big = cut(count)
-            if big.sum() >= hint:
-                if heights[count - 2] >= MIN_SPLIT_DISTANCE and big.sum() == hint:
-                    chosen = labels, big
+    count = min(n, 1 + int(np.sum(heights > SAME_VOICE_DISTANCE)))
+    chosen = cut(count)
+    if hint and chosen[1].sum() != hint:
+        # The hint moves the cut: up the tree (merging voices further apart than the
+        # threshold) or down it (splitting closer ones, never closer than MIN_SPLIT_DISTANCE),
+        # to the nearest cut that leaves that many voices of substance.
+        more = chosen[1].sum() < hint
+        steps = range(count + 1, min(n, MAX_CUT) + 1) if more else range(count - 1, 0, -1)
+        for other in steps:
+            if more and heights[other - 2] < MIN_SPLIT_DISTANCE:
                 break
-    if chosen is None:
-        count = 1 + int(np.sum(heights > SAME_VOICE_DISTANCE))
-        chosen = cut(min(count, n))
+            labels, big = cut(other)
+            if big.sum() == hint:
+                chosen = labels, big
+                break
     labels, big = chosen
     if not big.any():
         return np.zeros(n, dtype=int)

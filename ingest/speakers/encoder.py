@@ -26,7 +26,10 @@ BATCH = 64  # windows through the LSTM at once
 
 def weights_path() -> Path:
     """The encoder's weights inside the installed `resemblyzer` package."""
-    spec = importlib.util.find_spec("resemblyzer")
+    try:
+        spec = importlib.util.find_spec("resemblyzer")
+    except (ImportError, ValueError):  # blocked, or a broken install
+        spec = None
     if spec is None or not spec.submodule_search_locations:
         raise SpeakersUnavailable(INSTALL_HINT)
     path = Path(next(iter(spec.submodule_search_locations))) / "pretrained.pt"
