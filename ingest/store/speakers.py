@@ -213,3 +213,20 @@ def find_episode(db: sqlite_utils.Database, key: str) -> dict | None:
     """The episode whose id or page slug is `key`."""
     rows = list(db.query("SELECT * FROM episodes WHERE id = ? OR slug = ? LIMIT 1", [key, key]))
     return rows[0] if rows else None
+
+
+def moments_by_speaker(db: sqlite_utils.Database) -> dict[str, list[dict]]:
+    """Topic moments by who speaks the line each starts on: name -> moments, best first."""
+    rows = db.query(
+        """
+        SELECT tm.episode_id, tm.tag_slug, tm.start,
+            (SELECT s.speaker FROM segments s WHERE s.episode_id = tm.episode_id
+             AND s.end > tm.start ORDER BY s.start LIMIT 1) AS speaker
+        FROM topic_moments tm ORDER BY tm.score DESC, tm.id
+        """
+    )
+    found: dict[str, list[dict]] = {}
+    for row in rows:
+        if row["speaker"]:
+            found.setdefault(row["speaker"], []).append(row)
+    return found
