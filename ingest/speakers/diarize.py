@@ -220,6 +220,30 @@ def _viterbi(scores: np.ndarray, switch_costs: np.ndarray) -> np.ndarray:
     return path
 
 
+@dataclass
+class Speech:
+    """An episode's speech as the encoder heard it: runs of words, their windows, vectors."""
+
+    runs: list[_Run]
+    spans: list[tuple[float, float]]  # each window's (start, end)
+    owner: np.ndarray  # the run each window belongs to
+    vectors: np.ndarray  # one voice vector per window, as the encoder gave it
+
+
+def embed_speech(
+    encoder: VoiceEncoder, blocks: Iterator[np.ndarray], segments: list[Segment]
+) -> Speech:
+    """Embed the transcript's speech (the costly half of diarizing: the encoder)."""
+    runs = speech_runs(segments)
+    spans, owner = [], []
+    for r, run in enumerate(runs):
+        for span in run_windows(run):
+            spans.append(span)
+            owner.append(r)
+    vectors = embed_spans(encoder, blocks, spans) if spans else np.zeros((0, 256), np.float32)
+    return Speech(runs, spans, np.array(owner, dtype=int), vectors)
+
+
 def diarize(
     encoder: VoiceEncoder,
     blocks: Iterator[np.ndarray],
@@ -227,23 +251,24 @@ def diarize(
     hint: int | None = None,
 ) -> Diarization:
     """Label the transcript's words by voice and split its segments where the voice changes."""
-    runs = speech_runs(segments)
+    return assign(embed_speech(encoder, blocks, segments), segments, hint)
+
+
+def assign(speech: Speech, segments: list[Segment], hint: int | None = None) -> Diarization:
+    """Cluster the windows into voices and give every word one (the cheap half)."""
+    runs, spans, owner = speech.runs, speech.spans, speech.owner
     if not runs:
         return Diarization(list(segments))
-    spans, owner = [], []
-    for r, run in enumerate(runs):
-        for span in run_windows(run):
-            spans.append(span)
-            owner.append(r)
-    owner = np.array(owner)
-    windows = embed_spans(encoder, blocks, spans)
+    windows = speech.vectors
     seconds = np.array([max(b - a, MIN_CLIP_SECONDS) for a, b in spans])
-
-    run_vectors = _unit(np.stack([windows[owner == r].mean(axis=0) for r in range(len(runs))]))
-    run_seconds = np.array([max(run.end - run.start, MIN_CLIP_SECONDS) for run in runs])
-    run_labels = cluster(run_vectors, run_seconds, hint)
-    centroids = _centroids(run_vectors, run_seconds, run_labels, int(run_labels.max()) + 1)
-    # Two passes of k-means on the windows, from the clusters found on runs.
+    # Runs are clustered, not windows: a run's mean vector is steadier than any of its windows
+    # (measured on the bench's tuning set: DER 4% against 14% with two voices; with three,
+    # 22% against 15%, where runs that hold two turns run together mislead).
+    items = _unit(np.stack([windows[owner == r].mean(axis=0) for r in range(len(runs))]))
+    weights = np.array([max(run.end - run.start, MIN_CLIP_SECONDS) for run in runs])
+    labels = cluster(items, weights, hint)
+    centroids = _centroids(items, weights, labels, int(labels.max()) + 1)
+    # Two passes of k-means on the windows, from the clusters found.
     for _ in range(2):
         window_labels = np.argmax(windows @ centroids.T, axis=1)
         centroids = _centroids(windows, seconds, window_labels, len(centroids))
@@ -271,9 +296,9 @@ def diarize(
     word_labels = np.array([renumber[int(k)] for k in word_labels])
     voices = []
     for new, old in enumerate(order):
-        mine = word_labels == new
-        spoken_here = float(sum(words[i][1].end - words[i][1].start for i in np.flatnonzero(mine)))
-        first = float(words[int(np.flatnonzero(mine)[0])][1].start)
+        mine = np.flatnonzero(word_labels == new)
+        spoken_here = float(sum(words[i][1].end - words[i][1].start for i in mine))
+        first = float(words[int(mine[0])][1].start)
         voices.append(Voice(new, centroids[old].astype(np.float32), spoken_here, first))
     split, labels = split_segments(segments, words, word_labels)
     return Diarization(split, voices, labels)

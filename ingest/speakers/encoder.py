@@ -22,6 +22,7 @@ TARGET_DBFS = -30.0  # Resemblyzer scales its input to this loudness first
 HIDDEN = 256
 EMBEDDING = 256
 BATCH = 64  # windows through the LSTM at once
+THREADS = 1
 
 
 def weights_path() -> Path:
@@ -63,11 +64,18 @@ class VoiceEncoder:
         mels = np.stack([_frames(clip) for clip in clips])
         torch = self._torch
         out = []
-        with torch.inference_mode():
-            for start in range(0, len(mels), BATCH):
-                _, (hidden, _) = self.lstm(torch.from_numpy(mels[start : start + BATCH]))
-                raw = torch.relu(self.linear(hidden[-1]))
-                out.append(torch.nn.functional.normalize(raw, dim=1).numpy())
+        # One thread: the LSTM's small matrices gain little from two, and the spare core goes
+        # on downloading or transcribing (measured in bench/speakers.py).
+        threads = torch.get_num_threads()
+        torch.set_num_threads(THREADS)
+        try:
+            with torch.inference_mode():
+                for start in range(0, len(mels), BATCH):
+                    _, (hidden, _) = self.lstm(torch.from_numpy(mels[start : start + BATCH]))
+                    raw = torch.relu(self.linear(hidden[-1]))
+                    out.append(torch.nn.functional.normalize(raw, dim=1).numpy())
+        finally:
+            torch.set_num_threads(threads)
         return np.concatenate(out).astype(np.float32)
 
 
