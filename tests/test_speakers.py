@@ -150,3 +150,28 @@ def test_renaming_onto_a_name_already_in_the_episode_merges_the_two_voices(db):
         store.rename_speaker(db, "e1", "Speaker 3", "Rob")
     [voice] = store.episode_voices(db, "e1")
     assert (voice.label, voice.seconds, voice.named_by) == ("Rob", 40, "hand")
+
+
+def test_a_topic_moment_belongs_to_whoever_speaks_the_line_it_starts_on(db):
+    _episode(db)
+    lines = [(0.0, 4.0, "Rob Stevenson", "What is a reverse interview?"),
+             (4.0, 9.0, "Viet Nguyen", "The candidate runs the room."),
+             (9.0, 12.0, None, "Unlabelled words.")]  # fmt: skip
+    for idx, (start, end, speaker, text) in enumerate(lines):
+        db.execute(
+            "INSERT INTO segments (episode_id, idx, start, end, speaker, text)"
+            " VALUES ('e1', ?, ?, ?, ?, ?)",
+            [idx, start, end, speaker, text],
+        )
+    db.execute("INSERT INTO tags (slug, name) VALUES ('reverse', 'Reverse interviews')")
+    for start, score in [(4.5, 0.9), (0.0, 0.5), (10.0, 0.7)]:
+        db.execute(
+            "INSERT INTO topic_moments (episode_id, tag_slug, start, end, score, quote)"
+            " VALUES ('e1', 'reverse', ?, ?, ?, 'a quote running on into the next line')",
+            [start, start + 3, score],
+        )
+    said = store.moments_by_speaker(db)
+    assert set(said) == {"Rob Stevenson", "Viet Nguyen"}
+    [viet] = said["Viet Nguyen"]
+    assert (viet["start"], viet["text"]) == (4.5, "The candidate runs the room.")
+    assert said["Rob Stevenson"][0]["text"] == "What is a reverse interview?"

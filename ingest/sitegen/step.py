@@ -323,7 +323,7 @@ def _people_pages(
 
 def _moments_said(found: list[dict], episodes: list[dict]) -> list[dict]:
     """A person's own topic moments (they speak the line each starts on), best first, with
-    their episode's title and page."""
+    their episode's title and page, quoting that line."""
     by_id = {episode["id"]: episode for episode in episodes}
     moments = []
     for row in found:
@@ -334,7 +334,10 @@ def _moments_said(found: list[dict], episodes: list[dict]) -> list[dict]:
             None,
         )  # fmt: skip
         if shown:
-            moments.append(shown | {"episode": episode["title"], "url": episode["url"]})
+            line = " ".join(row["text"].split())
+            moments.append(
+                shown | {"episode": episode["title"], "url": episode["url"], "quote": line}
+            )
         if len(moments) == PERSON_MOMENTS:
             break
     return moments

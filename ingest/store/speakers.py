@@ -216,17 +216,20 @@ def find_episode(db: sqlite_utils.Database, key: str) -> dict | None:
 
 
 def moments_by_speaker(db: sqlite_utils.Database) -> dict[str, list[dict]]:
-    """Topic moments by who speaks the line each starts on: name -> moments, best first."""
+    """Topic moments by who speaks the line each starts on (with that line, so a quote never
+    runs on into the next speaker): name -> moments, best first."""
     rows = db.query(
         """
-        SELECT tm.episode_id, tm.tag_slug, tm.start,
-            (SELECT s.speaker FROM segments s WHERE s.episode_id = tm.episode_id
-             AND s.end > tm.start ORDER BY s.start LIMIT 1) AS speaker
-        FROM topic_moments tm ORDER BY tm.score DESC, tm.id
+        SELECT m.episode_id, m.tag_slug, m.start, s.speaker, s.text FROM (
+            SELECT tm.id, tm.episode_id, tm.tag_slug, tm.start, tm.score,
+                (SELECT s.id FROM segments s WHERE s.episode_id = tm.episode_id
+                 AND s.end > tm.start ORDER BY s.start LIMIT 1) AS segment_id
+            FROM topic_moments tm) m
+        JOIN segments s ON s.id = m.segment_id
+        WHERE s.speaker IS NOT NULL ORDER BY m.score DESC, m.id
         """
     )
     found: dict[str, list[dict]] = {}
     for row in rows:
-        if row["speaker"]:
-            found.setdefault(row["speaker"], []).append(row)
+        found.setdefault(row["speaker"], []).append(row)
     return found
