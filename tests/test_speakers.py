@@ -175,3 +175,19 @@ def test_a_topic_moment_belongs_to_whoever_speaks_the_line_it_starts_on(db):
     [viet] = said["Viet Nguyen"]
     assert (viet["start"], viet["text"]) == (4.5, "The candidate runs the room.")
     assert said["Rob Stevenson"][0]["text"] == "What is a reverse interview?"
+
+
+def test_an_episode_transcribed_again_is_labelled_again(db):
+    _episode(db)
+    db.execute(
+        "UPDATE episodes SET transcript_status = 'done', transcript_source = 'asr',"
+        " transcript_at = '2026-01-01T00:00:00+00:00'"
+    )
+    assert [e["id"] for e in store.episodes_to_label(db)] == ["e1"]
+    with transaction(db):
+        store.save_voices(db, "e1", [])
+    assert store.episodes_to_label(db) == []
+    db.execute("UPDATE episodes SET transcript_at = '2999-01-01T00:00:00+00:00'")
+    assert [e["id"] for e in store.episodes_to_label(db)] == ["e1"]
+    db.execute("UPDATE episodes SET transcript_source = 'publisher'")
+    assert store.episodes_to_label(db, redo=True) == []  # publisher speakers are kept

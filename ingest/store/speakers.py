@@ -45,9 +45,10 @@ def from_blob(blob: bytes | None) -> np.ndarray | None:
 
 
 def episodes_to_label(db: sqlite_utils.Database, *, redo: bool = False) -> list[dict]:
-    """Episodes we transcribed whose voices are not labelled yet (all of them with `redo`),
-    oldest first, so voice prints learnt from earlier episodes help later ones."""
-    pending = "" if redo else " AND e.speakers_status IS NULL"
+    """Episodes we transcribed whose voices are not labelled yet, or were labelled before the
+    transcript last changed (all of them with `redo`), oldest first, so voice prints learnt
+    from earlier episodes help later ones."""
+    pending = "" if redo else " AND (e.speakers_status IS NULL OR e.speakers_at < e.transcript_at)"
     return list(
         db.query(
             "SELECT e.*, s.author AS show_author, s.title AS show_title FROM episodes e"
