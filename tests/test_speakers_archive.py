@@ -8,6 +8,7 @@ is named by the voice print the sample show taught; its guest has a voice of the
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import subprocess
@@ -242,6 +243,19 @@ def test_search_by_speaker(labelled):
         cli, ["--archive", str(archive.root), "search", "reverse", "--speaker", "Rob Stevenson"]
     )
     assert by_host.exit_code == 0 and "No passages match" in by_host.output
+
+
+def test_datasette_facets_segments_by_speaker(labelled):
+    archive, db, _ = labelled
+    from ingest.datasette.serve import DATABASE_NAME, make_datasette
+
+    client = make_datasette(archive).client
+    facets = asyncio.run(client.get(f"/{DATABASE_NAME}/segments.json")).json()["facet_results"]
+    counts = {row["value"]: row["count"] for row in facets["speaker"]["results"]}
+    assert {"Rob Stevenson", "Viet Nguyen", "Laura Chen"} <= set(counts)  # Laura's: publisher
+    view = asyncio.run(client.get(f"/{DATABASE_NAME}/episode_speakers.json?_shape=objects"))
+    named_by = {(r["speaker"], r["named_by"]) for r in view.json()["rows"]}
+    assert ("Viet Nguyen", "feed") in named_by and ("Rob Stevenson", "voice print") in named_by
 
 
 def test_a_correction_survives_labelling_again(labelled):
