@@ -49,12 +49,9 @@ class Voice:
 
 @dataclass
 class Diarization:
-    segments: list[Segment]  # split at speaker changes; `speaker` holds "voice:N" placeholders
+    segments: list[Segment]  # split at speaker changes; `speaker` left for the names to fill
     voices: list[Voice] = field(default_factory=list)
-    labels: list[int] = field(default_factory=list)  # the voice of each segment
-
-    def voice_of(self, segment_index: int) -> Voice:
-        return self.voices[self.labels[segment_index]]
+    labels: list[int] = field(default_factory=list)  # the voice (index) of each segment
 
 
 @dataclass
@@ -95,9 +92,11 @@ def run_windows(run: _Run) -> list[tuple[float, float]]:
     return [(float(s), float(s) + WINDOW_SECONDS) for s in starts]
 
 
-def clips(blocks: Iterator[np.ndarray], spans: list[tuple[float, float]]) -> Iterator[np.ndarray]:
-    """The audio of each (start, end) span, in order of start, from a stream of sample blocks;
-    only the samples still needed are kept."""
+def clips(
+    blocks: Iterator[np.ndarray], spans: list[tuple[float, float]]
+) -> Iterator[tuple[int, np.ndarray]]:
+    """(index, audio) of each (start, end) span, in order of start, from a stream of sample
+    blocks; only the samples still needed are kept, so memory does not grow with the episode."""
     order = sorted(range(len(spans)), key=lambda i: spans[i][0])
     buffer = np.zeros(0, dtype=np.float32)
     offset = 0  # sample index of buffer[0]
