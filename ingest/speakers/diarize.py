@@ -33,6 +33,7 @@ MIN_SPLIT_DISTANCE = 0.12  # a hint never splits runs closer than this into two 
 MAX_CUT = 40  # clusters looked at when following a hint (outliers are clusters too)
 MIN_VOICE_SECONDS = 3.0  # a "voice" with less speech than this is noise in a real one
 MIN_VOICE_SHARE = 0.03  # or with less than this share of the episode's speech
+KMEANS_PASSES = 2
 SWITCH_COST = 0.15  # similarity given up to change voice between two words with no pause
 PAUSE_SWITCH_COST = 0.02  # and at a pause
 
@@ -268,22 +269,28 @@ def assign(speech: Speech, segments: list[Segment], hint: int | None = None) -> 
     labels = cluster(items, weights, hint)
     centroids = _centroids(items, weights, labels, int(labels.max()) + 1)
     # Two passes of k-means on the windows, from the clusters found.
-    for _ in range(2):
+    for _ in range(KMEANS_PASSES):
         window_labels = np.argmax(windows @ centroids.T, axis=1)
         centroids = _centroids(windows, seconds, window_labels, len(centroids))
 
     words = [item for run in runs for item in run.words]
-    mids = np.array([(w.start + w.end) / 2 for _, w in words])
     starts = np.array([a for a, _ in spans])
     ends = np.array([b for _, b in spans])
     window_scores = windows @ centroids.T
-    word_owner = np.repeat(np.arange(len(runs)), [len(run.words) for run in runs])
+    # A word scores as the mean of its run's windows that cover it (a run's windows are
+    # consecutive in `spans`, so each word looks at its own run's few, not the episode's all).
+    first_window = np.searchsorted(owner, np.arange(len(runs)))
+    last_window = np.searchsorted(owner, np.arange(len(runs)), side="right")
     scores = np.zeros((len(words), len(centroids)))
-    for i, mid in enumerate(mids):
-        covering = (owner == word_owner[i]) & (starts <= mid) & (ends >= mid)
-        if not covering.any():
-            covering = owner == word_owner[i]
-        scores[i] = window_scores[covering].mean(axis=0)
+    i = 0
+    for r, run in enumerate(runs):
+        own = slice(first_window[r], last_window[r])
+        for _, word in run.words:
+            mid = (word.start + word.end) / 2
+            covering = (starts[own] <= mid) & (ends[own] >= mid)
+            mine = window_scores[own][covering] if covering.any() else window_scores[own]
+            scores[i] = mine.mean(axis=0)
+            i += 1
     switch = np.full(len(words), SWITCH_COST)
     boundaries = np.cumsum([len(run.words) for run in runs])[:-1]
     switch[boundaries] = PAUSE_SWITCH_COST
