@@ -269,6 +269,9 @@ def hypothesis(diarization) -> list[tuple[float, float, int]]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--per-set", type=int, default=3, help="conversations per set and size")
+    parser.add_argument(
+        "--first", type=int, default=0, help="number of the first conversation (a fresh set)"
+    )
     parser.add_argument("--seconds", type=float, default=90, help="length of each conversation")
     parser.add_argument("--sets", default="tune,held-out", help="which sets, comma-separated")
     args = parser.parse_args(argv)
@@ -295,7 +298,7 @@ def main(argv: list[str] | None = None) -> int:
     costs: dict[str, list[float]] = {"audio": [], "asr": [], "diarize": []}
     for set_name in args.sets.split(","):
         for speakers in (2, 3):
-            for index in range(args.per_set):
+            for index in range(args.first, args.first + args.per_set):
                 conv = conversation(set_name, speakers, index, args.seconds)
                 transcript, asr_cpu = transcript_of(conv, transcriber)
                 minutes = conv.reference[-1][1] / 60

@@ -84,8 +84,15 @@ def test_clusters_find_the_number_of_voices_and_take_a_hint():
     assert len(set(labels)) == 3
     # Each voice's rows stay together.
     assert all(len(set(labels[i * 12 : (i + 1) * 12])) == 1 for i in range(3))
-    # A hint merges the closest two voices only when asked for fewer.
-    assert len(set(cluster(vectors, weights, hint=2))) == 2
+    # A hint of fewer people never forces distinct voices together.
+    assert len(set(cluster(vectors, weights, hint=2))) == 3
+    # Two close voices (cosine distance 0.15: one voice by the threshold) are split when the
+    # feed names three people, not otherwise.
+    close = np.array([np.cos(np.arccos(0.85)), np.sin(np.arccos(0.85))] + [0.0] * 14) * 3
+    near = np.concatenate([vectors[:24], close + rng.normal(0, 0.03, (12, 16))])
+    near[:12] = centres[0] + rng.normal(0, 0.03, (12, 16))
+    assert len(set(cluster(near, weights))) == 2
+    assert len(set(cluster(near, weights, hint=3))) == 3
     # A stray row with almost no speech joins a real voice rather than being one.
     stray = np.concatenate([vectors, [rng.normal(0, 3, 16)]])
     labels = cluster(stray, np.append(weights, 0.2))
