@@ -84,8 +84,13 @@ def test_clusters_find_the_number_of_voices_and_take_a_hint():
     assert len(set(labels)) == 3
     # Each voice's rows stay together.
     assert all(len(set(labels[i * 12 : (i + 1) * 12])) == 1 for i in range(3))
-    # A hint of fewer people never forces distinct voices together.
+    # A hint of fewer people never forces voices with much of the speech together; a distinct
+    # voice with little of it (one person's stray runs) joins the others.
     assert len(set(cluster(vectors, weights, hint=2))) == 3
+    few = np.concatenate([vectors[:24], vectors[24:26]])
+    few_weights = np.append(np.full(24, 2.0), [1.6, 1.6])  # 3.2 s: a voice, but 6% of the speech
+    assert len(set(cluster(few, few_weights))) == 3
+    assert len(set(cluster(few, few_weights, hint=2))) == 2
     # Two close voices (cosine distance 0.15: one voice by the threshold) are split when the
     # feed names three people, not otherwise.
     close = np.array([np.cos(np.arccos(0.85)), np.sin(np.arccos(0.85))] + [0.0] * 14) * 3
