@@ -11,8 +11,10 @@ Whisper tiny.en transcribes it (word times on), and the speakers step labels the
 
 - `tune`: Founders Talk and half of The Changelog's transcripts, voices from one pool; the
   thresholds in ingest/speakers were chosen on these.
-- `held-out`: Brain Science and the other half of The Changelog, voices from another pool,
-  never looked at while tuning.
+- `held-out`: Brain Science and the other half of The Changelog, voices from another pool.
+  Conversations 0-2 (`--first 0`) were held out until they showed that a hint of fewer people
+  than the voices found should not merge them, and so became a development set; conversations
+  3-5 (`--first 3`) were run once, on the final code.
 
 Diarization error rate (NIST md-eval's definition): missed speech, false alarm and speaker
 confusion, as shares of the reference speech, with 0.25 s around each reference boundary not
@@ -21,16 +23,19 @@ of speakers hinted (as the feed's people do) and without. Cost: CPU seconds of d
 hour of audio, and as a share of tiny.en's own transcription of the same audio. Audio and
 transcripts are cached in ~/.cache/podcast-archive/bench-speakers.
 
-Measured (`python bench/speakers.py`, 3 conversations per set and size, 1.3-1.6 min each,
-2 cores shared, load average 4 to 5), mean DER with the number of speakers hinted / without:
+Measured on the final code (2 cores shared, load average 2 to 5), mean DER with the number of
+speakers hinted (as the feed's people do) / without, 3 conversations of 1.3-1.6 min each:
 
-    tune      2 voices:  4.1% / 9.6%    3 voices: 21.9% / 20.5%
-    held-out  2 voices: 20.9% / 13.1%   3 voices: 29.5% / 18.4%
+    python bench/speakers.py                                  (tune; held-out 0-2, development)
+    tune            2 voices:  4.1% /  9.6%    3 voices: 21.9% / 20.5%
+    held-out 0-2    2 voices:  6.8% / 13.1%    3 voices: 12.2% / 18.4%
+    python bench/speakers.py --first 3 --sets held-out        (held out: run once)
+    held-out 3-5    2 voices:  4.4% / 15.1%    3 voices:  9.5% / 15.9%
 
-Missed speech (5 to 8%) is mostly short turns Whisper leaves out; the rest is confusion, worst
-where two voices are variants the encoder hears as one (en-gb-x-rp+m6 and en-029+m2 at similar
-pitch: 50% on that conversation). Cost: 58 CPU s of diarization per hour of audio against 528
-for tiny.en's transcription, 11%, plus 2 CPU s to load the encoder once per run.
+Missed speech (3 to 8%) is mostly short turns Whisper leaves out; confusion is worst where two
+voices are variants the encoder hears as one. Cost: 58-62 CPU s of diarization per hour of
+audio against 528-733 for tiny.en's transcription of the same audio (8-11%), plus 2 CPU s to
+load the encoder once per run.
 """
 
 from __future__ import annotations
