@@ -323,7 +323,7 @@ def _people_pages(
 
 def _moments_said(found: list[dict], episodes: list[dict]) -> list[dict]:
     """A person's own topic moments (they speak the line each starts on), best first, with
-    their episode's title and page, quoting that line."""
+    their episode's title and page, quoting that line (once, with all the topics it carries)."""
     by_id = {episode["id"]: episode for episode in episodes}
     moments = []
     for row in found:
@@ -333,13 +333,17 @@ def _moments_said(found: list[dict], episodes: list[dict]) -> list[dict]:
              and abs(m["start"] - row["start"]) < 0.01),
             None,
         )  # fmt: skip
-        if shown:
-            line = " ".join(row["text"].split())
-            moments.append(
-                shown | {"episode": episode["title"], "url": episode["url"], "quote": line}
-            )
+        if not shown:
+            continue
+        place = (episode["url"], shown["t"])
+        same = next((m for m in moments if (m["url"], m["t"]) == place), None)
+        if same is not None:  # one line that carries several topics is quoted once
+            same["name"] += ", " + shown["name"]
+            continue
         if len(moments) == PERSON_MOMENTS:
             break
+        line = " ".join(row["text"].split())
+        moments.append(shown | {"episode": episode["title"], "url": episode["url"], "quote": line})
     return moments
 
 
