@@ -281,6 +281,23 @@ def test_a_correction_survives_labelling_again(labelled):
     assert one_medical == {"Rob Stevenson", "Viet Nguyen"}
 
 
+def test_names_in_the_config_file_apply_whenever_the_episode_is_labelled(labelled):
+    archive, db, _ = labelled
+    episode = _episode(db, "One Medical")
+    config = archive.root / "podarchive.toml"
+    names = '"Viet Nguyen" = "Viet Nguyen (One Medical)"'
+    config.write_text(f"[speakers.{episode['slug']}]\n{names}\n")
+    try:
+        result = CliRunner().invoke(cli, ["--archive", str(archive.root), "diarize", "--redo"])
+    finally:
+        config.unlink()
+    assert result.exit_code == 0, result.output
+    speakers = {s["speaker"] for s in _segments(db, episode["id"])}
+    assert speakers == {"Rob Stevenson", "Viet Nguyen (One Medical)"}
+    vtt = (archive.transcripts_dir / episode["show_id"] / f"{episode['id']}.vtt").read_text()
+    assert "<v Viet Nguyen (One Medical)>" in vtt
+
+
 def test_without_the_extra_the_run_succeeds_unlabelled_with_one_notice(tmp_path, unnamed_show):
     root = tmp_path / "plain"
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}

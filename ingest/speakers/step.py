@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 import sqlite_utils
 
 from ingest.archive import Archive
+from ingest.config import ArchiveConfig
 from ingest.speakers import SpeakersUnavailable, names
 from ingest.speakers.diarize import Diarization, audio_blocks, diarize
 from ingest.speakers.encoder import VoiceEncoder, load_encoder
@@ -59,6 +60,7 @@ def label_episodes(
     episodes = store.episodes_to_label(db, redo=redo)
     if not episodes:
         return summary
+    renames = ArchiveConfig.load(archive.root).speakers
     try:
         encoder = make_encoder()
     except SpeakersUnavailable as exc:
@@ -68,7 +70,8 @@ def label_episodes(
         title = episode["title"] or episode["id"]
         started = time.perf_counter()
         try:
-            seconds = label_episode(archive, db, episode, encoder)
+            fixed = renames.get(episode["slug"]) or renames.get(episode["id"]) or {}
+            seconds = label_episode(archive, db, episode, encoder, fixed)
         except Exception as exc:  # one broken episode must not stop the others
             message = (
                 str(exc)
@@ -85,8 +88,11 @@ def label_episodes(
     return summary
 
 
-def label_episode(archive: Archive, db, episode: dict, encoder: VoiceEncoder) -> float:
-    """Label one episode; return the seconds of audio it covers. Files first, then the database."""
+def label_episode(
+    archive: Archive, db, episode: dict, encoder: VoiceEncoder, renames: dict | None = None
+) -> float:
+    """Label one episode; return the seconds of audio it covers. Files first, then the database.
+    `renames` are podarchive.toml's names for its voices ({"Speaker 2": "Viet Nguyen"})."""
     episode_id, show_id = episode["id"], episode["show_id"]
     path = files.transcript_paths(archive.transcripts_dir, show_id, episode_id)["json"]
     transcript = files.read_transcript(path, episode_id)
@@ -104,6 +110,10 @@ def label_episode(archive: Archive, db, episode: dict, encoder: VoiceEncoder) ->
     named = names.name_voices(
         found.voices, cast, store.voice_prints(db), store.corrections(db, episode_id)
     )
+    named = [
+        names.Named(renames[n.label], "hand") if renames and n.label in renames else n
+        for n in named
+    ]
     _apply(found, named)
     transcript.segments = found.segments
     transcript.settings[SETTINGS_KEY] = {
@@ -119,11 +129,12 @@ def label_episode(archive: Archive, db, episode: dict, encoder: VoiceEncoder) ->
         for v, n in zip(found.voices, named, strict=True)
     ]
     with transaction(db):
+        before = {v.label for v in store.episode_voices(db, episode_id)}
         transcript_store.save_transcript(db, episode_id, transcript)
         store.save_voices(db, episode_id, voices)
-        for voice in voices:
-            if voice.named_by != "unknown":
-                store.refresh_print(db, voice.label, min_seconds=names.MIN_PRINT_SECONDS)
+        # Everyone this episode's voices were or are now: their prints change with it.
+        for label in before | {v.label for v in voices if v.named_by != "unknown"}:
+            store.refresh_print(db, label, min_seconds=names.MIN_PRINT_SECONDS)
     return transcript.duration or (found.segments[-1].end if found.segments else 0.0)
 
 
