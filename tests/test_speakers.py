@@ -203,3 +203,24 @@ def test_an_episode_transcribed_again_is_labelled_again(db):
     assert [e["id"] for e in store.episodes_to_label(db)] == ["e1"]
     db.execute("UPDATE episodes SET transcript_source = 'publisher'")
     assert store.episodes_to_label(db, redo=True) == []  # publisher speakers are kept
+
+
+def test_two_voices_given_one_name_are_stored_as_one():
+    from ingest.speakers.step import _one_per_name
+
+    a, b = np.eye(2, 4, dtype=np.float32)
+    merged = _one_per_name(
+        [
+            StoredVoice("Rob", 30, 0, "voice print", a),
+            StoredVoice("Viet", 50, 4, "feed", b),
+            StoredVoice("Rob", 10, 20, "hand", b),
+        ]
+    )
+    assert [(v.label, v.seconds, v.first_start) for v in merged] == [
+        ("Rob", 40, 0),
+        ("Viet", 50, 4),
+    ]
+    assert (
+        np.isclose(np.linalg.norm(merged[0].vector), 1)
+        and merged[0].vector[0] > merged[0].vector[1]
+    )

@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import numpy as np
 import sqlite_utils
 
 from ingest.archive import Archive
@@ -124,10 +125,12 @@ def label_episode(
         ],
     }
     files.write_transcript(archive.transcripts_dir, show_id, episode_id, transcript)
-    voices = [
-        store.StoredVoice(n.label, v.seconds, v.first, n.named_by, v.vector)
-        for v, n in zip(found.voices, named, strict=True)
-    ]
+    voices = _one_per_name(
+        [
+            store.StoredVoice(n.label, v.seconds, v.first, n.named_by, v.vector)
+            for v, n in zip(found.voices, named, strict=True)
+        ]
+    )
     with transaction(db):
         before = {v.label for v in store.episode_voices(db, episode_id)}
         transcript_store.save_transcript(db, episode_id, transcript)
@@ -136,6 +139,26 @@ def label_episode(
         for label in before | {v.label for v in voices if v.named_by != "unknown"}:
             store.refresh_print(db, label, min_seconds=names.MIN_PRINT_SECONDS)
     return transcript.duration or (found.segments[-1].end if found.segments else 0.0)
+
+
+def _one_per_name(voices: list[store.StoredVoice]) -> list[store.StoredVoice]:
+    """Voices given the same name (two found for one person, named so by hand) as one."""
+    merged: dict[str, store.StoredVoice] = {}
+    for voice in voices:
+        same = merged.get(voice.label)
+        if same is None:
+            merged[voice.label] = voice
+            continue
+        total = same.seconds + voice.seconds
+        vector = (same.vector * same.seconds + voice.vector * voice.seconds) / max(total, 1e-9)
+        merged[voice.label] = store.StoredVoice(
+            voice.label,
+            total,
+            min(same.first_start, voice.first_start),
+            same.named_by,
+            (vector / max(float(np.linalg.norm(vector)), 1e-9)).astype(np.float32),
+        )
+    return list(merged.values())
 
 
 def _apply(found: Diarization, named: list[names.Named]) -> None:
