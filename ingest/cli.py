@@ -648,6 +648,62 @@ def tag_override(ctx: click.Context, episode_id: str, action: str, topic: str) -
 
 
 @cli.command()
+@click.option("--redo", is_flag=True, help="Label every transcribed episode again.")
+@click.pass_context
+def diarize(ctx: click.Context, redo: bool) -> None:
+    """Find who speaks when in transcribed episodes, and name the voices.
+
+    Names come from corrections made with `podarchive speaker`, voice prints learnt from
+    earlier episodes, and the feed (host, guests, title and show notes); other voices are
+    "Speaker N". Publisher transcripts keep their own speakers. Needs the [speakers] extra.
+
+    \b
+    Example:
+        podarchive diarize
+    """
+    from ingest.archive import archive_lock
+    from ingest.speakers.step import label_episodes
+
+    archive = _archive(ctx)
+    with archive_lock(archive.root):
+        summary = label_episodes(archive, archive.open_db(), redo=redo)
+    for _title, why in summary.failed:
+        click.echo(f"Error: {why}", err=True)
+    click.echo(summary.line())
+    if summary.failed or summary.notice:
+        sys.exit(1)
+
+
+@cli.command()
+@click.argument("episode")
+@click.argument("old")
+@click.argument("new")
+@click.pass_context
+def speaker(ctx: click.Context, episode: str, old: str, new: str) -> None:
+    """Rename a speaker of one episode (EPISODE is its id or page slug); re-runs keep it.
+
+    The voice is remembered as NEW's, so later episodes know them by voice. Run
+    `podarchive build` to update the site.
+
+    \b
+    Example:
+        podarchive speaker one-medical-s-reverse-interview-abdc84 "Speaker 2" "Viet Nguyen"
+    """
+    from ingest.archive import archive_lock
+    from ingest.speakers.step import correct_speaker
+    from ingest.store.speakers import find_episode
+
+    archive = _archive(ctx)
+    with archive_lock(archive.root):
+        db = archive.open_db()
+        row = find_episode(db, episode)
+        if row is None:
+            _fail(f"no episode with id or slug {episode!r}")
+        count = correct_speaker(archive, db, row, old, new)
+    click.echo(f"{row['title'] or row['id']}: {old!r} is now {new!r} ({count} segments)")
+
+
+@cli.command()
 @click.argument("urls", nargs=-1)
 @engine_option
 @model_option
@@ -756,9 +812,15 @@ def demo(ctx: click.Context, no_serve: bool, host: str, port: int) -> None:
 @click.option(
     "--limit", type=click.IntRange(min=1), default=10, show_default=True, help="Hits to print."
 )
+@click.option("--speaker", help="Only what this speaker said (a name, e.g. 'Viet Nguyen').")
 @click.pass_context
 def search(
-    ctx: click.Context, query: str, topic: str | None, show_key: str | None, limit: int
+    ctx: click.Context,
+    query: str,
+    topic: str | None,
+    show_key: str | None,
+    limit: int,
+    speaker: str | None,
 ) -> None:
     """Search transcripts: ranked hits with episode, time and snippet.
 
@@ -777,7 +839,7 @@ def search(
         show_id = _show_id(archive.open_db(), show_key)
     # The page's path within the site ("/episodes/<slug>/#t=12"): the reader knows where their
     # site is served; Datasette, which would link it from its own host, makes no link instead.
-    hits = search_archive(archive, query, topic=topic, show=show_id, site_url="/")
+    hits = search_archive(archive, query, topic=topic, show=show_id, site_url="/", speaker=speaker)
     if not hits:
         click.echo(f"No passages match {query!r}.")
         return

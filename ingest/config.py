@@ -9,6 +9,9 @@ Every key is optional; command-line options win over the file. Example:
     base_url = "https://archive.example.com/"
     scheduler = "tcp://10.0.0.5:8786" # optional Dask cluster for transcription
     shared_audio = false              # true: workers read audio/ at this path, not the URLs
+
+    [speakers.one-medical-s-reverse-interview-abdc84]   # an episode's page slug
+    "Speaker 2" = "Viet Nguyen"
 """
 
 from __future__ import annotations
@@ -45,6 +48,9 @@ class ArchiveConfig:
     # sentences, so a timestamp or a search hit seeks to the sentence, not to a 30 s window,
     # and let lost speech be found (see TranscribeOptions.word_timestamps).
     word_timestamps: bool = True
+    # Names for an episode's voices, by episode page slug (or id): {"Speaker 2": "Viet Nguyen"}.
+    # Applied whenever the episode is labelled (`podarchive diarize --redo` after an edit).
+    speakers: dict[str, dict[str, str]] = field(default_factory=dict)
 
     @classmethod
     def load(cls, archive_root: Path) -> ArchiveConfig:
@@ -78,8 +84,19 @@ class ArchiveConfig:
             isinstance(w, str) for w in self.vocabulary
         ):
             raise ConfigError(f"{path}: 'vocabulary' must be a list of words")
+        if not isinstance(self.speakers, dict) or not all(
+            isinstance(names, dict) and all(_is_name(v) for v in names.values())
+            for names in self.speakers.values()
+        ):
+            raise ConfigError(
+                f'{path}: \'speakers\' must map episode slugs to tables of "Speaker N" = "Name"'
+            )
         for name in ("shared_audio", "word_timestamps"):
             if not isinstance(getattr(self, name), bool):
                 raise ConfigError(f"{path}: {name!r} must be true or false")
         if not isinstance(self.download_concurrency, int) or self.download_concurrency < 1:
             raise ConfigError(f"{path}: 'download_concurrency' must be a positive integer")
+
+
+def _is_name(value) -> bool:
+    return isinstance(value, str) and bool(value.strip())

@@ -46,6 +46,8 @@ class RunSummary:
     no_speech: int = 0  # episodes of music or silence: done, with no words to transcribe
     audio_seconds: float = 0.0
     transcribe_seconds: float = 0.0
+    speakers_labelled: int = 0  # episodes whose voices were found and named
+    speakers_notice: str | None = None  # why no speakers were labelled (the extra is missing)
     tagged: int = 0
     pages_written: int = 0
     failures: list[tuple[str, str]] = field(default_factory=list)  # (what, why)
@@ -62,6 +64,7 @@ class RunSummary:
                 self.transcribed,
                 self.imported,
                 self.no_speech,
+                self.speakers_labelled,
                 self.tagged,
                 self.pages_written,
             )
@@ -95,6 +98,8 @@ class RunSummary:
             + (f", {speed:.1f}x real time)" if speed else ")")
             + f"; imported: {self.imported}"
             + (f"; no speech: {self.no_speech}" if self.no_speech else ""),
+            *([f"Speakers labelled: {self.speakers_labelled}"] if self.speakers_labelled else []),
+            *([f"Speakers: not labelled: {self.speakers_notice}"] if self.speakers_notice else []),
             f"Tagged: {self.tagged}; site pages written: {self.pages_written}",
             f"Failures: {len(self.failures)}",
         ]
@@ -119,6 +124,7 @@ def run_archive(
     try:
         _fetch(db, config, urls, summary, echo)
         _download_and_transcribe(archive, db, config, summary, echo)
+        _speakers(archive, db, summary, echo)
         _index_search(db)
         _tag(db, config, summary, echo)
         _chapters(archive, db, summary, echo)
@@ -284,6 +290,17 @@ def _count_transcripts(batch, summary: RunSummary) -> None:
             summary.transcribe_seconds += result.seconds
         else:
             summary.imported += 1
+
+
+def _speakers(archive: Archive, db, summary: RunSummary, echo: Echo) -> None:
+    from ingest.speakers.step import label_episodes
+
+    result = label_episodes(archive, db)
+    summary.speakers_labelled += len(result.labelled)
+    summary.speakers_notice = result.notice
+    summary.failures += [(f"speakers {title}", why) for title, why in result.failed]
+    if result.labelled or result.failed:
+        echo(result.line())
 
 
 def _index_search(db) -> None:

@@ -36,6 +36,12 @@ python -m pip install -q -e '.[embeddings]' torch==2.13.0
 python -m pip install -q --no-deps 'openai-whisper==20250625'
 python -m pip install -q numba tiktoken more-itertools tqdm torch==2.13.0
 
+# The [speakers] extra (speaker labels): resemblyzer for the encoder weights in its wheel, without
+# librosa and webrtcvad (its requirements the encoder never imports; webrtcvad is a C build),
+# then SciPy and PyTorch's CPU build, pinned.
+python -m pip install -q --no-deps 'resemblyzer==0.1.4'
+python -m pip install -q scipy torch==2.13.0
+
 # axe-core, the accessibility checker the browser tests inject, from the npm registry at the
 # version tests/package-lock.json pins.
 npm ci --prefix tests --no-audit --no-fund --loglevel=error

@@ -42,8 +42,10 @@ def search_archive(
     date_from: str | None = None,
     date_to: str | None = None,
     site_url: str | None = None,
+    speaker: str | None = None,
 ) -> list[SearchHit]:
-    """Ranked transcript passages matching `query` (FTS5 syntax: "phrase", OR, prefix*)."""
+    """Ranked transcript passages matching `query` (FTS5 syntax: "phrase", OR, prefix*); with
+    a `speaker`, that speaker's lines instead (the other filters do not apply to them)."""
     from ingest.datasette.serve import DATABASE_NAME, make_datasette
 
     if not archive.db_path.exists():
@@ -58,10 +60,12 @@ def search_archive(
         "_shape": "array",
     }
 
+    stored = "search_transcripts"
+    if speaker:
+        stored, params = "search_by_speaker", {"q": query, "speaker": speaker, "_shape": "array"}
+
     async def fetch():
-        return await datasette.client.get(
-            f"/{DATABASE_NAME}/search_transcripts.json", params=params
-        )
+        return await datasette.client.get(f"/{DATABASE_NAME}/{stored}.json", params=params)
 
     # Datasette prints a failed query's whole SQL to stderr; the error below says enough.
     with contextlib.redirect_stderr(io.StringIO()):

@@ -30,9 +30,11 @@ from ingest.sitegen import search as site_search
 from ingest.sitegen.files import SiteWriter, content_hash
 from ingest.sitegen.urls import BaseUrl, paginate
 from ingest.store import site as site_store
+from ingest.store import speakers as speaker_store
 from ingest.timecode import clock
 
 STATIC_FILES = ("site.css", "site.js", "search.js", "favicon.svg")
+PERSON_MOMENTS = 12  # topic moments a person page quotes of what they said
 TEMPLATE_CACHE = Path(".cache") / "site-templates"  # compiled templates, inside the archive
 
 
@@ -139,7 +141,7 @@ def build_site(
         )
         _text_download(writer, db, episode, base, version)
     _topic_pages(page, rows, data, summaries)
-    _people_pages(page, rows, data, summaries)
+    _people_pages(page, rows, data, summaries, speaker_store.moments_by_speaker(db))
     page("search/index.html", "search.html", topics=_topic_counts(data))
     page("404.html", "404.html")
 
@@ -358,7 +360,9 @@ def _topic_pages(page, rows: dict[str, str], data: site_data.SiteData, summaries
         )
 
 
-def _people_pages(page, rows: dict[str, str], data: site_data.SiteData, summaries: list[dict]):
+def _people_pages(
+    page, rows: dict[str, str], data: site_data.SiteData, summaries: list[dict], said: dict
+):
     appearances: dict[int, list[dict]] = defaultdict(list)
     keys: dict[int, list] = defaultdict(list)
     for episode, row in zip(data.episodes, summaries, strict=True):
@@ -387,7 +391,34 @@ def _people_pages(page, rows: dict[str, str], data: site_data.SiteData, summarie
             keys[number],
             front={"episode_count": len(appearances[number])},
             person=person | {"shows": hosting[number]},
+            moments=_moments_said(said.get(person["name"], []), data.episodes),
         )
+
+
+def _moments_said(found: list[dict], episodes: list[dict]) -> list[dict]:
+    """A person's own topic moments (they speak the line each starts on), best first, with
+    their episode's title and page, quoting that line (once, with all the topics it carries)."""
+    by_id = {episode["id"]: episode for episode in episodes}
+    moments = []
+    for row in found:
+        episode = by_id.get(row["episode_id"])
+        shown = episode and next(
+            (m for m in episode["moments"] if m["slug"] == row["tag_slug"]
+             and abs(m["start"] - row["start"]) < 0.01),
+            None,
+        )  # fmt: skip
+        if not shown:
+            continue
+        place = (episode["url"], shown["t"])
+        same = next((m for m in moments if (m["url"], m["t"]) == place), None)
+        if same is not None:  # one line that carries several topics is quoted once
+            same["name"] += ", " + shown["name"]
+            continue
+        if len(moments) == PERSON_MOMENTS:
+            break
+        line = " ".join(row["text"].split())
+        moments.append(shown | {"episode": episode["title"], "url": episode["url"], "quote": line})
+    return moments
 
 
 def _episode_ld(episode: dict, show: dict, base: BaseUrl) -> dict:

@@ -400,6 +400,58 @@ def m080_moment_quotes(db: sqlite_utils.Database) -> None:
     db.execute("ALTER TABLE topic_moments ADD COLUMN quote TEXT NOT NULL DEFAULT ''")
 
 
+def m090_speakers(db: sqlite_utils.Database) -> None:
+    """Who speaks: each episode's voices (found by ingest.speakers), one voice print per named
+    person so later episodes know them by voice, and names corrected by hand, which re-runs
+    keep. Publisher transcripts keep the speakers they came with; these are for the rest."""
+    db.executescript(
+        """
+        ALTER TABLE episodes ADD COLUMN speakers_status TEXT;   -- NULL (not yet), 'done', 'failed'
+        ALTER TABLE episodes ADD COLUMN speakers_at TEXT;
+        ALTER TABLE episodes ADD COLUMN speakers_error TEXT;
+
+        CREATE TABLE episode_voices (
+            episode_id TEXT NOT NULL REFERENCES episodes(id),
+            label TEXT NOT NULL,            -- the name in segments.speaker ("Speaker 2" if unknown)
+            seconds REAL NOT NULL,          -- of speech
+            first_start REAL NOT NULL,      -- when the voice first speaks
+            named_by TEXT NOT NULL,         -- 'voice print', 'feed', 'hand' or 'unknown'
+            vector BLOB NOT NULL,           -- float32 voice vector, unit length
+            PRIMARY KEY (episode_id, label)
+        );
+
+        CREATE TABLE voice_prints (
+            person_id INTEGER PRIMARY KEY REFERENCES people(id),
+            vector BLOB NOT NULL,           -- float32, the mean of the person's voices
+            seconds REAL NOT NULL,          -- of speech it was learnt from
+            episodes INTEGER NOT NULL,
+            updated_at TEXT NOT NULL
+        );
+
+        CREATE TABLE speaker_corrections (
+            episode_id TEXT NOT NULL REFERENCES episodes(id),
+            label TEXT NOT NULL,            -- the voice's label when it was corrected
+            name TEXT NOT NULL,
+            vector BLOB,                    -- that voice, to find it again after a re-run
+            corrected_at TEXT NOT NULL,
+            PRIMARY KEY (episode_id, label)
+        );
+
+        -- Who speaks in each episode and for how long, for the host in Datasette.
+        CREATE VIEW episode_speakers AS
+        SELECT
+            v.rowid AS rowid,
+            v.episode_id,
+            e.title AS episode,
+            v.label AS speaker,
+            round(v.seconds) AS seconds,
+            v.named_by
+        FROM episode_voices v JOIN episodes e ON e.id = v.episode_id;
+        """
+    )
+    db.execute("CREATE INDEX segments_speaker ON segments(speaker)")
+
+
 def m100_chapters_and_soundbites(db: sqlite_utils.Database) -> None:
     """Chapters for every episode (the publisher's, repaired, else generated), soundbites, and
     the inline Podlove chapters of a feed item; Datasette's episode_chapters view."""
@@ -512,6 +564,7 @@ MIGRATIONS: list[Migration] = [
     m060_title_source,
     m070_topics_apart_from_keyphrases,
     m080_moment_quotes,
+    m090_speakers,
     m100_chapters_and_soundbites,
     m120_tag_evidence,
     m130_topic_mentions,

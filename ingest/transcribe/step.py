@@ -269,7 +269,7 @@ def _prepare(
         if links and not choose_link(links):
             publisher_errors.append("no supported http(s) transcript link")
 
-    audio = _audio_path(archive, episode)
+    audio = episode_audio(archive, episode)
     url = episode.get("enclosure_url")
     if audio is None and not (fetch_audio and url):
         reason = "; ".join(publisher_errors) or "no audio downloaded"
@@ -363,7 +363,7 @@ def _failed(db, result: EpisodeResult, message: str) -> EpisodeResult:
 def _within_audio(archive: Archive, episode: dict, transcript: Transcript) -> Transcript:
     """A publisher's cues in order, inside the episode's audio when it is on disk: their times
     come from the feed, and may run past the end (or be out of order)."""
-    audio = _audio_path(archive, episode)
+    audio = episode_audio(archive, episode)
     duration = audio_seconds(audio) if audio is not None else None
     cues = sorted(transcript.segments, key=lambda segment: segment.start)
     transcript.segments = fit_times(cues, duration or math.inf, join_empty=False)
@@ -375,11 +375,11 @@ def _expected_seconds(archive: Archive, episode: dict) -> float:
     """How long the episode is: the feed says, else its downloaded file; 0 when neither does."""
     if episode["duration"]:
         return float(episode["duration"])
-    audio = _audio_path(archive, episode)
+    audio = episode_audio(archive, episode)
     return (audio_seconds(audio) or 0.0) if audio is not None else 0.0
 
 
-def _audio_path(archive: Archive, episode: dict) -> Path | None:
+def episode_audio(archive: Archive, episode: dict) -> Path | None:
     """The episode's audio file, only if it lies inside the archive folder."""
     if not episode.get("audio_path"):
         return None
