@@ -400,6 +400,18 @@ def m080_moment_quotes(db: sqlite_utils.Database) -> None:
     db.execute("ALTER TABLE topic_moments ADD COLUMN quote TEXT NOT NULL DEFAULT ''")
 
 
+def m110_word_times(db: sqlite_utils.Database) -> None:
+    """When each word is said (`segments.words`: a JSON list of start times, one per
+    whitespace token of the text; NULL: timed by its characters), so a search hit links to
+    the first matched word rather than the start of its line. Every passage is rebuilt, its
+    `offsets` now one entry per word. Transcripts stored before keep NULL until `podarchive
+    reindex` reads their words back from the transcript files."""
+    db.execute("ALTER TABLE segments ADD COLUMN words TEXT")
+    db.execute(
+        "INSERT OR IGNORE INTO passages_stale (episode_id) SELECT DISTINCT episode_id FROM segments"
+    )
+
+
 def m120_tag_evidence(db: sqlite_utils.Database) -> None:
     """Why an episode has each topic (`reason`): the seconds its moments cover and their share
     of the spoken time, and the show-notes sentence that names it (with its score). The host
@@ -450,6 +462,7 @@ MIGRATIONS: list[Migration] = [
     m060_title_source,
     m070_topics_apart_from_keyphrases,
     m080_moment_quotes,
+    m110_word_times,
     m120_tag_evidence,
 ]
 

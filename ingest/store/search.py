@@ -15,6 +15,7 @@ from collections.abc import Iterable
 
 import sqlite_utils
 
+from ingest import wordtimes
 from ingest.store.writes import transaction
 
 # Target length of a passage: long enough to cut the rows to rank, short enough that the
@@ -22,16 +23,17 @@ from ingest.store.writes import transaction
 PASSAGE_SECONDS = 45.0
 # A tail shorter than this joins the passage before it rather than standing alone.
 MIN_TAIL_SECONDS = 15.0
-# Marks a match in highlight() output for match_time(); a control character no transcript holds.
-# The stored queries write it as char(2) (metadata.yaml); the end mark they pass is never read.
+# Mark a match in highlight() output for match_time(); control characters no transcript holds.
+# The stored queries write them as char(2) and char(3) (metadata.yaml).
 MATCH_MARK = "\x02"
+MATCH_END = "\x03"
 
 
 def window_segments(segments: Iterable[dict], seconds: float = PASSAGE_SECONDS) -> list[dict]:
     """Group segment rows (id, start, end, text; in order) into passages of about `seconds`.
 
-    Each passage keeps `offsets`: where each segment's text starts in the passage text, with its
-    start time, so a match found in the passage maps back to the second it was said.
+    Each passage keeps `offsets`: where each word starts in the passage text, with the time it
+    is said (ingest.wordtimes), so a match found in the passage maps back to its word's time.
     """
     groups: list[list[dict]] = []
     current: list[dict] = []
@@ -54,7 +56,9 @@ def _passage(group: list[dict]) -> dict:
     parts, offsets, position = [], [], 0
     for segment in group:
         text = segment["text"].strip()
-        offsets.append([position, segment["start"]])
+        starts = wordtimes.decode(segment.get("words"), text, segment["start"], segment["end"])
+        for (offset, _), start in zip(wordtimes.tokens(text), starts, strict=True):
+            offsets.append([position + offset, start])
         parts.append(text)
         position += len(text) + 1  # the joining space
     return {
@@ -63,34 +67,53 @@ def _passage(group: list[dict]) -> dict:
         "first_segment_id": group[0]["id"],
         "last_segment_id": group[-1]["id"],
         "text": " ".join(parts),
-        "offsets": json.dumps(offsets),
+        "offsets": json.dumps(offsets, separators=(",", ":")),
     }
 
 
-def match_time(offsets_json: str | None, marked_text: str | None, start: float | None = None):
-    """Start time of the segment holding the first MATCH_MARK in `marked_text`, else `start`.
+def first_match(marked_text: str) -> int:
+    """Character offset (in the unmarked text) of the first matched word of the first place
+    where matches stand side by side (a phrase, or the query's words in a row), else of the
+    first match; -1 without one. Site search picks the same word (templates/static/search.js)."""
+    starts, ends, plain = [], [], 0
+    for char in marked_text:
+        if char == MATCH_MARK:
+            starts.append(plain)
+        elif char == MATCH_END:
+            ends.append(plain)
+        else:
+            plain += 1
+    if not starts:
+        return -1
+    text = marked_text.replace(MATCH_MARK, "").replace(MATCH_END, "")
+    for k in range(min(len(starts) - 1, len(ends))):
+        if not text[ends[k] : starts[k + 1]].strip():
+            return starts[k]
+    return starts[0]
 
-    `marked_text` is FTS5 highlight() of a passage with MATCH_MARK before each match; its
-    position is the match's character offset in the passage text.
-    """
+
+def match_time(offsets_json: str | None, marked_text: str | None, start: float | None = None):
+    """When the matched words are said, LEAD_SECONDS early: the time of the word `first_match`
+    picks in `marked_text` (FTS5 highlight() of a passage, MATCH_MARK before each match and
+    MATCH_END after), else `start`. `offsets` holds a [character offset, seconds] per word."""
     if not offsets_json or not marked_text:
         return start
-    at = marked_text.find(MATCH_MARK)
+    at = first_match(marked_text)
     if at < 0:
         return start
     offsets = json.loads(offsets_json)
     if not offsets:
         return start
     index = bisect.bisect_right([offset for offset, _ in offsets], at) - 1
-    return offsets[max(index, 0)][1]
+    return max(offsets[max(index, 0)][1] - wordtimes.LEAD_SECONDS, 0.0)
 
 
 def _rebuild_episode(db: sqlite_utils.Database, episode_id: str) -> int:
     segments = db.execute(
-        "SELECT id, start, end, text FROM segments WHERE episode_id = ? ORDER BY idx",
+        "SELECT id, start, end, text, words FROM segments WHERE episode_id = ? ORDER BY idx",
         [episode_id],
     )
-    columns = ("id", "start", "end", "text")
+    columns = ("id", "start", "end", "text", "words")
     rows = window_segments(dict(zip(columns, row, strict=True)) for row in segments)
     db.execute("DELETE FROM passages WHERE episode_id = ?", [episode_id])
     db.conn.executemany(
