@@ -137,9 +137,9 @@
       li.appendChild(excerpt(data.excerpt));
       return li;
     }
-    var subs = el("ol", "sub-results");
+    var subs = el("div", "sub-results");
     hits.forEach(function (hit) {
-      var sub = el("li", "sub-result");
+      var sub = el("div", "sub-result");
       sub.appendChild(snippet(hit));
       var jump = el("a", "jump", "▶ Play from " + stamp(hit.seconds));
       // The page highlights the words (q) and starts playing (play) at the second (#t=).
