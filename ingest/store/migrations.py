@@ -400,15 +400,36 @@ def m080_moment_quotes(db: sqlite_utils.Database) -> None:
     db.execute("ALTER TABLE topic_moments ADD COLUMN quote TEXT NOT NULL DEFAULT ''")
 
 
-def m110_word_times(db: sqlite_utils.Database) -> None:
-    """When each word is said (`segments.words`: a JSON list of start times, one per
-    whitespace token of the text; NULL: timed by its characters), so a search hit links to
-    the first matched word rather than the start of its line. Every passage is rebuilt, its
-    `offsets` now one entry per word. Transcripts stored before keep NULL until `podarchive
-    reindex` reads their words back from the transcript files."""
+def m110_word_times_and_passage_vectors(db: sqlite_utils.Database) -> None:
+    """Search by words and by meaning.
+
+    When each word is said (`segments.words`: a JSON list of start times, one per whitespace
+    token of the text; NULL: timed by its characters), so a search hit links to the first
+    matched word rather than the start of its line. Every passage is rebuilt, its `offsets`
+    now one entry per word. Transcripts stored before keep NULL until `podarchive reindex`
+    reads their words back from the transcript files.
+
+    `passage_vectors`: each passage's sentence embedding (ingest.embed), for search by
+    meaning. A rebuilt passage loses its vector (the trigger), so the next `tag` or `run`
+    embeds exactly the passages that changed.
+    """
     db.execute("ALTER TABLE segments ADD COLUMN words TEXT")
     db.execute(
         "INSERT OR IGNORE INTO passages_stale (episode_id) SELECT DISTINCT episode_id FROM segments"
+    )
+    db.executescript(
+        """
+        CREATE TABLE passage_vectors (
+            passage_id INTEGER PRIMARY KEY,     -- passages.id
+            episode_id TEXT NOT NULL,
+            model TEXT NOT NULL,                -- ingest.embed.MODEL_ID
+            vector BLOB NOT NULL                -- float16, little-endian, ingest.embed.DIMENSION
+        );
+        CREATE INDEX passage_vectors_episode ON passage_vectors(episode_id);
+        CREATE TRIGGER passages_vector_delete AFTER DELETE ON passages BEGIN
+            DELETE FROM passage_vectors WHERE passage_id = old.id;
+        END;
+        """
     )
 
 
@@ -462,7 +483,7 @@ MIGRATIONS: list[Migration] = [
     m060_title_source,
     m070_topics_apart_from_keyphrases,
     m080_moment_quotes,
-    m110_word_times,
+    m110_word_times_and_passage_vectors,
     m120_tag_evidence,
 ]
 
