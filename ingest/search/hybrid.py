@@ -32,9 +32,11 @@ CANDIDATES = 50  # passages taken from each list before fusing
 # than one holding them all: its rank counts half in the fusion.
 ANY_WORDS_WEIGHT = 0.5
 # Hits whose best sentence is found by meaning: their sentences are embedded at query time
-# (about 3 ms a sentence on one core), so only the first few; the rest land at their first
+# (a few ms a sentence on one core), so only the first few; the rest land at their first
 # matched word, else at the sentence sharing most of the query's words, else at the start.
-MOMENT_HITS = 5
+MOMENT_HITS = 3
+# A "sentence" longer than this (a transcript without punctuation) is cut into pieces this long.
+SENTENCE_WORDS = 32
 SNIPPET_CHARS = 240
 _SYNTAX = re.compile(r'["*^()]|\b(?:OR|AND|NOT|NEAR)\b')
 _SENTENCE = re.compile(r"[^.!?]*(?:[.!?]+|$)")
@@ -211,13 +213,20 @@ def vectors_missing(conn: sqlite3.Connection) -> str | None:
 
 
 def _sentences(text: str) -> list[tuple[int, str]]:
-    """(character offset, sentence) of each sentence of a passage's text."""
+    """(character offset, sentence) of each sentence of a passage's text, long ones in pieces
+    of SENTENCE_WORDS words."""
     found = []
     for match in _SENTENCE.finditer(text):
         sentence = match.group(0)
         stripped = sentence.strip()
-        if stripped:
-            found.append((match.start() + sentence.index(stripped), stripped))
+        if not stripped:
+            continue
+        at = match.start() + sentence.index(stripped)
+        words = wordtimes.tokens(stripped)
+        for first in range(0, len(words), SENTENCE_WORDS):
+            piece = words[first : first + SENTENCE_WORDS]
+            start, end = piece[0][0], piece[-1][0] + len(piece[-1][1])
+            found.append((at + start, stripped[start:end]))
     return found
 
 
@@ -230,13 +239,11 @@ def _time_at(offsets: list, char: int, default: float) -> float:
 
 def _marked(sentence: str, wanted: set[str]) -> str:
     """The sentence with the query's content words (by stem) in <mark>, for the snippet."""
-    from ingest.tags.text import stem
-
     text = sentence if len(sentence) <= SNIPPET_CHARS else sentence[: SNIPPET_CHARS - 1] + "…"
 
     def mark(match: re.Match) -> str:
         word = match.group(0)
-        return f"<mark>{word}</mark>" if stem(word.lower()) in wanted else word
+        return f"<mark>{word}</mark>" if _has_stem(word.lower(), wanted) else word
 
     return re.sub(r"[A-Za-z0-9]+", mark, text)
 
@@ -247,10 +254,15 @@ def _query_stems(query: str) -> set[str]:
     return {stem(w) for w in _WORD.findall(query.lower()) if w not in STOP_WORDS}
 
 
-def _overlap(sentence: str, stems: set[str]) -> int:
-    from ingest.tags.text import stem
+def _has_stem(word: str, stems: set[str]) -> bool:
+    """Whether a word of the transcript starts with one of the query's stems (a prefix test:
+    stemming every word of every sentence would cost more than the search)."""
+    return any(word.startswith(stem) for stem in stems)
 
-    return len({stem(w) for w in _WORD.findall(sentence.lower())} & stems)
+
+def _overlap(sentence: str, stems: set[str]) -> int:
+    words = _WORD.findall(sentence.lower())
+    return sum(1 for stem in stems if any(word.startswith(stem) for word in words))
 
 
 def _place(conn: sqlite3.Connection, hits: list[Hit], query_vector, query: str, lexical) -> None:
@@ -351,10 +363,11 @@ def search(
     weight = ANY_WORDS_WEIGHT if any_words else 1.0
     fused: dict[int, Hit] = {}
     for found in lexical:
+        # Its time is found below, for the hits kept (a passage's word offsets are long).
         fused[found.passage_id] = Hit(
             found.passage_id,
             found.episode_id,
-            passage_store.match_time(found.offsets, found.marked, found.start) or 0.0,
+            found.start,
             found.snippet,
             score=weight / (RRF_K + found.rank),
             lexical_rank=found.rank,
@@ -378,5 +391,9 @@ def search(
         hit.semantic_rank = rank
         hit.score += 1.0 / (RRF_K + rank)
     hits = sorted(fused.values(), key=lambda h: (-h.score, h.passage_id))[:limit]
+    for hit in hits:
+        found = by_id.get(hit.passage_id)
+        if found is not None:
+            hit.seconds = passage_store.match_time(found.offsets, found.marked, found.start) or 0.0
     _place(conn, hits, query_vector, query, by_id)
     return Ranking(hits, mode, notice, any_words)
