@@ -192,11 +192,12 @@ def _seconds(stamp: str) -> float:
 
 
 def read_changelog(path: Path) -> tuple[list[Segment], list[tuple[float, float]]]:
-    """A Changelog transcript as segments (one per sentence) and each paragraph's span."""
+    """A Changelog transcript as segments (one per sentence) and the span of each paragraph
+    (`**Speaker:** text`, numbered from 0 in file order, breaks included)."""
     segments, spans, clock = [], [], 0.0
-    paragraphs = html.unescape(path.read_text("utf-8")).split("\n\n")
+    paragraphs = [p for p in path.read_text("utf-8").split("\n\n") if p.startswith("**")]
     for paragraph in paragraphs:
-        paragraph = paragraph.strip()
+        paragraph = html.unescape(paragraph.strip())
         speaker_match = _SPEAKER.match(paragraph)
         if not speaker_match:
             spans.append((clock, clock))

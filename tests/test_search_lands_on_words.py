@@ -132,4 +132,8 @@ def test_site_search_hits_play_just_before_the_words(archived, browser):
         assert set(phrase.split()) <= words, (phrase, words)
         assert parse_qs(urlsplit(href).query)["q"] == [phrase]
     screenshot(page, "episode-search-words-desktop")
+    phone = browser.new_context(viewport={"width": 390, "height": 844}).new_page()
+    phone.goto(archived["url"] + "search/?q=stressful+week")
+    phone.locator("#search-results .sub-result").first.wait_for()
+    screenshot(phone, "search-sub-results-phone")
     assert errors == []

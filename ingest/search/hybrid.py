@@ -31,10 +31,11 @@ CANDIDATES = 50  # passages taken from each list before fusing
 # A passage holding only some of the query's words (the any-words fallback) is weaker evidence
 # than one holding them all: its rank counts half in the fusion.
 ANY_WORDS_WEIGHT = 0.5
-# Hits whose best sentence is found by meaning: their sentences are embedded at query time
-# (a few ms a sentence on one core), so only the first few; the rest land at their first
-# matched word, else at the sentence sharing most of the query's words, else at the start.
-MOMENT_HITS = 3
+# Hits whose best sentence is found by meaning: their sentences are embedded at query time,
+# which costs about 150 ms of CPU a passage of real speech on this machine (bench/relevance.py
+# transcripts, loaded), so only the first hit; the rest land at their first matched word,
+# else at the sentence sharing most of the query's words, else at the passage start.
+MOMENT_HITS = 1
 # A "sentence" longer than this (a transcript without punctuation) is cut into pieces this long.
 SENTENCE_WORDS = 32
 SNIPPET_CHARS = 240
