@@ -137,13 +137,20 @@ class Topic:
     description: str = ""
     phrases: list[str] = field(default_factory=list)  # example sentences of the topic
     keywords: list[str] = field(default_factory=list)  # short words that signal it
+    # Words of which a passage must say one for the topic to count at all, for a topic whose
+    # keywords are everyday words elsewhere: "AI" in a software conversation is not recruiting
+    # technology unless candidates, hiring or recruiters come into it. Empty: no condition.
+    context: list[str] = field(default_factory=list)
 
     def definition(self) -> dict:
         """Everything that decides how passages score against this topic."""
-        return {
+        definition = {
             "slug": self.slug,
             "name": self.name,
             "description": self.description,
             "phrases": list(self.phrases),
             "keywords": list(self.keywords),
         }
+        if self.context:  # only then: other topics' stored hashes stay valid
+            definition["context"] = list(self.context)
+        return definition

@@ -167,7 +167,8 @@ def build_archive(archive: Archive, mp3: Path) -> dict[str, dict]:
         return row | {"notes_quote": "", "notes_score": 0.0}  # one batch: every row the same keys
 
     def moment(episode, slug, start):
-        return {"episode_id": episode["id"], "tag_slug": slug, "start": start, "end": start + 8}
+        row = {"episode_id": episode["id"], "tag_slug": slug, "start": start, "end": start + 8}
+        return row | {"quote": ""}  # one batch: every row the same keys
 
     with db.conn:
         db["tags"].insert_all(
@@ -191,10 +192,15 @@ def build_archive(archive: Archive, mp3: Path) -> dict[str, dict]:
         )
         db["topic_moments"].insert_all(
             [
-                moment(medical, "interviewing", 12.0) | {"score": 1.0},
+                moment(medical, "interviewing", 12.0)
+                | {"score": 1.0, "quote": "We call it the reverse interview."},
                 moment(medical, "interviewing", 35.0) | {"score": 0.8},
                 moment(brand, "employer-brand", 8.0) | {"score": 0.7},
             ]
+        )
+        # A passing mention: the hostile episode is not tagged with interviewing.
+        db["topic_mentions"].insert(
+            moment(hostile, "interviewing", 2.0) | {"score": 0.6, "quote": HOSTILE_TEXT}
         )
         db["chapters"].insert_all(
             [

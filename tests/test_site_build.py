@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -15,6 +16,8 @@ from click.testing import CliRunner
 from ingest.cli import cli
 from ingest.records import Episode, Person, Segment, Transcript
 from ingest.sitegen import data as site_data
+from ingest.sitegen import rss as site_feed
+from ingest.sitegen import search as site_search
 from ingest.sitegen import step as sitegen
 from ingest.sitegen import urls
 from ingest.store import shows as show_store
@@ -24,6 +27,7 @@ from ingest.transcribe.files import write_transcript
 from tests.site_archive import HOSTILE_TITLE, build_archive, make_speech_mp3
 
 PODCAST_NS = "{https://podcastindex.org/namespace/1.0}"
+SITEMAP_NS = "{http://www.sitemaps.org/schemas/sitemap/0.9}"
 
 
 @pytest.fixture(scope="session")
@@ -96,7 +100,8 @@ def test_build_writes_every_page(archive, episodes):
         "robots.txt",
         "static/site.css",
         "static/site.js",
-        "pagefind/pagefind.js",
+        "pagefind/shards.json",
+        "pagefind/talk-talent-to-me-1/pagefind.js",
     ):
         assert (site / rel).is_file(), rel
     html = episode_page.read_text()
@@ -130,6 +135,12 @@ def test_build_writes_every_page(archive, episodes):
     assert "Named in the show notes" in brand_html
     assert "We also cover how the team interviews." in brand_html
     assert "Named in the show notes" not in html
+    # The topic page quotes each moment beside its time, and lists passing mentions apart.
+    topic_page = (site / "topics/interviewing/index.html").read_text()
+    assert re.search(r'#t=12">.*0:12</a> <q>We call it the reverse interview.</q>', topic_page)
+    mentions = topic_page[topic_page.index("Also mentioned in") :]
+    assert '#t=2">Hostile &lt;script&gt;' in mentions and " at 0:02</a>" in mentions
+    assert "&lt;script&gt;" in mentions and "<script>window" not in mentions
     topics = (site / "topics/index.html").read_text()
     assert re.search(r"Interviewing</a> <span class=\"count\">2 episodes", topics)
     home = (site / "index.html").read_text()
@@ -459,7 +470,7 @@ def test_changed_and_removed_episodes(archive, episodes):
     assert f"episodes/{episodes['medical']['slug']}/index.html" not in report.written
     hostile = episodes["hostile"]
     with db.conn:
-        for table in ("segments", "episode_tags", "episode_people", "chapters"):
+        for table in ("segments", "episode_tags", "topic_mentions", "episode_people", "chapters"):
             db.execute(f"DELETE FROM {table} WHERE episode_id = ?", [hostile["id"]])
         db.execute("DELETE FROM episodes WHERE id = ?", [hostile["id"]])
     report = build(archive)
@@ -509,6 +520,28 @@ def test_base_url_under_a_sub_path(archive, episodes):
     assert f"episodes/{medical['slug']}/index.html" in again.written
 
 
+def test_sitemap_splits_past_the_protocols_url_limit(archive, episodes, monkeypatch):
+    build(archive, base_url="https://example.org/")
+    single = ET.parse(archive.site_dir / "sitemap.xml").getroot()
+    urls = [loc.text for loc in single.iter(f"{SITEMAP_NS}loc")]
+    monkeypatch.setattr(site_feed, "SITEMAP_MAX_URLS", 5)
+    build(archive, base_url="https://example.org/")
+    index = ET.parse(archive.site_dir / "sitemap.xml").getroot()
+    assert index.tag == f"{SITEMAP_NS}sitemapindex"
+    parts = [loc.text for loc in index.iter(f"{SITEMAP_NS}loc")]
+    assert parts == [f"https://example.org/sitemap-{n}.xml" for n in range(1, len(parts) + 1)]
+    split = []
+    for n in range(1, len(parts) + 1):
+        part = ET.parse(archive.site_dir / f"sitemap-{n}.xml").getroot()
+        split += [loc.text for loc in part.iter(f"{SITEMAP_NS}loc")]
+        assert len(list(part)) <= 5
+    assert split == urls
+    # Back under the limit: one sitemap again, the parts removed.
+    monkeypatch.setattr(site_feed, "SITEMAP_MAX_URLS", 50_000)
+    report = build(archive, base_url="https://example.org/")
+    assert "sitemap-1.xml" in report.removed and not (archive.site_dir / "sitemap-1.xml").exists()
+
+
 def test_bad_rows_are_reported_and_skipped(archive, episodes):
     db = archive.open_db()
     brand, medical = episodes["brand"], episodes["medical"]
@@ -550,17 +583,45 @@ def test_cli_build(archive, episodes):
     assert result.exit_code == 1 and "--base-url" in result.output
 
 
+def fingerprints(folder) -> dict[str, str]:
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in folder.rglob("*")
+        if p.is_file()
+    }
+
+
+def test_a_new_episode_changes_only_its_search_shard(archive, episodes, monkeypatch):
+    monkeypatch.setattr(site_search, "SHARD_EPISODES", 2)  # three episodes: shards of 2 and 1
+    build(archive, search=True)
+    index = archive.site_dir / "pagefind"
+    before = fingerprints(index)
+    add_episode(archive, "ttm-4", "A Fourth Episode", datetime(2023, 6, 6, 9, tzinfo=UTC))
+    report = build(archive, search=True)
+    assert report.shards_indexed == ["talk-talent-to-me-2"]
+    after = fingerprints(index)
+    changed = {rel.split("/")[0] for rel in set(before) ^ set(after)} | {
+        rel.split("/")[0] for rel in before if rel in after and before[rel] != after[rel]
+    }
+    assert changed == {"talk-talent-to-me-2"}, changed
+    assert build(archive, search=True).shards_indexed == []  # nothing changed: nothing indexed
+    # A shard that is gone (an episode fewer) leaves the manifest and the folder.
+    monkeypatch.setattr(site_search, "SHARD_EPISODES", 4)
+    build(archive, search=True)
+    assert sorted(p.name for p in index.iterdir()) == ["shards.json", "talk-talent-to-me-1"]
+
+
 def test_search_index_failure_keeps_the_pages(archive, episodes, monkeypatch):
     monkeypatch.setenv("PAGEFIND_BINARY_PATH", str(archive.root / "no-such-pagefind"))
     report = build(archive, search=True)
     assert not report.indexed
     assert any("pagefind failed" in error for error in report.errors)
     assert (archive.site_dir / "index.html").is_file()
-    assert not (archive.site_dir / "pagefind").exists()
+    assert not (archive.site_dir / "pagefind" / "shards.json").exists()
     monkeypatch.delenv("PAGEFIND_BINARY_PATH")
     report = build(archive, search=True)
     assert report.indexed and report.written == [] and report.errors == []
-    assert (archive.site_dir / "pagefind" / "pagefind.js").is_file()
+    assert (archive.site_dir / "pagefind" / "talk-talent-to-me-1" / "pagefind.js").is_file()
 
 
 def test_build_of_one_show(archive, episodes, mp3):

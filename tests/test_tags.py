@@ -14,6 +14,7 @@ from ingest.store import tags as tag_store
 from ingest.tags import DEFAULT_SCORER, get_scorer
 from ingest.tags.step import tag_archive
 from ingest.taxonomy import DEFAULT_TAXONOMY, load_taxonomy
+from tests.test_tags_units import REVERSE_INTERVIEW, SOFTWARE_TALK
 
 ONE_MEDICAL = "ttm-sample-0003"
 
@@ -271,3 +272,26 @@ def test_moments_start_at_and_quote_the_sentence_that_says_it(one_medical):
     reverse = [m for m in moments if m["tag_slug"] == "reverse-interviews"]
     said = next(s for s in segments if "reverse interview" in s.text.lower())
     assert reverse and reverse[0]["start"] == said.start
+
+
+def test_a_passing_mention_is_stored_as_a_mention_not_a_tag():
+    """One passage about reverse interviews in a long conversation about software: the episode
+    is not about them, but the passage stays findable in `topic_mentions`, with its sentence."""
+    db = store.open_db()
+    talk = segments_from_lines([*SOFTWARE_TALK * 60, *REVERSE_INTERVIEW, *SOFTWARE_TALK * 60])
+    episode_id = add_episode(db, "long-software-talk", talk)
+    tag_archive(db, load_taxonomy())
+    assert "reverse-interviews" not in topics_of(db, episode_id)
+    said_at = line_time(talk, "reverse interview")
+    mentions = list(
+        db.query(
+            "SELECT * FROM topic_mentions WHERE episode_id = ? AND tag_slug = ?",
+            [episode_id, "reverse-interviews"],
+        )
+    )
+    assert mentions and not tag_store.topic_moments(db, episode_id)
+    assert any(said_at <= m["start"] <= said_at + 30 and m["quote"] for m in mentions)
+    # Tagged again after the talk changes: the old mentions are replaced, not kept beside.
+    replace_segments(db, episode_id, talk[: len(SOFTWARE_TALK) * 60])
+    tag_archive(db, load_taxonomy())
+    assert not db.execute("SELECT count(*) FROM topic_mentions").fetchone()[0]

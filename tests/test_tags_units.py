@@ -119,6 +119,32 @@ def test_lexical_matches_stems_and_discounts_common_words():
     assert max(scores) < scorer.threshold  # only common words: no topic at all
 
 
+@pytest.mark.parametrize("scorer_name", sorted(SCORERS))
+def test_a_topic_with_a_context_counts_only_where_the_context_is_said(scorer_name):
+    taxonomy = load_taxonomy()
+    topic = taxonomy.by_slug()["recruiting-technology-and-ai"]
+    assert topic.context  # the taxonomy gives it one: AI talk alone is not recruiting
+    scorer = get_scorer(scorer_name, taxonomy)
+    software = segments_from_lines(
+        [("A", "We use AI and machine learning to automate our build pipeline and code review.")]
+    )
+    hiring = segments_from_lines(
+        [("A", "We use AI and machine learning to automate screening of candidate resumes.")]
+    )
+    assert scorer.score(group_passages(software), [topic]) == [[0.0]]
+    assert scorer.score(group_passages(hiring), [topic])[0][0] > 0.0
+    assert score_topics(hiring, [topic], scorer)[0].moments
+
+
+def test_taxonomy_context_is_part_of_a_topic_definition_only_when_given():
+    parsed = parse_taxonomy(
+        "topics:\n  - slug: x\n" + OK + "    context: [hiring]\n  - slug: y\n" + OK, Path("t.yaml")
+    )
+    with_context, without = parsed.topics
+    assert with_context.context == ["hiring"] and with_context.definition()["context"] == ["hiring"]
+    assert "context" not in without.definition()  # stored hashes of other topics stay valid
+
+
 def test_registry_names_the_choices():
     assert set(SCORERS) == {"lexical", "embeddings"}
     with pytest.raises(ValueError, match="lexical"):

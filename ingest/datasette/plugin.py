@@ -26,7 +26,7 @@ from ingest.timecode import clock
 
 PLUGIN_NAME = "podarchive"
 # Tables whose start/end columns are seconds from the start of the audio.
-TIMED_TABLES = {"segments", "passages", "topic_moments", "chapters"}
+TIMED_TABLES = {"segments", "passages", "topic_moments", "topic_mentions", "chapters"}
 # Stored-query columns holding FTS5 snippet()/highlight() output with <mark> around matches.
 HIGHLIGHT_MARKS = ("<mark>", "</mark>")
 LIST_COLUMNS = ("topics", "keyphrases", "guests")  # JSON arrays in episode_list, shown as text

@@ -28,6 +28,9 @@ PASSAGE_MAX_CHARS = 700
 PASSAGE_PAUSE_SECONDS = 2.0
 SUMMARY_CHARS = 220
 QUOTE_CHARS = 140
+# Passing mentions of a topic listed on its page: the strongest few, for a recruiter who wants
+# every place it comes up (the episodes about it are listed in full above them).
+MENTIONS_PER_TOPIC = 10
 
 # Transcript files the transcription step writes and the site copies, with the MIME types the
 # Podcasting 2.0 `podcast:transcript` tag expects (podcastindex.org namespace, "transcript").
@@ -67,6 +70,8 @@ class SiteData:
     errors: list[str] = field(default_factory=list)
     # Episode id -> {"stamp", "digest", "settled"} of its transcript, kept for the next build.
     transcripts: dict[str, dict] = field(default_factory=dict)
+    # Topic slug -> passing mentions in episodes not tagged with it, strongest first.
+    mentions: dict[str, list[dict]] = field(default_factory=dict)
 
 
 def safe_url(value: object) -> str:
@@ -188,7 +193,7 @@ def load(
                 "start": m["start"],
                 "t": int(m["start"]),
                 "stamp": clock(m["start"]),
-                "quote": m["quote"] or "",
+                "quote": short_quote(m["quote"] or ""),
             }
             for m in moments.get(row["id"], [])
             if is_safe_id(m["slug"])
@@ -261,7 +266,28 @@ def load(
     )
     for show in shows:
         show["people"] = [_credit(p, people) for p in show["people"]]
-    return SiteData(shows, episodes, topics, people_list, files, errors, digests)
+    mentions = _mentions(db, episodes, {t["slug"] for t in topics})
+    return SiteData(shows, episodes, topics, people_list, files, errors, digests, mentions)
+
+
+def _mentions(db, episodes: list[dict], slugs: set[str]) -> dict[str, list[dict]]:
+    """Passing mentions of each topic in `slugs`, in the episodes on the site."""
+    on_site = {e["id"]: e for e in episodes}
+    return {
+        slug: [
+            {
+                "title": on_site[m["episode_id"]]["title"],
+                "url": on_site[m["episode_id"]]["url"],
+                "t": int(m["start"]),
+                "stamp": clock(m["start"]),
+                "quote": short_quote(m["quote"]),
+            }
+            for m in rows
+            if m["episode_id"] in on_site
+        ]
+        for slug, rows in site_store.mentions_by_topic(db, MENTIONS_PER_TOPIC).items()
+        if slug in slugs
+    }
 
 
 def _transcript_digest(
@@ -352,6 +378,11 @@ def _episode(row: dict, show: dict) -> dict:
     }
 
 
+def short_quote(text: str) -> str:
+    """`text` cut to `QUOTE_CHARS`, with an ellipsis where cut."""
+    return text if len(text) <= QUOTE_CHARS else text[: QUOTE_CHARS - 1] + "…"
+
+
 def with_transcript(db, episode: dict) -> dict:
     """The episode plus its transcript passages, and each moment with its quote: the sentence
     the tagger found, else (moments stored before quotes) the paragraph it is in."""
@@ -361,8 +392,7 @@ def with_transcript(db, episode: dict) -> dict:
     for moment in episode["moments"]:
         index = bisect.bisect_right(starts, moment["start"] + 0.25) - 1
         text = moment.get("quote") or (paragraphs[index]["text"] if index >= 0 else "")
-        quote = text if len(text) <= QUOTE_CHARS else text[: QUOTE_CHARS - 1] + "…"
-        moments.append(moment | {"quote": quote})
+        moments.append(moment | {"quote": short_quote(text)})
     times = search_index.word_times_meta(paragraphs)
     return episode | {"passages": paragraphs, "moments": moments, "word_times": times}
 

@@ -15,6 +15,8 @@ ITUNES_NS = "http://www.itunes.com/dtds/podcast-1.0.dtd"
 PODCAST_NS = "https://podcastindex.org/namespace/1.0"
 ATOM_NS = "http://www.w3.org/2005/Atom"
 SITEMAP_NS = "http://www.sitemaps.org/schemas/sitemap/0.9"
+# sitemaps.org: a sitemap file holds at most 50,000 URLs; more go in files a sitemap index lists.
+SITEMAP_MAX_URLS = 50_000
 # Written as text (the ElementTree serializer took most of a one-episode rebuild's feed time).
 XML_DECLARATION = "<?xml version='1.0' encoding='utf-8'?>"
 INDENT = "  "
@@ -75,14 +77,30 @@ def rss(data: SiteData, base: BaseUrl) -> bytes:
     return "\n".join(out).encode("utf-8")
 
 
-def sitemap(data: SiteData, base: BaseUrl) -> bytes:
-    """sitemaps.org list of the site's pages (full URLs need an absolute --base-url)."""
+def sitemaps(data: SiteData, base: BaseUrl) -> dict[str, bytes]:
+    """sitemaps.org lists of the site's pages (full URLs need an absolute --base-url):
+    `sitemap.xml`, or past SITEMAP_MAX_URLS a sitemap index of `sitemap-N.xml` files."""
     paths = ["", "topics/", "people/", "search/"]
     paths += [show["url"] for show in data.shows]
     paths += [episode["url"] for episode in data.episodes]
     paths += [topic["url"] for topic in data.topics]
     paths += [person["url"] for person in data.people]
     lastmod = {episode["url"]: episode["date_iso"][:10] for episode in data.episodes}
+    if len(paths) <= SITEMAP_MAX_URLS:
+        return {"sitemap.xml": _urlset(paths, lastmod, base)}
+    files = {}
+    for number, first in enumerate(range(0, len(paths), SITEMAP_MAX_URLS), start=1):
+        files[f"sitemap-{number}.xml"] = _urlset(
+            paths[first : first + SITEMAP_MAX_URLS], lastmod, base
+        )
+    out = [XML_DECLARATION, f'<sitemapindex xmlns="{SITEMAP_NS}">']
+    for rel in files:
+        out += ["  <sitemap>", _element(2, "loc", base.full(rel)), "  </sitemap>"]
+    out.append("</sitemapindex>")
+    return {"sitemap.xml": "\n".join(out).encode("utf-8")} | files
+
+
+def _urlset(paths: list[str], lastmod: dict[str, str], base: BaseUrl) -> bytes:
     out = [XML_DECLARATION, f'<urlset xmlns="{SITEMAP_NS}">']
     for path in paths:
         out += ["  <url>", _element(2, "loc", base.full(path))]

@@ -1,4 +1,5 @@
-"""The in-browser search index: Pagefind over the episode pages, swapped in atomically.
+"""The in-browser search index: Pagefind over the episode pages, in shards, each swapped in
+atomically.
 
 One Pagefind page per episode (title, show notes, transcript), read from the built HTML:
 `data-pagefind-body` marks what is indexed, `data-pagefind-filter="topic"` the topic filter,
@@ -6,23 +7,38 @@ and every transcript passage carries `id="t=SECONDS"`, which Pagefind records as
 search results can jump to the passage that matched. (bench/site.py compares this with one
 record per passage; see its report.)
 
-Each paragraph's text (`<p id="pN">`) is an anchor too, and the page's `times` meta says when
-each of its words is said, so search.js shows every matching paragraph as its own sub-result
-(its words as the snippet) and links to the first matched word, as Datasette and the command
-line do (ingest.wordtimes).
+Each paragraph's text starts at an anchor too (an empty `<span id="pN">`), and the page's
+`times` meta says when each of its words is said, so search.js shows every matching paragraph
+as its own sub-result (its words as the snippet) and links to the first matched word, as
+Datasette and the command line do (ingest.wordtimes).
+
+A shard is a show's episodes in blocks of `SHARD_EPISODES`, counted from the oldest (as the
+list pages are), each its own Pagefind bundle in `pagefind/<shard>/`, listed in
+`pagefind/shards.json`. The search page loads the first and merges the others in the browser
+(Pagefind's `mergeIndex`: one result list, sorted by score, filters across all). So a new
+episode re-indexes its show's newest shard only, and Pagefind's memory follows the shard, not
+the archive: one index of 10,000 episodes peaked at 7.6 GB.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
+import os
 import shutil
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from ingest.errors import PodarchiveError
+from ingest.fileio import write_atomic
 
 INDEX_DIR = "pagefind"
-EPISODE_GLOB = "episodes/**/*.html"
+MANIFEST = "shards.json"
+# Pagefind needs about 0.75 MB per 40-minute episode while indexing: 500 keep a shard near
+# 400 MB and a re-index of one near 5 s, and 10,000 episodes are 20 shards to merge.
+SHARD_EPISODES = 500
 
 
 class SearchIndexError(PodarchiveError, RuntimeError):
@@ -57,32 +73,90 @@ def _base36(number: int) -> str:
     return out
 
 
-def exists(site: Path) -> bool:
-    return (site / INDEX_DIR / "pagefind.js").is_file()
+@dataclass(frozen=True)
+class Shard:
+    """One Pagefind bundle: its folder name under `pagefind/` and the episode pages it holds
+    (site-relative paths of `index.html` files)."""
+
+    name: str
+    pages: tuple[str, ...]
 
 
-def build_index(site: Path) -> int:
-    """Index the episode pages under `site` into `site/pagefind/`; return the page count."""
-    return asyncio.run(_build(site))
+def shards_of(episodes: Sequence[dict]) -> list[Shard]:
+    """The shards of `episodes` (newest first, as `SiteData` holds them): per show, blocks of
+    `SHARD_EPISODES` counted from the oldest, so a new episode joins the last block."""
+    by_show: dict[str, list[str]] = {}
+    for episode in reversed(episodes):
+        by_show.setdefault(episode["show_id"], []).append(episode["url"] + "index.html")
+    shards = []
+    for show_id, pages in sorted(by_show.items()):
+        for number, first in enumerate(range(0, len(pages), SHARD_EPISODES), start=1):
+            block = tuple(pages[first : first + SHARD_EPISODES])
+            shards.append(Shard(f"{show_id}-{number}", block))
+    return shards
 
 
-async def _build(site: Path) -> int:
+def exists(site: Path, names: Iterable[str]) -> dict[str, bool]:
+    """Whether each shard's bundle is in place."""
+    return {name: (site / INDEX_DIR / name / "pagefind.js").is_file() for name in names}
+
+
+def build_shards(site: Path, shards: Sequence[Shard], rebuild: Iterable[str]) -> int:
+    """Index the shards named in `rebuild`, then list all of `shards` in the manifest and remove
+    the bundles of shards that are gone; return the pages indexed.
+
+    Each shard is built beside its live bundle and swapped in, and the manifest is written
+    last, so a page never loads half an index. A failure raises SearchIndexError and leaves the
+    bundles built before it in place (the next build redoes only what is missing).
+    """
+    wanted = set(rebuild)
+    pages = 0
+    for shard in shards:
+        if shard.name in wanted:
+            pages += asyncio.run(_build_shard(site, shard))
+    root = site / INDEX_DIR
+    root.mkdir(parents=True, exist_ok=True)
+    manifest = {"shards": [s.name for s in shards]}
+    write_atomic(root / MANIFEST, json.dumps(manifest, indent=1) + "\n")
+    # Gone shards, and what a killed build left (dot-named staging folders).
+    keep = {s.name for s in shards} | {MANIFEST}
+    for entry in root.iterdir():
+        if entry.name not in keep:
+            if entry.is_dir():
+                shutil.rmtree(entry, ignore_errors=True)
+            else:
+                entry.unlink(missing_ok=True)
+    return pages
+
+
+async def _build_shard(site: Path, shard: Shard) -> int:
     from pagefind.index import PagefindIndex  # the binary starts only when a build needs it
 
-    staging = site / f".{INDEX_DIR}-new"
-    old = site / f".{INDEX_DIR}-old"
-    for leftover in (staging, old):
+    root = site / INDEX_DIR
+    root.mkdir(parents=True, exist_ok=True)
+    staging, old = root / f".{shard.name}-new", root / f".{shard.name}-old"
+    # Pagefind reads a folder in one request (a file at a time costs a round trip each), so the
+    # shard's pages are hard-linked into a folder of their own, at the same relative paths.
+    source = root / f".{shard.name}-pages"
+    for leftover in (staging, old, source):
         shutil.rmtree(leftover, ignore_errors=True)
-    config = {"force_language": "en", "output_path": str(staging)}
     try:
+        for rel in shard.pages:
+            target = source / rel
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.link(site / rel, target)
+        config = {"force_language": "en", "output_path": str(staging)}
         async with PagefindIndex(config=config) as index:
             # Leaving the context writes the files to `output_path`.
-            result = await index.add_directory(str(site), glob=EPISODE_GLOB)
+            result = await index.add_directory(str(source), glob="episodes/**/*.html")
     except Exception as error:
         shutil.rmtree(staging, ignore_errors=True)
-        raise SearchIndexError(f"pagefind failed on {site}: {error}") from error
-    # Swap folders so a page never loads half an index: the old one stays until the new is in.
-    live = site / INDEX_DIR
+        raise SearchIndexError(
+            f"pagefind failed on {site} (shard {shard.name}): {error}"
+        ) from error
+    finally:
+        shutil.rmtree(source, ignore_errors=True)
+    live = root / shard.name
     if live.exists():
         live.rename(old)
     staging.rename(live)

@@ -43,6 +43,7 @@ class BuildReport:
     removed: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     indexed: bool = False
+    shards_indexed: list[str] = field(default_factory=list)  # search shards rebuilt
     html_seconds: float = 0.0
     index_seconds: float = 0.0
 
@@ -153,10 +154,15 @@ def build_site(
         sort_keys=True,
         default=str,
     )
-    for rel, make in (("feed.xml", site_feed.rss), ("sitemap.xml", site_feed.sitemap)):
-        digest = content_hash(version, rel, inputs)
+    digest = content_hash(version, "feed.xml", inputs)
+    if not writer.unchanged("feed.xml", digest):
+        writer.write("feed.xml", digest, site_feed.rss(data, base))
+    # The sitemaps are cheap to make and hashed as made: which files there are depends on the
+    # page count.
+    for rel, content in site_feed.sitemaps(data, base).items():
+        digest = content_hash(version, rel, content)
         if not writer.unchanged(rel, digest):
-            writer.write(rel, digest, make(data, base))
+            writer.write(rel, digest, content)
     digest = content_hash(version, "robots.txt", base.absolute)
     if not writer.unchanged("robots.txt", digest):
         writer.write("robots.txt", digest, site_feed.robots(base))
@@ -164,25 +170,47 @@ def build_site(
     report.removed = writer.remove_stale()
     report.html_seconds = time.perf_counter() - started
     if search:
-        episode_hashes = sorted(
-            (rel, digest) for rel, digest in writer.current.items() if rel.startswith("episodes/")
-        )
-        index_digest = content_hash(version, json.dumps(episode_hashes))
-        if writer.extra.get("search_index") != index_digest or not site_search.exists(site):
-            index_started = time.perf_counter()
-            try:
-                site_search.build_index(site)
-            except site_search.SearchIndexError as error:  # the pages stand without search
-                report.errors.append(str(error))
-                writer.extra.pop("search_index", None)
-            else:
-                report.indexed = True
-                writer.extra["search_index"] = index_digest
-            report.index_seconds = time.perf_counter() - index_started
+        _search_index(writer, site, data, version, report)
     writer.save()
     report.outputs = len(writer.current)
     report.written = writer.written
     return report
+
+
+def _search_index(
+    writer: SiteWriter, site: Path, data: site_data.SiteData, version: str, report: BuildReport
+) -> None:
+    """Re-index the search shards whose episode pages changed (or whose bundle is missing)."""
+    shards = site_search.shards_of(data.episodes)
+    digests = {
+        shard.name: content_hash(version, json.dumps([writer.current.get(p) for p in shard.pages]))
+        for shard in shards
+    }
+    indexed = writer.extra.get("search_shards", {})
+    present = site_search.exists(site, digests)
+    stale = [name for name, digest in digests.items() if indexed.get(name) != digest]
+    stale += [name for name, ok in present.items() if not ok and name not in stale]
+    manifest = site / site_search.INDEX_DIR / site_search.MANIFEST
+    if not stale and manifest.is_file() and set(indexed) == set(digests):
+        return
+    started = time.perf_counter()
+    try:
+        site_search.build_shards(site, shards, stale)
+    except site_search.SearchIndexError as error:  # the pages stand without (new) search
+        report.errors.append(str(error))
+        # Forget what is not known to be in place; the next build redoes it.
+        present = site_search.exists(site, digests)
+        writer.extra["search_shards"] = {
+            name: digest
+            for name, digest in indexed.items()
+            if digests.get(name) == digest and present.get(name)
+        }
+    else:
+        report.indexed = True
+        report.shards_indexed = stale
+        writer.extra["search_shards"] = digests
+    writer.extra.pop("search_index", None)  # the single index of earlier builds
+    report.index_seconds = time.perf_counter() - started
 
 
 def _text_download(writer: SiteWriter, db, episode: dict, base: BaseUrl, version: str) -> None:
@@ -278,7 +306,7 @@ def _topic_pages(page, rows: dict[str, str], data: site_data.SiteData, summaries
             "topic.html",
             by_topic[slug],
             keys[slug],
-            front={"episode_count": topic["count"]},
+            front={"episode_count": topic["count"], "mentions": data.mentions.get(slug, [])},
             topic={key: value for key, value in topic.items() if key != "count"},
             search_url="search/?" + urlencode({"topic": topic["name"]}),
         )

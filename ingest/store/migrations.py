@@ -472,6 +472,27 @@ def m120_tag_evidence(db: sqlite_utils.Database) -> None:
     )
 
 
+def m130_topic_mentions(db: sqlite_utils.Database) -> None:
+    """Moments of topics an episode is not tagged with: a passage that matches a topic in an
+    episode that does not dwell on it. Kept apart from `topic_moments` (the evidence of tags),
+    so a recruiter can still find a passing mention without the episode counting as about it."""
+    db.executescript(
+        """
+        CREATE TABLE topic_mentions (
+            id INTEGER PRIMARY KEY,
+            episode_id TEXT NOT NULL REFERENCES episodes(id),
+            tag_slug TEXT NOT NULL REFERENCES tags(slug),
+            start REAL NOT NULL,            -- seconds: where the sentence that says it begins
+            end REAL NOT NULL,
+            score REAL NOT NULL,
+            quote TEXT NOT NULL DEFAULT ''
+        );
+        CREATE INDEX topic_mentions_tag ON topic_mentions(tag_slug, score);
+        CREATE INDEX topic_mentions_episode ON topic_mentions(episode_id, start);
+        """
+    )
+
+
 MIGRATIONS: list[Migration] = [
     m001_shows_and_episodes,
     m002_segments,
@@ -485,6 +506,7 @@ MIGRATIONS: list[Migration] = [
     m080_moment_quotes,
     m110_word_times_and_passage_vectors,
     m120_tag_evidence,
+    m130_topic_mentions,
 ]
 
 

@@ -100,6 +100,21 @@ def moments_by_episode(db: sqlite_utils.Database) -> dict[str, list[dict]]:
     return _group(rows, "episode_id")
 
 
+def mentions_by_topic(db: sqlite_utils.Database, per_topic: int) -> dict[str, list[dict]]:
+    """Topic slug -> its `per_topic` strongest passing mentions (episodes not tagged with it)."""
+    rows = db.query(
+        """
+        SELECT tag_slug AS slug, episode_id, start, quote, score FROM (
+            SELECT m.*, row_number() OVER (
+                PARTITION BY m.tag_slug ORDER BY m.score DESC, m.episode_id, m.start) AS rank
+            FROM topic_mentions m
+        ) WHERE rank <= ? ORDER BY slug, score DESC, episode_id, start
+        """,
+        [per_topic],
+    )
+    return _group(rows, "slug")
+
+
 def chapters_by_episode(db: sqlite_utils.Database) -> dict[str, list[dict]]:
     """Episode id -> chapters in playing order."""
     rows = db.query(

@@ -1,8 +1,9 @@
 """Topic tags, topic moments, keyphrases and manual overrides.
 
 What the scorer finds lives in `episode_tags` (source = scorer name or 'keyphrase'),
-`topic_moments` and `topic_scores`; what a person decides lives in `tag_overrides`, which
-tagging never writes and always applies last.
+`topic_moments` (where a tagged topic is discussed), `topic_mentions` (where a topic the
+episode is not tagged with comes up in passing) and `topic_scores`; what a person decides
+lives in `tag_overrides`, which tagging never writes and always applies last.
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ def sync_topics(db: sqlite_utils.Database, taxonomy: Taxonomy, hashes: dict[str,
 
 def _drop_topic(db: sqlite_utils.Database, slug: str) -> None:
     db.execute("DELETE FROM topic_moments WHERE tag_slug = ?", [slug])
+    db.execute("DELETE FROM topic_mentions WHERE tag_slug = ?", [slug])
     db.execute("DELETE FROM topic_scores WHERE tag_slug = ?", [slug])
     db.execute("DELETE FROM episode_tags WHERE tag_slug = ? AND source != ?", [slug, MANUAL])
     # A person's "add" outlives the topic's removal from the taxonomy.
@@ -118,14 +120,10 @@ def save_tagging(
     with transaction(db):
         for result in results:
             slug = result.tag_slug
-            db.execute(
-                "DELETE FROM topic_moments WHERE episode_id = ? AND tag_slug = ?",
-                [episode_id, slug],
-            )
-            db.execute(
-                "DELETE FROM episode_tags WHERE episode_id = ? AND tag_slug = ?",
-                [episode_id, slug],
-            )
+            for table in ("topic_moments", "topic_mentions", "episode_tags"):
+                db.execute(
+                    f"DELETE FROM {table} WHERE episode_id = ? AND tag_slug = ?", [episode_id, slug]
+                )
             db["topic_scores"].upsert(
                 {
                     "episode_id": episode_id,
@@ -136,7 +134,20 @@ def save_tagging(
                 },
                 pk=("episode_id", "tag_slug"),
             )
+            moments = [
+                {
+                    "episode_id": episode_id,
+                    "tag_slug": slug,
+                    "start": m.start,
+                    "end": m.end,
+                    "score": m.score,
+                    "quote": m.quote,
+                }
+                for m in result.moments
+            ]
             if not result.tagged:
+                # Passing mentions: findable, but the episode is not about the topic.
+                db["topic_mentions"].insert_all(moments)
                 continue
             db["episode_tags"].insert(
                 {
@@ -151,17 +162,7 @@ def save_tagging(
                     "notes_quote": result.notes_quote,
                 }
             )
-            db["topic_moments"].insert_all(
-                {
-                    "episode_id": episode_id,
-                    "tag_slug": slug,
-                    "start": m.start,
-                    "end": m.end,
-                    "score": m.score,
-                    "quote": m.quote,
-                }
-                for m in result.moments
-            )
+            db["topic_moments"].insert_all(moments)
         if keyphrases is not None:
             _replace_keyphrases(db, episode_id, keyphrases)
         _apply_overrides(db, episode_id)

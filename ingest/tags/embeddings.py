@@ -23,6 +23,7 @@ import numpy as np
 from ingest import embed
 from ingest.tags.lexical import LexicalScorer
 from ingest.tags.passages import Passage
+from ingest.tags.text import in_context
 from ingest.taxonomy import Taxonomy, Topic
 
 COSINE_WEIGHT = 0.7  # the rest is the lexical score's
@@ -96,8 +97,13 @@ class EmbeddingsScorer:
         if not passages:
             return []
         cosine = self.cosine(passages, topics)
+        # A topic that needs a context scores nothing where none is said (the lexical half
+        # is zero there already).
+        in_context_mask = np.array(
+            [[in_context(p.text, t.context) for t in topics] for p in passages], dtype=float
+        )
         if self.cosine_weight >= 1.0:
-            return cosine.tolist()
+            return (cosine * in_context_mask).tolist()
         lexical = np.array(self.lexical.score(passages, topics))
         w = self.cosine_weight
-        return (w * cosine + (1 - w) * lexical).tolist()
+        return ((w * cosine + (1 - w) * lexical) * in_context_mask).tolist()

@@ -16,7 +16,7 @@ from collections import Counter
 from collections.abc import Sequence
 
 from ingest.tags.passages import Passage
-from ingest.tags.text import content_stems
+from ingest.tags.text import content_stems, in_context
 from ingest.taxonomy import Taxonomy, Topic
 
 # BM25's usual constants: k1 sets how fast repeated mentions saturate, b how much a long
@@ -113,6 +113,11 @@ class LexicalScorer:
         for passage in passages:
             stems = content_stems(passage.text)
             counts = _ngrams(stems)
-            raw = [self.raw_score(counts, len(stems), topic) for topic in topics]
+            raw = [
+                self.raw_score(counts, len(stems), topic)
+                if in_context(passage.text, topic.context)
+                else 0.0
+                for topic in topics
+            ]
             rows.append([r / (r + HALF_SCORE) for r in raw])
         return rows

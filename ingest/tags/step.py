@@ -24,9 +24,9 @@ from ingest.tags.topics import score_topics
 from ingest.taxonomy import Taxonomy
 
 # Part of every episode's input hash: bump it when what tagging stores changes (moments
-# pointed at sentences, show notes read by sentence, evidence kept), so each episode is tagged
-# again once.
-TAGGING_VERSION = 3
+# pointed at sentences, show notes read by sentence, evidence kept, passing mentions kept), so
+# each episode is tagged again once.
+TAGGING_VERSION = 4
 
 
 class ScorerUnavailable(PodarchiveError, RuntimeError):

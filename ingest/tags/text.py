@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Sequence
 
 import snowballstemmer
 
@@ -46,3 +47,15 @@ def words(text: str) -> list[str]:
 def content_stems(text: str) -> list[str]:
     """Stems of the words of `text` that are not stop words, in order."""
     return [stem(w) for w in words(text) if w not in STOP_WORDS]
+
+
+def in_context(text: str, context: Sequence[str]) -> bool:
+    """Whether `text` says one of the `context` words (compared as stems), or `context` is empty.
+
+    >>> in_context("We screen applicants with AI.", ["applicant", "candidate"])
+    True
+    """
+    if not context:
+        return True
+    wanted = {s for term in context for s in content_stems(term)}
+    return not wanted.isdisjoint(content_stems(text))

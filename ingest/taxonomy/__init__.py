@@ -60,7 +60,7 @@ def _topic(raw, index: int, path: Path, errors: list[str]) -> Topic | None:
     if not isinstance(raw, dict):
         errors.append(f"{where}: expected a mapping with name, slug, description and phrases")
         return None
-    unknown = set(raw) - {"slug", "name", "description", "phrases", "keywords"}
+    unknown = set(raw) - {"slug", "name", "description", "phrases", "keywords", "context"}
     if unknown:
         errors.append(f"{where}: unknown keys {sorted(unknown)}")
     problems_before = len(errors)
@@ -77,6 +77,7 @@ def _topic(raw, index: int, path: Path, errors: list[str]) -> Topic | None:
         errors.append(f"{where}: 'description' must be one line of at most 200 characters")
     phrases = _string_list(raw.get("phrases"), where, "phrases", errors)
     keywords = _string_list(raw.get("keywords"), where, "keywords", errors)
+    context = _string_list(raw.get("context"), where, "context", errors)
     if not phrases and "phrases" in raw:
         errors.append(f"{where}: 'phrases' is empty")
     elif "phrases" not in raw:
@@ -89,6 +90,7 @@ def _topic(raw, index: int, path: Path, errors: list[str]) -> Topic | None:
         description=description.strip(),
         phrases=phrases,
         keywords=keywords,
+        context=context,
     )
 
 

@@ -15,11 +15,29 @@
   var latest = 0;
   var timer = null;
 
+  // The index is in shards (see ingest/sitegen/search.py): the first is loaded, the others
+  // merged into it, and Pagefind then searches them as one (results sorted by score).
   function load() {
     if (!pagefind) {
-      pagefind = import(bundle + "pagefind.js").then(function (module) {
-        return module.options({ baseUrl: base }).then(function () { return module; });
-      });
+      pagefind = fetch(bundle + "shards.json")
+        .then(function (response) {
+          if (!response.ok) throw new Error("no search index (" + response.status + ")");
+          return response.json();
+        })
+        .then(function (manifest) {
+          var shards = manifest.shards || [];
+          if (!shards.length) throw new Error("the search index is empty");
+          return import(bundle + shards[0] + "/pagefind.js").then(function (module) {
+            return module.options({ baseUrl: base })
+              .then(function () {
+                return Promise.all(shards.slice(1).map(function (name) {
+                  return module.mergeIndex(bundle + name + "/", { baseUrl: base });
+                }));
+              })
+              .then(function () { return module; });
+          });
+        });
+      pagefind.catch(function () { pagefind = null; });  // a later search tries again
     }
     return pagefind;
   }

@@ -319,7 +319,7 @@ def test_killed_during_the_site_build(tmp_path, show, clean, observe):
     code = run.kill()
     assert code == -signal.SIGKILL, run.output
     pages = len([p for p in (root / "site").rglob("*.html") if "pagefind" not in p.parts])
-    index = (root / "site" / "pagefind" / "pagefind.js").exists()
+    index = (root / "site" / "pagefind" / "shards.json").exists()
     leftovers = check_after_kill(root)
     resume_and_compare(root, show, clean)
     assert half_written(root) == []
