@@ -7,7 +7,6 @@ import threading
 
 import click
 
-from ingest import __version__
 from ingest.archive import ARCHIVE_ENV, Archive
 from ingest.errors import PodarchiveError
 from ingest.tags import SCORERS
@@ -72,7 +71,7 @@ class PodarchiveGroup(click.Group):
 
 
 @click.group(cls=PodarchiveGroup, context_settings=CONTEXT_SETTINGS)
-@click.version_option(__version__, "--version", prog_name="podarchive")
+@click.version_option(package_name="podcast-archive", prog_name="podarchive")
 @click.option(
     "--archive",
     "archive_dir",
@@ -694,8 +693,8 @@ def search(
         podarchive search '"reverse interview"'
         podarchive search negotiation --topic pay-transparency --mode lexical
     """
-    from ingest.datasette.query import MARK_CLOSE, MARK_OPEN
     from ingest.search import query as searching
+    from ingest.search.query import MARK_CLOSE, MARK_OPEN
 
     archive = _archive(ctx)
     show_id = None

@@ -10,12 +10,17 @@ spread evenly between the line's start and end.
 
 from __future__ import annotations
 
+import bisect
 import json
 from collections.abc import Iterable, Sequence
 
 # A search link starts this long before the first matched word, then floors to the second: the
 # player lands 0.5-1.5 s before the words, enough for a word timestamp said a little early.
 LEAD_SECONDS = 0.5
+# Mark a match in FTS5 highlight() output for match_time(); control characters no transcript
+# holds. The stored queries write them as char(2) and char(3) (metadata.yaml).
+MATCH_MARK = "\x02"
+MATCH_END = "\x03"
 
 
 def tokens(text: str) -> list[tuple[int, str]]:
@@ -88,3 +93,40 @@ def decode(stored: str | None, text: str, start: float, end: float) -> list[floa
 def link_second(seconds: float) -> int:
     """The whole second a link to words said at `seconds` points at (LEAD_SECONDS before)."""
     return max(int(seconds - LEAD_SECONDS), 0)
+
+
+def first_match(marked_text: str) -> int:
+    """Character offset (in the unmarked text) of the first matched word of the first place
+    where matches stand side by side (a phrase, or the query's words in a row), else of the
+    first match; -1 without one. Site search picks the same word (templates/static/search.js)."""
+    starts, ends, plain = [], [], 0
+    for char in marked_text:
+        if char == MATCH_MARK:
+            starts.append(plain)
+        elif char == MATCH_END:
+            ends.append(plain)
+        else:
+            plain += 1
+    if not starts:
+        return -1
+    text = marked_text.replace(MATCH_MARK, "").replace(MATCH_END, "")
+    for k in range(min(len(starts) - 1, len(ends))):
+        if not text[ends[k] : starts[k + 1]].strip():
+            return starts[k]
+    return starts[0]
+
+
+def match_time(offsets_json: str | None, marked_text: str | None, start: float | None = None):
+    """When the matched words are said, LEAD_SECONDS early: the time of the word `first_match`
+    picks in `marked_text` (FTS5 highlight() of a passage, MATCH_MARK before each match and
+    MATCH_END after), else `start`. `offsets` holds a [character offset, seconds] per word."""
+    if not offsets_json or not marked_text:
+        return start
+    at = first_match(marked_text)
+    if at < 0:
+        return start
+    offsets = json.loads(offsets_json)
+    if not offsets:
+        return start
+    index = bisect.bisect_right([offset for offset, _ in offsets], at) - 1
+    return max(offsets[max(index, 0)][1] - LEAD_SECONDS, 0.0)

@@ -23,7 +23,6 @@ from dataclasses import asdict, dataclass, field
 
 from ingest import wordtimes
 from ingest.datasette import fts
-from ingest.store import search as passage_store
 
 MODES = ("hybrid", "semantic", "lexical")
 RRF_K = 60  # the constant of the RRF paper; larger flattens the head of each list
@@ -266,9 +265,12 @@ def _overlap(sentence: str, stems: set[str]) -> int:
     return sum(1 for stem in stems if any(word.startswith(stem) for word in words))
 
 
-def _place(conn: sqlite3.Connection, hits: list[Hit], query_vector, query: str, lexical) -> None:
+def _place(
+    conn: sqlite3.Connection, hits: list[Hit], query_vector, query: str, lexical, all_words: bool
+) -> None:
     """Put each hit at its best sentence: the first MOMENT_HITS by meaning (one batch of
-    sentences), the rest by the query's words."""
+    sentences), the rest by the query's words. A hit holding every word of the query stays at
+    the first of them: that is where its answer is said, and no sentence needs embedding."""
     from ingest import embed
 
     if not hits:
@@ -288,7 +290,7 @@ def _place(conn: sqlite3.Connection, hits: list[Hit], query_vector, query: str, 
         text, offsets, start = rows[hit.passage_id]
         sentences = _sentences(text)
         per_hit.append((hit, sentences, json.loads(offsets or "[]"), start))
-        if n < MOMENT_HITS:
+        if n < MOMENT_HITS and not (all_words and hit.passage_id in lexical):
             texts.extend(sentence for _, sentence in sentences)
     vectors = embed.encode(texts) if texts else None
     position = 0
@@ -296,6 +298,8 @@ def _place(conn: sqlite3.Connection, hits: list[Hit], query_vector, query: str, 
         if not sentences:
             continue
         found = lexical.get(hit.passage_id)
+        if found is not None and all_words:
+            continue  # at the first of the query's words, all of which it holds
         if n < MOMENT_HITS:
             scores = vectors[position : position + len(sentences)] @ query_vector
             position += len(sentences)
@@ -311,7 +315,7 @@ def _place(conn: sqlite3.Connection, hits: list[Hit], query_vector, query: str, 
         said = _time_at(offsets, at, start)
         if found is not None:
             # The query's words inside that sentence: land on the first of them.
-            first = passage_store.first_match(found.marked)
+            first = wordtimes.first_match(found.marked)
             if at <= first < at + len(sentence):
                 said = _time_at(offsets, first, said)
         hit.seconds = max(said - wordtimes.LEAD_SECONDS, 0.0)
@@ -345,7 +349,7 @@ def search(
             Hit(
                 found.passage_id,
                 found.episode_id,
-                passage_store.match_time(found.offsets, found.marked, found.start) or 0.0,
+                wordtimes.match_time(found.offsets, found.marked, found.start) or 0.0,
                 found.snippet,
                 score=1.0 / (RRF_K + found.rank),
                 lexical_rank=found.rank,
@@ -395,6 +399,6 @@ def search(
     for hit in hits:
         found = by_id.get(hit.passage_id)
         if found is not None:
-            hit.seconds = passage_store.match_time(found.offsets, found.marked, found.start) or 0.0
-    _place(conn, hits, query_vector, query, by_id)
+            hit.seconds = wordtimes.match_time(found.offsets, found.marked, found.start) or 0.0
+    _place(conn, hits, query_vector, query, by_id, all_words=bool(lexical) and not any_words)
     return Ranking(hits, mode, notice, any_words)

@@ -12,10 +12,12 @@ import sqlite3
 from dataclasses import asdict, dataclass
 
 from ingest.archive import Archive
-from ingest.datasette.query import SearchError
 from ingest.search import hybrid
 from ingest.sitegen import urls
 from ingest.timecode import clock
+
+# How a snippet marks the matched words (as FTS5 snippet() writes them in the stored queries).
+MARK_OPEN, MARK_CLOSE = "<mark>", "</mark>"
 
 
 @dataclass
@@ -104,17 +106,45 @@ def search_archive(
     topic: str | None = None,
     show: str | None = None,
 ) -> tuple[hybrid.Ranking, list[Found]]:
-    """Search the archive's transcripts; SearchError when there is no archive."""
+    """Search the archive's transcripts; SearchError when there is no archive.
+
+    A plain read connection: the store (sqlite-utils, which imports NumPy) is opened only when
+    segments changed since their passages were built, which a finished run never leaves.
+    """
+    # Datasette's module, for its error type only when there is an error: it imports asyncio.
+    if not archive.db_path.exists():
+        from ingest.datasette.query import SearchError
+
+        raise SearchError(f"no archive database at {archive.db_path}")
+    conn = sqlite3.connect(archive.db_path)
+    try:
+        if _has_stale_passages(conn):
+            _refresh(archive)
+        episodes = episode_filter(conn, topic=topic, show=show)
+        ranking = hybrid.search(conn, query, mode=mode, limit=limit, episodes=episodes)
+        return ranking, describe(conn, ranking)
+    except sqlite3.OperationalError as error:
+        from ingest.datasette.query import SearchError
+
+        raise SearchError(f"cannot search {archive.db_path}: {error}") from error
+    finally:
+        conn.close()
+
+
+def _has_stale_passages(conn: sqlite3.Connection) -> bool:
+    try:
+        return conn.execute("SELECT 1 FROM passages_stale LIMIT 1").fetchone() is not None
+    except sqlite3.OperationalError:  # an archive too old to have passages: migrate it
+        return True
+
+
+def _refresh(archive: Archive) -> None:
+    """Bring the schema and the passages up to date (segments saved since they were built)."""
     from ingest.store.search import refresh_passages
 
-    if not archive.db_path.exists():
-        raise SearchError(f"no archive database at {archive.db_path}")
     db = archive.open_db()
     try:
-        refresh_passages(db)  # passages of segments saved since (a no-op when none are stale)
-        episodes = episode_filter(db.conn, topic=topic, show=show)
-        ranking = hybrid.search(db.conn, query, mode=mode, limit=limit, episodes=episodes)
-        return ranking, describe(db.conn, ranking)
+        refresh_passages(db)
     finally:
         db.conn.close()
 

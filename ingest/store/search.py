@@ -8,7 +8,6 @@ stale whenever its segments change; `refresh_passages` rebuilds the stale ones.
 
 from __future__ import annotations
 
-import bisect
 import json
 import sqlite3
 from collections.abc import Iterable
@@ -17,16 +16,16 @@ import sqlite_utils
 
 from ingest import wordtimes
 from ingest.store.writes import transaction
+from ingest.wordtimes import MATCH_END, MATCH_MARK, first_match, match_time
 
 # Target length of a passage: long enough to cut the rows to rank, short enough that the
 # link to its start lands near the words that matched.
 PASSAGE_SECONDS = 45.0
 # A tail shorter than this joins the passage before it rather than standing alone.
 MIN_TAIL_SECONDS = 15.0
-# Mark a match in highlight() output for match_time(); control characters no transcript holds.
-# The stored queries write them as char(2) and char(3) (metadata.yaml).
-MATCH_MARK = "\x02"
-MATCH_END = "\x03"
+# Where a match's word is said: ingest.wordtimes (imported without this module's sqlite-utils,
+# which a search on the command line does without); re-exported for the store's callers.
+__all__ = ["MATCH_END", "MATCH_MARK", "first_match", "match_time"]
 
 
 def window_segments(segments: Iterable[dict], seconds: float = PASSAGE_SECONDS) -> list[dict]:
@@ -69,43 +68,6 @@ def _passage(group: list[dict]) -> dict:
         "text": " ".join(parts),
         "offsets": json.dumps(offsets, separators=(",", ":")),
     }
-
-
-def first_match(marked_text: str) -> int:
-    """Character offset (in the unmarked text) of the first matched word of the first place
-    where matches stand side by side (a phrase, or the query's words in a row), else of the
-    first match; -1 without one. Site search picks the same word (templates/static/search.js)."""
-    starts, ends, plain = [], [], 0
-    for char in marked_text:
-        if char == MATCH_MARK:
-            starts.append(plain)
-        elif char == MATCH_END:
-            ends.append(plain)
-        else:
-            plain += 1
-    if not starts:
-        return -1
-    text = marked_text.replace(MATCH_MARK, "").replace(MATCH_END, "")
-    for k in range(min(len(starts) - 1, len(ends))):
-        if not text[ends[k] : starts[k + 1]].strip():
-            return starts[k]
-    return starts[0]
-
-
-def match_time(offsets_json: str | None, marked_text: str | None, start: float | None = None):
-    """When the matched words are said, LEAD_SECONDS early: the time of the word `first_match`
-    picks in `marked_text` (FTS5 highlight() of a passage, MATCH_MARK before each match and
-    MATCH_END after), else `start`. `offsets` holds a [character offset, seconds] per word."""
-    if not offsets_json or not marked_text:
-        return start
-    at = first_match(marked_text)
-    if at < 0:
-        return start
-    offsets = json.loads(offsets_json)
-    if not offsets:
-        return start
-    index = bisect.bisect_right([offset for offset, _ in offsets], at) - 1
-    return max(offsets[max(index, 0)][1] - wordtimes.LEAD_SECONDS, 0.0)
 
 
 def _rebuild_episode(db: sqlite_utils.Database, episode_id: str) -> int:
