@@ -480,12 +480,16 @@ def add_vectors(db_path: Path) -> float:
     return time.perf_counter() - started
 
 
-def _time_cli(root: Path, runs: int) -> list[tuple[str, list[float]]]:
-    """Wall seconds of `podarchive search`, a fresh process per run (start-up included)."""
+def _time_cli(root: Path, runs: int) -> list[tuple[str, list[float], list[float]]]:
+    """Wall and CPU seconds of `podarchive search`, a fresh process per run (start-up
+    included); CPU is what other load on the machine does not inflate."""
+    import resource
+
     results = []
     for label, args in CLI_QUERIES:
-        times = []
+        times, cpu = [], []
         for _ in range(runs):
+            before = resource.getrusage(resource.RUSAGE_CHILDREN)
             started = time.perf_counter()
             subprocess.run(
                 [sys.executable, "-m", "ingest.cli", "--archive", str(root), "search", *args],
@@ -493,7 +497,9 @@ def _time_cli(root: Path, runs: int) -> list[tuple[str, list[float]]]:
                 stdout=subprocess.DEVNULL,
             )
             times.append(time.perf_counter() - started)
-        results.append((label, times))
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            cpu.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
+        results.append((label, times, cpu))
     return results
 
 
@@ -605,10 +611,13 @@ def run_hybrid(root: Path, runs: int) -> None:
             f"| {label} | `{shown}` | {rows} | {statistics.median(times) * 1000:.0f} |"
             f" {max(times) * 1000:.0f} | {statistics.median(cpu) * 1000:.0f} |"
         )
-    print("\n| podarchive search (new process) | median s | worst s |")
-    print("|---|---:|---:|")
-    for label, times in _time_cli(root, max(3, runs // 3)):
-        print(f"| {label} | {statistics.median(times):.2f} | {max(times):.2f} |")
+    print("\n| podarchive search (new process) | median s | worst s | CPU median s |")
+    print("|---|---:|---:|---:|")
+    for label, times, cpu in _time_cli(root, max(3, runs // 3)):
+        print(
+            f"| {label} | {statistics.median(times):.2f} | {max(times):.2f} |"
+            f" {statistics.median(cpu):.2f} |"
+        )
     scans = _time_vector_scans(db_path, runs)
     print(
         f"\nVector scan, top 50 of {passages:,}: NumPy float32 {scans['numpy_ms']:.0f} ms median"
