@@ -62,6 +62,11 @@ def archived(tmp_path_factory):
     db = archive.open_db()
     transcript_store.save_transcript(db, row["id"], transcript)
     write_transcript(archive.transcripts_dir, row["show_id"], row["id"], transcript)
+    # Whisper's words spell its lines: every line keeps their times (none timed by characters).
+    untimed = db.execute(
+        "SELECT count(*) FROM segments WHERE episode_id = ? AND words IS NULL", [row["id"]]
+    ).fetchone()[0]
+    assert untimed == 0
     report = sitegen.build_site(db, archive, "/")
     assert report.indexed and report.errors == []
     truth = {phrase: phrase_start(transcript, phrase) for phrase in PHRASES}
