@@ -10,6 +10,17 @@ against `podarchive serve` to show the transport's share).
     python bench/search.py --episodes 300  # a smaller archive (its own cache folder)
 
 Target (issue 6): every query under 100 ms median and 300 ms worst.
+
+Search by meaning (issue 21), with `--hybrid`: every passage gets a vector (random unit
+vectors, seeded: a brute-force scan costs the same whatever the vectors say; the query is
+embedded for real), then the hybrid stored query is timed through Datasette (warm, as
+`serve` is after its start), `podarchive search` is timed as a user runs it (a new process
+each time, start-up included) in lexical and hybrid mode, and the vector scan itself is timed
+with NumPy over float32 rows and with sqlite-vec's vec0 (through the sqlite3 command-line
+shell: this Python's sqlite3 cannot load extensions).
+
+    python bench/search.py --hybrid --no-http                # 3,000 episodes
+    python bench/search.py --hybrid --no-http --episodes 300  # the command line's 300
 """
 
 from __future__ import annotations
@@ -17,6 +28,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import re
 import shutil
 import socket
 import sqlite3
@@ -85,7 +97,7 @@ TOPICS = (
 RARE_WORD = "zymurgy"
 
 # Bump when the generator changes, so a stale cached archive is not reused.
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2  # 2: words timed in passages (m110)
 
 QUERIES = (
     ("rare term", {"q": RARE_WORD}),
@@ -241,7 +253,10 @@ def build_archive(root: Path, episodes: int) -> Path:
                 "INSERT INTO segments (id, episode_id, idx, start, end, text) VALUES (?,?,?,?,?,?)",
                 segment_rows,
             )
-            conn.executemany("INSERT INTO episode_tags VALUES (?,?,?,?)", tag_rows)
+            conn.executemany(
+                "INSERT INTO episode_tags (episode_id, tag_slug, score, source) VALUES (?,?,?,?)",
+                tag_rows,
+            )
             conn.executemany(
                 "INSERT INTO topic_moments (episode_id, tag_slug, start, end, score)"
                 " VALUES (?,?,?,?,?)",
@@ -425,6 +440,192 @@ def run(root: Path, runs: int, http: bool) -> None:
     )
 
 
+HYBRID_QUERIES = (
+    ("paraphrase", {"q": "how do candidates interview the company", "mode": "hybrid"}),
+    ("words", {"q": "hiring manager", "mode": "hybrid"}),
+    ("rare term", {"q": RARE_WORD, "mode": "hybrid"}),
+    ("semantic only", {"q": "people who leave after a bad first week", "mode": "semantic"}),
+)
+CLI_QUERIES = (
+    ("lexical", ["hiring manager", "--mode", "lexical"]),
+    ("hybrid", ["how do candidates interview the company"]),
+)
+
+
+def add_vectors(db_path: Path) -> float:
+    """Give every passage without one a seeded random unit vector; return the seconds."""
+    from ingest import embed
+
+    started = time.perf_counter()
+    conn = sqlite3.connect(db_path)
+    rng = np.random.default_rng(SEED)
+    rows = conn.execute(
+        "SELECT p.id, p.episode_id FROM passages p"
+        " LEFT JOIN passage_vectors v ON v.passage_id = p.id WHERE v.passage_id IS NULL"
+    ).fetchall()
+    for first in range(0, len(rows), 20_000):
+        batch = rows[first : first + 20_000]
+        vectors = rng.standard_normal((len(batch), embed.DIMENSION)).astype(np.float32)
+        vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+        with conn:
+            conn.executemany(
+                "INSERT INTO passage_vectors (passage_id, episode_id, model, vector)"
+                " VALUES (?, ?, ?, ?)",
+                [
+                    (pid, episode, embed.MODEL_ID, vectors[k].astype("<f2").tobytes())
+                    for k, (pid, episode) in enumerate(batch)
+                ],
+            )
+    conn.close()
+    return time.perf_counter() - started
+
+
+def _time_cli(root: Path, runs: int) -> list[tuple[str, list[float], list[float]]]:
+    """Wall and CPU seconds of `podarchive search`, a fresh process per run (start-up
+    included); CPU is what other load on the machine does not inflate."""
+    import resource
+
+    results = []
+    for label, args in CLI_QUERIES:
+        times, cpu = [], []
+        for _ in range(runs):
+            before = resource.getrusage(resource.RUSAGE_CHILDREN)
+            started = time.perf_counter()
+            subprocess.run(
+                [sys.executable, "-m", "ingest.cli", "--archive", str(root), "search", *args],
+                check=True,
+                stdout=subprocess.DEVNULL,
+            )
+            times.append(time.perf_counter() - started)
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            cpu.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
+        results.append((label, times, cpu))
+    return results
+
+
+def _time_vector_scans(db_path: Path, runs: int) -> dict[str, float | str]:
+    """Median ms of a top-50 scan over every vector: NumPy float32, and sqlite-vec vec0."""
+    from ingest.store import vectors
+
+    conn = sqlite3.connect(f"file:{db_path}?immutable=1", uri=True)
+    started = time.perf_counter()
+    ids, matrix = vectors.load_matrix(conn, "all-MiniLM-L6-v2-onnx-int8")
+    result: dict[str, float | str] = {"load_ms": (time.perf_counter() - started) * 1000}
+    conn.close()
+    query = matrix[0]
+    times = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        scores = matrix @ query
+        top = np.argpartition(-scores, 49)[:50]
+        top[np.argsort(-scores[top])]
+        times.append(time.perf_counter() - started)
+    result["numpy_ms"] = statistics.median(times) * 1000
+    result["memory_mib"] = matrix.nbytes / 2**20
+    result["sqlite_vec"] = _time_sqlite_vec(matrix, runs)
+    return result
+
+
+def _time_sqlite_vec(matrix: np.ndarray, runs: int) -> str:
+    """The same scan in sqlite-vec's vec0 (brute force, float32), through the sqlite3 shell."""
+    import shutil as shell_tools
+    import tempfile
+
+    try:
+        import sqlite_vec
+    except ImportError:
+        return "not measured (pip install sqlite-vec)"
+    shell = shell_tools.which("sqlite3")
+    if not shell:
+        return "not measured (no sqlite3 shell)"
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "vec.db"
+        conn = sqlite3.connect(path)
+        conn.execute("CREATE TABLE f32 (id INTEGER PRIMARY KEY, v BLOB)")
+        conn.executemany(
+            "INSERT INTO f32 VALUES (?, ?)", ((i, row.tobytes()) for i, row in enumerate(matrix))
+        )
+        conn.commit()
+        conn.close()
+        extension = sqlite_vec.loadable_path()
+        dim = matrix.shape[1]
+        script = (
+            f".load {extension}\n"
+            f"CREATE VIRTUAL TABLE v USING vec0(embedding float[{dim}]);\n"
+            "INSERT INTO v(rowid, embedding) SELECT id, v FROM f32;\n"
+            ".timer on\n" + "SELECT count(*) FROM (SELECT rowid FROM v WHERE embedding MATCH"
+            " (SELECT v FROM f32 WHERE id = 0) AND k = 50);\n" * runs
+        )
+        out = subprocess.run(
+            [shell, str(path)], input=script, capture_output=True, text=True, check=False
+        )
+        reals = [float(m) for m in re.findall(r"Run Time: real ([0-9.]+)", out.stdout)]
+        if not reals:
+            return f"failed: {out.stderr.strip()[:200]}"
+        return f"{statistics.median(reals) * 1000:.0f} ms median ({len(reals)} runs)"
+
+
+def run_hybrid(root: Path, runs: int) -> None:
+    from ingest.archive import Archive
+    from ingest.datasette.serve import make_datasette
+
+    db_path = root / "archive.db"
+    seconds = add_vectors(db_path)
+    conn = sqlite3.connect(f"file:{db_path}?immutable=1", uri=True)
+    passages, vector_bytes = conn.execute(
+        "SELECT count(*), total(length(vector)) FROM passage_vectors"
+    ).fetchone()
+    episodes = conn.execute("SELECT count(*) FROM episodes").fetchone()[0]
+    conn.close()
+    print(
+        f"\nVectors: {passages:,} passages ({seconds:.0f} s to add), "
+        f"{vector_bytes / 2**20:,.0f} MiB of float16 vectors, "
+        f"{vector_bytes / 2**20 / episodes * 1000:,.0f} MiB per 1,000 episodes"
+    )
+    ds = make_datasette(Archive.at(root), base_url="https://example.com/")
+
+    async def measure():
+        started = time.perf_counter()
+        await ds.invoke_startup()  # loads the model and the vectors, as serve does at start
+        warm = time.perf_counter() - started
+        results = []
+        for label, params in HYBRID_QUERIES:
+            await _time_in_process(ds, "/archive/search_by_meaning.json", params, 1)
+            times, rows, cpu = await _time_in_process(
+                ds, "/archive/search_by_meaning.json", params, runs
+            )
+            results.append((label, params, times, rows, cpu))
+        return warm, results
+
+    warm, results = asyncio.run(measure())
+    load = os.getloadavg()
+    print(
+        f"Datasette start-up (model and vectors loaded): {warm:.1f} s; "
+        f"load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} ({os.cpu_count()} cores)\n"
+    )
+    print("| search_by_meaning | parameters | rows | median ms | worst ms | CPU median ms |")
+    print("|---|---|---:|---:|---:|---:|")
+    for label, params, times, rows, cpu in results:
+        shown = ", ".join(f"{k}={v}" for k, v in params.items())
+        print(
+            f"| {label} | `{shown}` | {rows} | {statistics.median(times) * 1000:.0f} |"
+            f" {max(times) * 1000:.0f} | {statistics.median(cpu) * 1000:.0f} |"
+        )
+    print("\n| podarchive search (new process) | median s | worst s | CPU median s |")
+    print("|---|---:|---:|---:|")
+    for label, times, cpu in _time_cli(root, max(3, runs // 3)):
+        print(
+            f"| {label} | {statistics.median(times):.2f} | {max(times):.2f} |"
+            f" {statistics.median(cpu):.2f} |"
+        )
+    scans = _time_vector_scans(db_path, runs)
+    print(
+        f"\nVector scan, top 50 of {passages:,}: NumPy float32 {scans['numpy_ms']:.0f} ms median"
+        f" ({scans['memory_mib']:.0f} MiB in memory, loaded in {scans['load_ms']:.0f} ms);"
+        f" sqlite-vec vec0 float32 {scans['sqlite_vec']}"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--episodes", type=int, default=EPISODES)
@@ -432,6 +633,10 @@ def main() -> None:
     parser.add_argument("--rebuild", action="store_true", help="regenerate the cached archive")
     parser.add_argument("--no-http", action="store_true", help="skip the HTTP server timings")
     parser.add_argument("--cache", type=Path, default=Path("/tmp"))
+    parser.add_argument(
+        "--hybrid", action="store_true", help="time search by meaning (adds vectors)"
+    )
+    parser.add_argument("--only-hybrid", action="store_true", help="skip the lexical table")
     args = parser.parse_args()
     root = args.cache / f"podarchive-bench-{args.episodes}-v{GENERATOR_VERSION}"
     if args.rebuild or not (root / "archive.db").exists():
@@ -439,7 +644,10 @@ def main() -> None:
         if root.exists():
             shutil.rmtree(root)
         build_archive(root, args.episodes)
-    run(root, args.runs, http=not args.no_http)
+    if not args.only_hybrid:
+        run(root, args.runs, http=not args.no_http)
+    if args.hybrid or args.only_hybrid:
+        run_hybrid(root, args.runs)
 
 
 if __name__ == "__main__":

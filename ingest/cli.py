@@ -8,7 +8,6 @@ from pathlib import Path
 
 import click
 
-from ingest import __version__
 from ingest.archive import ARCHIVE_ENV, Archive
 from ingest.errors import PodarchiveError
 from ingest.tags import SCORERS
@@ -73,7 +72,7 @@ class PodarchiveGroup(click.Group):
 
 
 @click.group(cls=PodarchiveGroup, context_settings=CONTEXT_SETTINGS)
-@click.version_option(__version__, "--version", prog_name="podarchive")
+@click.version_option(package_name="podcast-archive", prog_name="podarchive")
 @click.option(
     "--archive",
     "archive_dir",
@@ -506,11 +505,14 @@ def tag(
             force=force,
             progress=lambda episode_id, note: click.echo(f"{episode_id}\t{note}"),
         )
+        embedded = _embed_for_search(db)
     click.echo(
         f"{len(result.tagged)} episodes tagged, {result.unchanged} unchanged, "
         f"{len(result.failed)} failed"
         + (f"; topics dropped: {', '.join(result.dropped_topics)}" if result.dropped_topics else "")
     )
+    if embedded:
+        click.echo(embedded)
     for message in result.failed.values():
         click.echo(f"Error: {message}", err=True)
     if result.failed:
@@ -623,6 +625,20 @@ def export_opml(ctx: click.Context, output: str | None) -> None:
         click.echo(f"{len(shows)} shows written to {output}", err=True)
     else:
         click.echo(data.decode("utf-8"), nl=False)
+
+
+def _embed_for_search(db) -> str | None:
+    """Embed the passages search by meaning has no vector for; what to tell the user."""
+    from ingest.search.index import embed_passages
+    from ingest.store.search import refresh_passages
+
+    refresh_passages(db)
+    report = embed_passages(db)
+    if report.unavailable:
+        return f"Search by meaning is off: {report.unavailable}"
+    if report.embedded:
+        return f"{report.embedded} passages embedded for search in {report.seconds:.1f}s"
+    return None
 
 
 @cli.command("tag-override")
@@ -812,6 +828,14 @@ def demo(ctx: click.Context, no_serve: bool, host: str, port: int) -> None:
 @click.option(
     "--limit", type=click.IntRange(min=1), default=10, show_default=True, help="Hits to print."
 )
+@click.option(
+    "--mode",
+    type=click.Choice(["hybrid", "semantic", "lexical"]),
+    default="hybrid",
+    show_default=True,
+    help="hybrid: by words and by meaning, fused; semantic: by meaning; lexical: words only.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the hits as JSON, for scripts.")
 @click.option("--speaker", help="Only what this speaker said (a name, e.g. 'Viet Nguyen').")
 @click.pass_context
 def search(
@@ -820,30 +844,57 @@ def search(
     topic: str | None,
     show_key: str | None,
     limit: int,
+    mode: str,
+    as_json: bool,
     speaker: str | None,
 ) -> None:
-    """Search transcripts: ranked hits with episode, time and snippet.
+    """Search transcripts by words and meaning: ranked hits with episode, time and snippet.
 
-    QUERY uses full-text syntax: words, "a phrase", grit OR resilience, transp*.
+    Plain words are searched by meaning and by the words themselves; each hit is at the
+    sentence that answers. Full-text syntax means exact words: "a phrase", grit OR
+    resilience, transp*. A passage must hold every word; when none does, any of them.
+    With --speaker, that speaker's own lines are searched, by their words.
 
     \b
     Example:
+        podarchive search "how do candidates interview the company"
         podarchive search '"reverse interview"'
-        podarchive search negotiation --topic pay-transparency
+        podarchive search negotiation --topic pay-transparency --mode lexical
     """
-    from ingest.datasette.query import MARK_CLOSE, MARK_OPEN, search_archive
+    from ingest.search import query as searching
+    from ingest.search.query import MARK_CLOSE, MARK_OPEN
 
     archive = _archive(ctx)
     show_id = None
     if show_key and archive.db_path.exists():  # searching never creates an archive
         show_id = _show_id(archive.open_db(), show_key)
-    # The page's path within the site ("/episodes/<slug>/#t=12"): the reader knows where their
-    # site is served; Datasette, which would link it from its own host, makes no link instead.
-    hits = search_archive(archive, query, topic=topic, show=show_id, site_url="/", speaker=speaker)
+    if speaker:
+        # A speaker's own lines, by their words (Datasette's stored query search_by_speaker).
+        import json
+        from dataclasses import asdict
+
+        from ingest.datasette.query import search_archive
+
+        hits = search_archive(archive, query, show=show_id, site_url="/", speaker=speaker)
+        hits = hits[:limit]
+        if as_json:
+            click.echo(json.dumps([asdict(hit) for hit in hits], indent=2, ensure_ascii=False))
+            return
+    else:
+        # Pages are paths within the site ("/episodes/<slug>/#t=12"): the reader knows where
+        # their site is served.
+        ranking, hits = searching.search_archive(
+            archive, query, mode=mode, limit=limit, topic=topic, show=show_id
+        )
+        if as_json:
+            click.echo(searching.as_json(query, ranking, hits))
+            return
+        if ranking.notice:
+            click.echo(ranking.notice, err=True)
     if not hits:
         click.echo(f"No passages match {query!r}.")
         return
-    for number, hit in enumerate(hits[:limit], 1):
+    for number, hit in enumerate(hits, 1):
         snippet = hit.snippet.replace(MARK_OPEN, "\x00").replace(MARK_CLOSE, "\x01")
         parts = snippet.split("\x00")
         styled = parts[0] + "".join(

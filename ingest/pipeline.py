@@ -304,9 +304,13 @@ def _speakers(archive: Archive, db, summary: RunSummary, echo: Echo) -> None:
 
 
 def _index_search(db) -> None:
+    from ingest.search.index import embed_passages
     from ingest.store.search import refresh_passages
 
     refresh_passages(db)
+    # Search by meaning: vectors for the passages that changed. Without the model, search
+    # says so and runs by words; the run itself has nothing to fail.
+    embed_passages(db)
 
 
 def _tag(db, config: ArchiveConfig, summary: RunSummary, echo: Echo) -> None:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from ingest import wordtimes
 from ingest.archive import Archive
 from ingest.datasette.serve import make_datasette
 from ingest.records import Episode, Person, Segment, Transcript
@@ -113,6 +114,20 @@ def first_line_with(number: int, phrase: str) -> float:
     for segment in _segments(episode):
         if phrase in segment.text.lower():
             return segment.start
+    raise AssertionError(f"{phrase!r} not in sample episode {number}")
+
+
+def first_said(number: int, phrase: str) -> float:
+    """When the first word of `phrase` is said in the sample episode: these lines carry no word
+    timestamps, so their words are timed by their characters (ingest.wordtimes)."""
+    episode = next(e for e in load_sample().episodes if e.number == number)
+    for segment in _segments(episode):
+        text = segment.text.strip()
+        at = text.lower().find(phrase)
+        if at >= 0:
+            times = wordtimes.interpolated(text, segment.start, segment.end)
+            offsets = [offset for offset, _ in wordtimes.tokens(text)]
+            return times[max(i for i, offset in enumerate(offsets) if offset <= at)]
     raise AssertionError(f"{phrase!r} not in sample episode {number}")
 
 
@@ -223,16 +238,20 @@ def test_search_query_keeps_fts5_syntax_and_quotes_the_rest(typed, query):
 
 
 def test_search_links_to_the_second_the_words_are_said(ds):
-    """The link points at the line holding the match, not at the start of its passage."""
+    """The link points at most 2 s before the first matched word, not at the start of its
+    line or passage; words typed without quotes land where they are said side by side."""
     for q, number, phrase in [
         ('"reverse interview"', 3, "reverse interview"),
+        ("reverse interview", 3, "reverse interview"),
         ("grit", 3, "grit"),
         ('"pay transparency"', 4, "pay transparency"),
+        ("stressful week", 3, "stressful week"),
     ]:
         found = rows(ds, "/archive/search_transcripts.json", q=q)
         best = next(r for r in found if r["episode"] == sample_title(number))
-        second = int(first_line_with(number, phrase))
-        assert best["seconds"] == second
+        said = first_said(number, phrase)
+        second = wordtimes.link_second(said)
+        assert said - 2 <= best["seconds"] == second <= said
         assert best["page"].endswith(f"#t={second}")
         assert best["at"] == f"{second // 60}:{second % 60:02d}"
         assert best["audio"] == f"https://example.com/audio/{number}.mp3"
@@ -348,7 +367,7 @@ def test_segment_times_render_as_minutes_and_seconds(ds):
 
 def test_stored_search_page_links_and_highlights(ds):
     html = get(ds, "/archive/search_transcripts", q='"reverse interview"').text
-    second = int(first_line_with(3, "reverse interview"))
+    second = wordtimes.link_second(first_said(3, "reverse interview"))
     assert re.search(rf'href="{re.escape(SITE)}episodes/[a-z0-9-]+/#t={second}"', html)
     assert "<mark>reverse interview</mark>" in html
     assert 'href="https://example.com/audio/3.mp3">audio</a>' in html
@@ -436,7 +455,9 @@ def test_window_segments_groups_whole_segments_with_offsets():
     first = passages[0]
     assert first["text"] == "line 0 line 1 line 2 line 3 line 4"
     marked = first["text"].replace("line 3", search.MATCH_MARK + "line 3")
-    assert search.match_time(first["offsets"], marked, first["start"]) == 30.0
+    # Each word of a line without word timestamps is timed by its characters; the link
+    # starts LEAD_SECONDS before it.
+    assert search.match_time(first["offsets"], marked, first["start"]) == 30.0 - 0.5
     assert search.match_time(first["offsets"], first["text"], first["start"]) == 0.0
     # A short tail joins the passage before it.
     assert passages[1]["end"] == 109.5

@@ -13,10 +13,11 @@ from contextlib import contextmanager
 import httpx
 import pytest
 
+from ingest import wordtimes
 from tests.test_datasette import (
     SITE,
     build_sample_archive,
-    first_line_with,
+    first_said,
     sample_title,
 )
 
@@ -91,7 +92,7 @@ def rows(client: httpx.Client, path: str, **params) -> list[dict]:
 def test_search_modes_over_http(server, q, number, phrase):
     found = rows(server, "/archive/search_transcripts.json", q=q)
     hit = next(r for r in found if r["episode"] == sample_title(number))
-    second = int(first_line_with(number, phrase))
+    second = wordtimes.link_second(first_said(number, phrase))  # the first matched word
     assert hit["page"].startswith(SITE + "episodes/") and hit["page"].endswith(f"/#t={second}")
     assert "<mark>" in hit["snippet"]
 

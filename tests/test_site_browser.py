@@ -185,7 +185,7 @@ def test_search_lists_one_medical_first_and_opens_it(site, page):
     first = page.locator("#search-results li h3 a").first
     first.wait_for()
     assert "One Medical" in first.inner_text()
-    jump = page.locator("#search-results li").first.locator("a.jump")
+    jump = page.locator("#search-results li").first.locator("a.jump").first
     assert jump.get_attribute("href").split("#")[1].startswith("t=")
     first.click()
     page.wait_for_url(_episode_url(site, ONE_MEDICAL))
@@ -194,7 +194,7 @@ def test_search_lists_one_medical_first_and_opens_it(site, page):
 
 def test_search_result_jumps_to_the_passage(site, page):
     page.goto(site["url"] + "search/?q=reverse+interview")
-    jump = page.locator("#search-results li").first.locator("a.jump")
+    jump = page.locator("#search-results li").first.locator("a.jump").first
     jump.wait_for()
     target = int(jump.get_attribute("href").rsplit("#t=", 1)[1])
     jump.click()

@@ -7,6 +7,7 @@ links to its own site even when several run in one process (tests).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 from pathlib import PurePosixPath
@@ -108,9 +109,26 @@ def _get(row, key):
         return None
 
 
+# Hits the search-by-meaning query lists (its SQL function returns them as JSON).
+MEANING_HITS = 30
+
+
+def hybrid_hits(conn, query, mode) -> str:
+    """`hybrid_search(q, mode)`: ingest.search.hybrid's hits on this connection as JSON,
+    {"mode", "notice", "any_words", "hits": [{"passage_id", "seconds", "snippet", "score",
+    ...}]}, for the stored query to join with episodes. The model loads on the first call."""
+    from ingest.search import hybrid
+
+    if not isinstance(query, str) or not query.strip():
+        return json.dumps({"mode": None, "notice": None, "any_words": False, "hits": []})
+    mode = mode if mode in hybrid.MODES else "hybrid"
+    return hybrid.search(conn, query, mode=mode, limit=MEANING_HITS).as_json()
+
+
 @hookimpl
 def prepare_connection(conn, database, datasette):
     site_url = site_url_of(datasette)
+    conn.create_function("hybrid_search", 2, lambda q, mode: hybrid_hits(conn, q, mode))
     conn.create_function("mmss", 1, format_time, deterministic=True)
     conn.create_function("match_time", 3, search.match_time, deterministic=True)
     conn.create_function("search_query", 1, search_query, deterministic=True)
@@ -242,6 +260,22 @@ _FTS_SHADOW = re.compile(r"_fts_(data|idx|content|docsize|config)$")
 def permission_allowed(action, resource):
     shadow = isinstance(resource, tuple) and bool(_FTS_SHADOW.search(str(resource[-1])))
     return False if action == "view-table" and shadow else None
+
+
+@hookimpl
+def startup(datasette):
+    async def warm_search_by_meaning():
+        from ingest.embed import EmbeddingsUnavailable
+        from ingest.search import hybrid
+
+        for database in datasette.databases.values():
+            if database.is_memory:
+                continue
+            # Without the model, search by meaning says so and runs by words.
+            with contextlib.suppress(EmbeddingsUnavailable):
+                await database.execute_fn(hybrid.warm)
+
+    return warm_search_by_meaning
 
 
 @hookimpl

@@ -14,11 +14,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 
+from ingest import wordtimes
 from ingest.archive import Archive
 from ingest.chapters.files import MIME_TYPE as CHAPTERS_MIME_TYPE
 from ingest.chapters.files import SUFFIX as CHAPTERS_SUFFIX
 from ingest.ids import is_safe_id, slugify
 from ingest.net import is_http_url
+from ingest.sitegen import search as search_index
 from ingest.sitegen import urls
 from ingest.store import site as site_store
 from ingest.timecode import clock
@@ -107,14 +109,16 @@ def parse_date(value: str | None) -> datetime | None:
 
 
 def passages(segments: list[tuple]) -> list[dict]:
-    """Group (start, end, speaker, text) segments into readable, timestamped paragraphs."""
+    """Group (start, end, speaker, text[, words]) segments into readable, timestamped
+    paragraphs; each keeps `times`, when each of its words is said (ingest.wordtimes)."""
     result: list[dict] = []
     current: dict | None = None
-    for start, end, speaker, text in segments:
+    for start, end, speaker, text, *stored in segments:
         text = (text or "").strip()
         if not text:
             continue
         start, end = float(start), float(end)
+        times = wordtimes.decode(stored[0] if stored else None, text, start, end)
         if current is not None and not (
             speaker != current["speaker"]
             or start - current["end"] >= PASSAGE_PAUSE_SECONDS
@@ -123,8 +127,9 @@ def passages(segments: list[tuple]) -> list[dict]:
         ):
             current["text"] += " " + text
             current["end"] = end
+            current["times"] += times
             continue
-        current = {"start": start, "end": end, "speaker": speaker, "text": text}
+        current = {"start": start, "end": end, "speaker": speaker, "text": text, "times": times}
         result.append(current)
     used: set[int] = set()
     for passage in result:
@@ -412,7 +417,8 @@ def with_transcript(db, episode: dict) -> dict:
         index = bisect.bisect_right(starts, moment["start"] + 0.25) - 1
         text = moment.get("quote") or (paragraphs[index]["text"] if index >= 0 else "")
         moments.append(moment | {"quote": short_quote(text)})
-    return episode | {"passages": paragraphs, "moments": moments}
+    times = search_index.word_times_meta(paragraphs)
+    return episode | {"passages": paragraphs, "moments": moments, "word_times": times}
 
 
 def _credits(people: list[dict]) -> list[dict]:

@@ -7,6 +7,11 @@ and every transcript passage carries `id="t=SECONDS"`, which Pagefind records as
 search results can jump to the passage that matched. (bench/site.py compares this with one
 record per passage; see its report.)
 
+Each paragraph's text starts at an anchor too (an empty `<span id="pN">`), and the page's
+`times` meta says when each of its words is said, so search.js shows every matching paragraph
+as its own sub-result (its words as the snippet) and links to the first matched word, as
+Datasette and the command line do (ingest.wordtimes).
+
 A shard is a show's episodes in blocks of `SHARD_EPISODES`, counted from the oldest (as the
 list pages are), each its own Pagefind bundle in `pagefind/<shard>/`, listed in
 `pagefind/shards.json`. The search page loads the first and merges the others in the browser
@@ -40,6 +45,34 @@ INDEX_TIMEOUT = 600  # seconds for one shard; about 6 s is usual
 
 class SearchIndexError(PodarchiveError, RuntimeError):
     """Pagefind could not build the index."""
+
+
+def word_times_meta(paragraphs: list[dict]) -> str:
+    """The `times` meta of an episode page: per paragraph (in order, "|" between them) its
+    first word's time, then each word's offset from it, in tenths of a second, base 36, spaces
+    between. Compact (2-3 characters a word) and free of the commas Pagefind splits metas at.
+    """
+    encoded = []
+    for paragraph in paragraphs:
+        times = paragraph.get("times") or []
+        if not times:
+            encoded.append("")
+            continue
+        first = round(times[0] * 10)
+        parts = [_base36(first)] + [_base36(max(round(t * 10) - first, 0)) for t in times]
+        encoded.append(" ".join(parts))
+    return "|".join(encoded)
+
+
+def _base36(number: int) -> str:
+    digits = "0123456789abcdefghijklmnopqrstuvwxyz"
+    if number <= 0:
+        return "0"
+    out = ""
+    while number:
+        number, digit = divmod(number, 36)
+        out = digits[digit] + out
+    return out
 
 
 @dataclass(frozen=True)

@@ -493,6 +493,39 @@ def m100_chapters_and_soundbites(db: sqlite_utils.Database) -> None:
     )
 
 
+def m110_word_times_and_passage_vectors(db: sqlite_utils.Database) -> None:
+    """Search by words and by meaning.
+
+    When each word is said (`segments.words`: a JSON list of start times, one per whitespace
+    token of the text; NULL: timed by its characters), so a search hit links to the first
+    matched word rather than the start of its line. Every passage is rebuilt, its `offsets`
+    now one entry per word. Transcripts stored before keep NULL until `podarchive reindex`
+    reads their words back from the transcript files.
+
+    `passage_vectors`: each passage's sentence embedding (ingest.embed), for search by
+    meaning. A rebuilt passage loses its vector (the trigger), so the next `tag` or `run`
+    embeds exactly the passages that changed.
+    """
+    db.execute("ALTER TABLE segments ADD COLUMN words TEXT")
+    db.execute(
+        "INSERT OR IGNORE INTO passages_stale (episode_id) SELECT DISTINCT episode_id FROM segments"
+    )
+    db.executescript(
+        """
+        CREATE TABLE passage_vectors (
+            passage_id INTEGER PRIMARY KEY,     -- passages.id
+            episode_id TEXT NOT NULL,
+            model TEXT NOT NULL,                -- ingest.embed.MODEL_ID
+            vector BLOB NOT NULL                -- float16, little-endian, ingest.embed.DIMENSION
+        );
+        CREATE INDEX passage_vectors_episode ON passage_vectors(episode_id);
+        CREATE TRIGGER passages_vector_delete AFTER DELETE ON passages BEGIN
+            DELETE FROM passage_vectors WHERE passage_id = old.id;
+        END;
+        """
+    )
+
+
 def m120_tag_evidence(db: sqlite_utils.Database) -> None:
     """Why an episode has each topic (`reason`): the seconds its moments cover and their share
     of the spoken time, and the show-notes sentence that names it (with its score). The host
@@ -566,6 +599,7 @@ MIGRATIONS: list[Migration] = [
     m080_moment_quotes,
     m090_speakers,
     m100_chapters_and_soundbites,
+    m110_word_times_and_passage_vectors,
     m120_tag_evidence,
     m130_topic_mentions,
 ]

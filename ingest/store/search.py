@@ -8,30 +8,31 @@ stale whenever its segments change; `refresh_passages` rebuilds the stale ones.
 
 from __future__ import annotations
 
-import bisect
 import json
 import sqlite3
 from collections.abc import Iterable
 
 import sqlite_utils
 
+from ingest import wordtimes
 from ingest.store.writes import transaction
+from ingest.wordtimes import MATCH_END, MATCH_MARK, first_match, match_time
 
 # Target length of a passage: long enough to cut the rows to rank, short enough that the
 # link to its start lands near the words that matched.
 PASSAGE_SECONDS = 45.0
 # A tail shorter than this joins the passage before it rather than standing alone.
 MIN_TAIL_SECONDS = 15.0
-# Marks a match in highlight() output for match_time(); a control character no transcript holds.
-# The stored queries write it as char(2) (metadata.yaml); the end mark they pass is never read.
-MATCH_MARK = "\x02"
+# Where a match's word is said: ingest.wordtimes (imported without this module's sqlite-utils,
+# which a search on the command line does without); re-exported for the store's callers.
+__all__ = ["MATCH_END", "MATCH_MARK", "first_match", "match_time"]
 
 
 def window_segments(segments: Iterable[dict], seconds: float = PASSAGE_SECONDS) -> list[dict]:
     """Group segment rows (id, start, end, text; in order) into passages of about `seconds`.
 
-    Each passage keeps `offsets`: where each segment's text starts in the passage text, with its
-    start time, so a match found in the passage maps back to the second it was said.
+    Each passage keeps `offsets`: where each word starts in the passage text, with the time it
+    is said (ingest.wordtimes), so a match found in the passage maps back to its word's time.
     """
     groups: list[list[dict]] = []
     current: list[dict] = []
@@ -54,7 +55,9 @@ def _passage(group: list[dict]) -> dict:
     parts, offsets, position = [], [], 0
     for segment in group:
         text = segment["text"].strip()
-        offsets.append([position, segment["start"]])
+        starts = wordtimes.decode(segment.get("words"), text, segment["start"], segment["end"])
+        for (offset, _), start in zip(wordtimes.tokens(text), starts, strict=True):
+            offsets.append([position + offset, start])
         parts.append(text)
         position += len(text) + 1  # the joining space
     return {
@@ -63,34 +66,16 @@ def _passage(group: list[dict]) -> dict:
         "first_segment_id": group[0]["id"],
         "last_segment_id": group[-1]["id"],
         "text": " ".join(parts),
-        "offsets": json.dumps(offsets),
+        "offsets": json.dumps(offsets, separators=(",", ":")),
     }
-
-
-def match_time(offsets_json: str | None, marked_text: str | None, start: float | None = None):
-    """Start time of the segment holding the first MATCH_MARK in `marked_text`, else `start`.
-
-    `marked_text` is FTS5 highlight() of a passage with MATCH_MARK before each match; its
-    position is the match's character offset in the passage text.
-    """
-    if not offsets_json or not marked_text:
-        return start
-    at = marked_text.find(MATCH_MARK)
-    if at < 0:
-        return start
-    offsets = json.loads(offsets_json)
-    if not offsets:
-        return start
-    index = bisect.bisect_right([offset for offset, _ in offsets], at) - 1
-    return offsets[max(index, 0)][1]
 
 
 def _rebuild_episode(db: sqlite_utils.Database, episode_id: str) -> int:
     segments = db.execute(
-        "SELECT id, start, end, text FROM segments WHERE episode_id = ? ORDER BY idx",
+        "SELECT id, start, end, text, words FROM segments WHERE episode_id = ? ORDER BY idx",
         [episode_id],
     )
-    columns = ("id", "start", "end", "text")
+    columns = ("id", "start", "end", "text", "words")
     rows = window_segments(dict(zip(columns, row, strict=True)) for row in segments)
     db.execute("DELETE FROM passages WHERE episode_id = ?", [episode_id])
     db.conn.executemany(

@@ -155,12 +155,14 @@ def transcript_stamps(db: sqlite_utils.Database) -> dict[str, tuple]:
 
 
 def transcript_digest(db: sqlite_utils.Database, episode_id: str) -> str:
-    """A digest of one episode's segments: times, speakers and texts, in order."""
-    count, starts, ends, texts, speakers = db.execute(
+    """A digest of one episode's segments: times, speakers, texts and word times, in order."""
+    count, starts, ends, texts, speakers, words = db.execute(
         """
         SELECT count(*), total(start), total("end"),
-               group_concat(text, char(30)), group_concat(ifnull(speaker, ''), char(30))
-        FROM (SELECT start, "end", speaker, text FROM segments WHERE episode_id = ? ORDER BY idx)
+               group_concat(text, char(30)), group_concat(ifnull(speaker, ''), char(30)),
+               group_concat(ifnull(words, ''), char(30))
+        FROM (SELECT start, "end", speaker, text, words FROM segments
+              WHERE episode_id = ? ORDER BY idx)
         """,
         [episode_id],
     ).fetchone()
@@ -168,6 +170,8 @@ def transcript_digest(db: sqlite_utils.Database, episode_id: str) -> str:
     digest.update((texts or "").encode("utf-8", "surrogatepass"))
     digest.update(b"\x1f")
     digest.update((speakers or "").encode("utf-8", "surrogatepass"))
+    digest.update(b"\x1f")
+    digest.update((words or "").encode())
     return digest.hexdigest()[:24]
 
 
@@ -184,9 +188,10 @@ def last_segment_ends(db: sqlite_utils.Database, episode_ids: list[str]) -> dict
 
 
 def segments_of(db: sqlite_utils.Database, episode_id: str) -> list[tuple]:
-    """One episode's (start, end, speaker, text) segments in order."""
+    """One episode's (start, end, speaker, text, words) segments in order (words: the stored
+    token starts, see ingest.wordtimes)."""
     return db.execute(
-        'SELECT start, "end", speaker, text FROM segments WHERE episode_id = ? ORDER BY idx',
+        'SELECT start, "end", speaker, text, words FROM segments WHERE episode_id = ? ORDER BY idx',
         [episode_id],
     ).fetchall()
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import sqlite_utils
 
-from ingest.records import Transcript, TranscriptLink
+from ingest import wordtimes
+from ingest.records import Segment, Transcript, TranscriptLink
 from ingest.store.writes import now, transaction
 
 
@@ -20,6 +21,7 @@ def save_transcript(db: sqlite_utils.Database, episode_id: str, transcript: Tran
             "text": segment.text,
             "avg_logprob": segment.avg_logprob,
             "no_speech_prob": segment.no_speech_prob,
+            "words": _word_starts(segment),
         }
         for idx, segment in enumerate(s for s in transcript.segments if s.text.strip())
     ]
@@ -42,6 +44,15 @@ def save_transcript(db: sqlite_utils.Database, episode_id: str, transcript: Tran
             ],
         )
     return len(rows)
+
+
+def _word_starts(segment: Segment) -> str | None:
+    """The stored start of each token of the segment's text, from its ASR words; None when it
+    has none or they do not spell the text (its words are then timed by their characters)."""
+    if not segment.words:
+        return None
+    words = [(w.start, w.word) for w in segment.words]
+    return wordtimes.encode(wordtimes.from_words(segment.text, words))
 
 
 def mark_failed(db: sqlite_utils.Database, episode_id: str, error: str) -> None:

@@ -68,26 +68,80 @@
     return p;
   }
 
-  // The transcript passage (id "t=SECONDS") where the query matches best: a deep link.
-  // Each matched word counts once, and words matched side by side (the phrase) count double.
-  function matchTime(data) {
-    var passages = (data.anchors || []).filter(function (a) { return /^t=\d+$/.test(a.id || ""); });
-    if (!passages.length) return null;
-    var locations = (data.locations || []).slice().sort(function (a, b) { return a - b; });
-    var scores = {};
-    var best = null;
-    locations.forEach(function (location, i) {
-      var passage = null;
-      passages.forEach(function (a) { if (a.location <= location) passage = a; });
-      if (!passage) return;
-      var score = 1 + (locations[i + 1] === location + 1 ? 2 : 0);
-      scores[passage.id] = (scores[passage.id] || 0) + score;
-      if (best === null || scores[passage.id] > scores[best.id]) best = passage;
+  // A link starts this long before the first matched word (ingest/wordtimes.py LEAD_SECONDS),
+  // floored to the second, as Datasette and the command line link.
+  var LEAD_SECONDS = 0.5;
+  var SUB_RESULTS = 3;  // matching paragraphs shown per episode
+  var BEFORE = 8, AFTER = 22;  // words of context in a paragraph's snippet
+
+  // The page's `times` meta (ingest/sitegen/search.py): per paragraph, the first word's time
+  // and each word's offset from it, in tenths of a second, base 36.
+  function wordTimes(meta) {
+    return String(meta || "").split("|").map(function (paragraph) {
+      var parts = paragraph ? paragraph.split(" ") : [];
+      var first = parts.length ? parseInt(parts[0], 36) / 10 : 0;
+      return parts.slice(1).map(function (offset) { return first + parseInt(offset, 36) / 10; });
     });
-    return best ? parseInt(best.id.slice(2), 10) : null;
   }
 
-  function card(data) {
+  // Pagefind's sub-results, per transcript paragraph: each paragraph's text is an anchor
+  // (id "pN") at its first word, and `locations` are word positions in the page's content.
+  // Each matched word counts once, words matched side by side (the phrase) count double; a
+  // paragraph's time is its first matched word of the first side-by-side run, else its first.
+  function paragraphHits(data) {
+    var anchors = (data.anchors || []).filter(function (a) { return /^p\d+$/.test(a.id || ""); })
+      .sort(function (a, b) { return a.location - b.location; });
+    if (!anchors.length) return [];
+    var times = wordTimes(data.meta && data.meta.times);
+    var words = String(data.content || "").trim().split(/\s+/);
+    var matched = {};
+    (data.locations || []).forEach(function (location) { matched[location] = true; });
+    var hits = {};
+    Object.keys(matched).map(Number).sort(function (a, b) { return a - b; }).forEach(function (location) {
+      var anchor = null;
+      anchors.forEach(function (a) { if (a.location <= location) anchor = a; });
+      if (!anchor) return;  // the title or the show notes
+      var index = parseInt(anchor.id.slice(1), 10);
+      var own = times[index] || [];
+      var word = location - anchor.location;
+      if (word >= own.length) return;  // the next paragraph's speaker label
+      var hit = hits[index] || (hits[index] = { index: index, anchor: anchor, score: 0, first: null, run: null, own: own });
+      var side = matched[location + 1] && word + 1 < own.length;
+      hit.score += 1 + (side ? 2 : 0);
+      if (hit.first === null) hit.first = word;
+      if (side && hit.run === null) hit.run = word;
+    });
+    return Object.keys(hits).map(function (k) {
+      var hit = hits[k];
+      var word = hit.run !== null ? hit.run : hit.first;
+      var from = Math.max(0, word - BEFORE), to = Math.min(hit.own.length, word + AFTER);
+      var snippet = [];
+      for (var i = from; i < to; i++) {
+        snippet.push({ text: words[hit.anchor.location + i] || "", mark: Boolean(matched[hit.anchor.location + i]) });
+      }
+      return {
+        score: hit.score,
+        seconds: Math.max(0, Math.floor(hit.own[word] - LEAD_SECONDS)),
+        snippet: snippet,
+        cutBefore: from > 0,
+        cutAfter: to < hit.own.length,
+      };
+    }).sort(function (a, b) { return b.score - a.score || a.seconds - b.seconds; });
+  }
+
+  // A paragraph's words as nodes, the matched ones in <mark>.
+  function snippet(hit) {
+    var p = el("p", "excerpt");
+    if (hit.cutBefore) p.appendChild(document.createTextNode("… "));
+    hit.snippet.forEach(function (word, i) {
+      if (i) p.appendChild(document.createTextNode(" "));
+      p.appendChild(word.mark ? el("mark", "", word.text) : document.createTextNode(word.text));
+    });
+    if (hit.cutAfter) p.appendChild(document.createTextNode(" …"));
+    return p;
+  }
+
+  function card(data, q) {
     var li = el("li", "card");
     var h = el("h3");
     var a = el("a", "", (data.meta && data.meta.title) || data.url);
@@ -96,15 +150,27 @@
     li.appendChild(h);
     var meta = [data.meta && data.meta.show, data.meta && data.meta.date].filter(Boolean).join(" · ");
     if (meta) li.appendChild(el("p", "meta", meta));
-    li.appendChild(excerpt(data.excerpt));
-    var t = matchTime(data);
-    if (t !== null) {
-      var jump = el("a", "jump", "▶ Play from " + stamp(t));
-      jump.href = data.url + "#t=" + t;
+    var hits = paragraphHits(data).slice(0, SUB_RESULTS);
+    if (!hits.length) {  // the words are in the title or show notes only
+      li.appendChild(excerpt(data.excerpt));
+      return li;
+    }
+    var subs = el("div", "sub-results");
+    hits.forEach(function (hit) {
+      var sub = el("div", "sub-result");
+      sub.appendChild(snippet(hit));
+      var jump = el("a", "jump", "▶ Play from " + stamp(hit.seconds));
+      // The page highlights the words (q) and starts playing (play) at the second (#t=).
+      var params = new URLSearchParams();
+      if (q) params.set("q", q);
+      params.set("play", "1");
+      jump.href = data.url + "?" + params.toString() + "#t=" + hit.seconds;
       var p = el("p");
       p.appendChild(jump);
-      li.appendChild(p);
-    }
+      sub.appendChild(p);
+      subs.appendChild(sub);
+    });
+    li.appendChild(subs);
     return li;
   }
 
@@ -130,7 +196,7 @@
         return Promise.all(search.results.slice(0, SHOWN).map(function (r) { return r.data(); }))
           .then(function (items) {
             if (mine !== latest) return;
-            list.replaceChildren.apply(list, items.map(card));
+            list.replaceChildren.apply(list, items.map(function (item) { return card(item, q); }));
             var total = search.results.length;
             status.textContent = total === 0 ? "No episodes match."
               : total + " episode" + (total === 1 ? "" : "s") + (total > SHOWN ? ", showing the best " + SHOWN : "");

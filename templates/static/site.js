@@ -44,10 +44,13 @@
   }
 
   // #t= wins over ?t=. Whole seconds naming a passage (id "t=754") mean that passage's exact
-  // start, since links floor it; any other time is taken as given.
+  // start, since links floor it; any other time is taken as given, and so is a search hit's
+  // (?q=): it points just before its words, which may be said before the passage's start.
+  var query = new URLSearchParams(window.location.search);
   function requestedTime() {
     var hash = /^#t=(.+)$/.exec(window.location.hash);
-    var t = hash ? parseTime(hash[1]) : parseTime(new URLSearchParams(window.location.search).get("t"));
+    var t = hash ? parseTime(hash[1]) : parseTime(query.get("t"));
+    if (t !== null && query.get("q")) return t;
     var passage = t !== null && Number.isInteger(t) && document.getElementById("t=" + t);
     return passage && passage.hasAttribute("data-start") ? parseFloat(passage.getAttribute("data-start")) : t;
   }
@@ -331,11 +334,48 @@
     if (audio.currentTime > 0 || window.location.hash) setUrlTime(audio.currentTime);
   });
 
+  // A search hit's words (?q=) marked in the paragraphs it lands on: each typed word, and
+  // words starting with it less a plural or -ed/-ing ending (search stems them too).
+  function stems(q) {
+    return String(q || "").toLowerCase().split(/[^a-z0-9']+/).filter(function (w) {
+      return w && w !== "or" && w !== "and" && w !== "not" && w !== "near";
+    }).map(function (w) { return w.length > 4 ? w.replace(/(ing|ed|es|s)$/, "") : w; });
+  }
+
+  function markWords(passage, words) {
+    var text = passage && passage.querySelector(".said p");
+    if (!text || !words.length || text.querySelector("mark")) return 0;
+    var marked = 0;
+    var content = text.textContent;
+    text.textContent = "";
+    content.split(/(\s+)/).forEach(function (token) {
+      var plain = token.toLowerCase().replace(/[^a-z0-9']/g, "");
+      var hit = plain && words.some(function (w) { return plain.indexOf(w) === 0; });
+      if (hit) { marked += 1; var mark = document.createElement("mark"); mark.className = "hit"; mark.textContent = token; text.appendChild(mark); }
+      else text.appendChild(document.createTextNode(token));
+    });
+    return marked;
+  }
+
   var start = requestedTime();
   var hashRange = /^#t=(.+)$/.exec(window.location.hash);
   stopAt = hashRange ? rangeEnd(hashRange[1]) : null;
   if (start !== null) {
-    seek(start, false);
+    var words = stems(query.get("q"));
+    if (words.length) {
+      // The words are said just after the link's second: in its paragraph or the next.
+      [passageIndex(start), passageIndex(start + 2)].forEach(function (index) {
+        if (index >= 0) markWords(passages[index], words);
+      });
+    }
+    var playing = query.get("play") === "1";
+    seek(start, playing);
     reveal(highlight(start));
+    if (playing) {
+      audio.addEventListener("play", function () { if (status) status.textContent = ""; }, { once: true });
+      setTimeout(function () {
+        if (audio.paused) say("Press play to listen from " + stamp(start) + " (this browser does not start audio by itself).");
+      }, 1500);
+    }
   }
 })();

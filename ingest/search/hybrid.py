@@ -1,0 +1,404 @@
+"""Rank transcript passages for a query: by words (BM25), by meaning (cosine), or both fused.
+
+Hybrid (the default) takes the best CANDIDATES passages of each list and fuses them by
+reciprocal rank (Cormack et al. 2009: score = sum of 1 / (RRF_K + rank)), which needs no
+calibration between BM25 and cosine scores. Each hit is placed at the sentence that answers
+the query: among the passage's sentences, the one closest in meaning (the first matched word
+when the query's words are in it), so the link lands on what was said, not the passage start.
+
+Typed search syntax ("a phrase", OR, NOT, prefix*) means exact words: those queries run
+lexical whatever the mode. An all-words query that matches nothing is run again as any of
+its words (OR, ranked by BM25), so a five-word question sharing three words with the answer
+still finds it. Without stored vectors or the model, search says so once and runs lexical.
+"""
+
+from __future__ import annotations
+
+import bisect
+import json
+import re
+import sqlite3
+import threading
+from dataclasses import asdict, dataclass, field
+
+from ingest import wordtimes
+from ingest.datasette import fts
+
+MODES = ("hybrid", "semantic", "lexical")
+RRF_K = 60  # the constant of the RRF paper; larger flattens the head of each list
+CANDIDATES = 50  # passages taken from each list before fusing
+# A passage holding only some of the query's words (the any-words fallback) is weaker evidence
+# than one holding them all: its rank counts half in the fusion.
+ANY_WORDS_WEIGHT = 0.5
+# Hits whose best sentence is found by meaning: their sentences are embedded at query time,
+# which costs about 150 ms of CPU a passage of real speech on this machine (bench/relevance.py
+# transcripts, loaded), so only the first hit; the rest land at their first matched word,
+# else at the sentence sharing most of the query's words, else at the passage start.
+MOMENT_HITS = 1
+# A "sentence" longer than this (a transcript without punctuation) is cut into pieces this long.
+SENTENCE_WORDS = 32
+SNIPPET_CHARS = 240
+_SYNTAX = re.compile(r'["*^()]|\b(?:OR|AND|NOT|NEAR)\b')
+_SENTENCE = re.compile(r"[^.!?]*(?:[.!?]+|$)")
+_WORD = re.compile(r"[a-z0-9]+")
+
+
+@dataclass
+class Hit:
+    passage_id: int
+    episode_id: str
+    seconds: float  # where the link starts: LEAD_SECONDS before the sentence or word
+    snippet: str  # the sentence that answers, matched words in <mark>...</mark>
+    score: float
+    lexical_rank: int | None = None
+    semantic_rank: int | None = None
+
+
+@dataclass
+class Ranking:
+    hits: list[Hit]
+    mode: str  # the mode that ran (lexical when the query is typed syntax or vectors are missing)
+    notice: str | None = None  # what the searcher should know (a fallback), else None
+    any_words: bool = False  # the all-words query found nothing: these match any of its words
+
+    def as_json(self) -> str:
+        return json.dumps(
+            {"mode": self.mode, "notice": self.notice, "any_words": self.any_words}
+            | {"hits": [asdict(hit) for hit in self.hits]}
+        )
+
+
+@dataclass
+class _Lexical:
+    passage_id: int
+    episode_id: str
+    start: float
+    offsets: str
+    marked: str
+    snippet: str
+    rank: int = 0
+    extra: dict = field(default_factory=dict)
+
+
+def is_exact(query: str) -> bool:
+    """Whether the query is typed search syntax (phrases, operators, prefixes): exact words."""
+    return bool(_SYNTAX.search(query or ""))
+
+
+def any_words_query(query: str) -> str:
+    """The query's content words joined by OR (FTS5), stop words left out ('' if none)."""
+    from ingest.tags.text import STOP_WORDS
+
+    words = [w for w in _WORD.findall((query or "").lower()) if w not in STOP_WORDS]
+    return " OR ".join(f'"{w}"' for w in dict.fromkeys(words))
+
+
+def _allowed_sql(episodes: list[str] | None) -> tuple[str, list]:
+    if episodes is None:
+        return "", []
+    return " AND p.episode_id IN (SELECT value FROM json_each(?))", [json.dumps(episodes)]
+
+
+def _lexical(
+    conn: sqlite3.Connection, match: str, limit: int, episodes: list[str] | None
+) -> list[_Lexical]:
+    if not match:
+        return []
+    where, params = _allowed_sql(episodes)
+    rows = conn.execute(
+        "SELECT p.id, p.episode_id, p.start, p.offsets,"
+        " highlight(passages_fts, 0, char(2), char(3)),"
+        " snippet(passages_fts, 0, '<mark>', '</mark>', '…', 32)"
+        " FROM passages_fts JOIN passages p ON p.id = passages_fts.rowid"
+        f" WHERE passages_fts MATCH ?{where} ORDER BY passages_fts.rank LIMIT ?",
+        [match, *params, limit],
+    ).fetchall()
+    return [_Lexical(*row, rank=n) for n, row in enumerate(rows, 1)]
+
+
+def lexical_candidates(
+    conn: sqlite3.Connection, query: str, limit: int = CANDIDATES, episodes=None
+) -> tuple[list[_Lexical], bool]:
+    """BM25-ranked passages holding every word (as typed syntax when it is), else, for plain
+    words, any of them; and whether that any-words fallback ran."""
+    found = _lexical(conn, fts.search_query(query), limit, episodes)
+    if found or is_exact(query):
+        return found, False
+    fallback = _lexical(conn, any_words_query(query), limit, episodes)
+    return fallback, bool(fallback)
+
+
+# The stored vectors as one matrix, per database file, reloaded when they change. Datasette
+# answers from several threads; the lock keeps them from loading it twice at once.
+_MATRICES: dict[str, tuple[tuple, object, object]] = {}
+_MATRIX_LOCK = threading.Lock()
+
+
+def _database_file(conn: sqlite3.Connection) -> str:
+    for _, name, path in conn.execute("PRAGMA database_list").fetchall():
+        if name == "main":
+            return path or ":memory:"
+    return ":memory:"
+
+
+def _matrix(conn: sqlite3.Connection, model: str):
+    from ingest.store import vectors
+
+    key = _database_file(conn)
+    if not vectors.has_table(conn):
+        return None, None
+    stamp = conn.execute(
+        "SELECT count(*), max(passage_id) FROM passage_vectors WHERE model = ?", [model]
+    ).fetchone()
+    with _MATRIX_LOCK:
+        cached = _MATRICES.get(key)
+        if cached and cached[0] == tuple(stamp) and key != ":memory:":
+            return cached[1], cached[2]
+        ids, matrix = vectors.load_matrix(conn, model)
+        _MATRICES[key] = (tuple(stamp), ids, matrix)
+    return ids, matrix
+
+
+def semantic_candidates(
+    conn: sqlite3.Connection, query_vector, limit: int = CANDIDATES, episodes=None
+) -> list[tuple[int, float]]:
+    """(passage id, cosine) of the passages closest in meaning, best first."""
+    import numpy as np
+
+    from ingest import embed
+
+    ids, matrix = _matrix(conn, embed.MODEL_ID)
+    if ids is None or not len(ids):
+        return []
+    scores = matrix @ query_vector
+    if episodes is not None:
+        where, params = _allowed_sql(episodes)
+        allowed = [
+            r[0] for r in conn.execute(f"SELECT p.id FROM passages p WHERE 1{where}", params)
+        ]
+        keep = np.isin(ids, np.asarray(allowed, dtype=np.int64))
+        scores = np.where(keep, scores, -np.inf)
+    count = min(limit, int(np.isfinite(scores).sum()))
+    if count <= 0:
+        return []
+    top = np.argpartition(-scores, count - 1)[:count]
+    top = top[np.argsort(-scores[top], kind="stable")]
+    return [(int(ids[i]), float(scores[i])) for i in top]
+
+
+def warm(conn: sqlite3.Connection) -> bool:
+    """Load the vectors and the model now, when the database has vectors (a server's start),
+    so the first search by meaning costs what every other does; whether it did."""
+    if vectors_missing(conn) is not None:
+        return False
+    from ingest import embed
+
+    embed.load_encoder()
+    _matrix(conn, embed.MODEL_ID)
+    return True
+
+
+def vectors_missing(conn: sqlite3.Connection) -> str | None:
+    """Why search by meaning cannot run on this database, else None."""
+    from ingest.store import vectors
+
+    try:
+        from ingest import embed
+    except ImportError as error:  # NumPy itself missing
+        return f"search by meaning needs {error.name}"
+    embedded, total = vectors.coverage(conn, embed.MODEL_ID)
+    if total and not embedded:
+        return "no passage has been embedded yet (podarchive tag or run embeds them)"
+    return None
+
+
+def _sentences(text: str) -> list[tuple[int, str]]:
+    """(character offset, sentence) of each sentence of a passage's text, long ones in pieces
+    of SENTENCE_WORDS words."""
+    found = []
+    for match in _SENTENCE.finditer(text):
+        sentence = match.group(0)
+        stripped = sentence.strip()
+        if not stripped:
+            continue
+        at = match.start() + sentence.index(stripped)
+        words = wordtimes.tokens(stripped)
+        for first in range(0, len(words), SENTENCE_WORDS):
+            piece = words[first : first + SENTENCE_WORDS]
+            start, end = piece[0][0], piece[-1][0] + len(piece[-1][1])
+            found.append((at + start, stripped[start:end]))
+    return found
+
+
+def _time_at(offsets: list, char: int, default: float) -> float:
+    if not offsets:
+        return default
+    index = bisect.bisect_right([offset for offset, _ in offsets], char) - 1
+    return offsets[max(index, 0)][1]
+
+
+def _marked(sentence: str, wanted: set[str]) -> str:
+    """The sentence with the query's content words (by stem) in <mark>, for the snippet."""
+    text = sentence if len(sentence) <= SNIPPET_CHARS else sentence[: SNIPPET_CHARS - 1] + "…"
+
+    def mark(match: re.Match) -> str:
+        word = match.group(0)
+        return f"<mark>{word}</mark>" if _has_stem(word.lower(), wanted) else word
+
+    return re.sub(r"[A-Za-z0-9]+", mark, text)
+
+
+def _query_stems(query: str) -> set[str]:
+    from ingest.tags.text import STOP_WORDS, stem
+
+    return {stem(w) for w in _WORD.findall(query.lower()) if w not in STOP_WORDS}
+
+
+def _has_stem(word: str, stems: set[str]) -> bool:
+    """Whether a word of the transcript starts with one of the query's stems (a prefix test:
+    stemming every word of every sentence would cost more than the search)."""
+    return any(word.startswith(stem) for stem in stems)
+
+
+def _overlap(sentence: str, stems: set[str]) -> int:
+    words = _WORD.findall(sentence.lower())
+    return sum(1 for stem in stems if any(word.startswith(stem) for word in words))
+
+
+def _place(
+    conn: sqlite3.Connection, hits: list[Hit], query_vector, query: str, lexical, all_words: bool
+) -> None:
+    """Put each hit at its best sentence: the first MOMENT_HITS by meaning (one batch of
+    sentences), the rest by the query's words. A hit holding every word of the query stays at
+    the first of them: that is where its answer is said, and no sentence needs embedding."""
+    from ingest import embed
+
+    if not hits:
+        return
+    ids = [hit.passage_id for hit in hits]
+    rows = {
+        row[0]: row[1:]
+        for row in conn.execute(
+            "SELECT id, text, offsets, start FROM passages WHERE id IN"
+            f" ({','.join('?' * len(ids))})",
+            ids,
+        )
+    }
+    stems = _query_stems(query)
+    per_hit, texts = [], []
+    for n, hit in enumerate(hits):
+        text, offsets, start = rows[hit.passage_id]
+        sentences = _sentences(text)
+        per_hit.append((hit, sentences, json.loads(offsets or "[]"), start))
+        if n < MOMENT_HITS and not (all_words and hit.passage_id in lexical):
+            texts.extend(sentence for _, sentence in sentences)
+    vectors = embed.encode(texts) if texts else None
+    position = 0
+    for n, (hit, sentences, offsets, start) in enumerate(per_hit):
+        if not sentences:
+            continue
+        found = lexical.get(hit.passage_id)
+        if found is not None and all_words:
+            continue  # at the first of the query's words, all of which it holds
+        if n < MOMENT_HITS:
+            scores = vectors[position : position + len(sentences)] @ query_vector
+            position += len(sentences)
+            best = int(scores.argmax())
+        elif found is not None:
+            continue  # already at its first matched word
+        else:
+            overlaps = [_overlap(sentence, stems) for _, sentence in sentences]
+            if not max(overlaps):
+                continue  # at the passage start
+            best = overlaps.index(max(overlaps))
+        at, sentence = sentences[best]
+        said = _time_at(offsets, at, start)
+        if found is not None:
+            # The query's words inside that sentence: land on the first of them.
+            first = wordtimes.first_match(found.marked)
+            if at <= first < at + len(sentence):
+                said = _time_at(offsets, first, said)
+        hit.seconds = max(said - wordtimes.LEAD_SECONDS, 0.0)
+        hit.snippet = _marked(sentence, stems)
+
+
+def search(
+    conn: sqlite3.Connection,
+    query: str,
+    mode: str = "hybrid",
+    limit: int = 20,
+    episodes: list[str] | None = None,
+) -> Ranking:
+    """Rank passages for `query` (see the module's docstring); `episodes` limits the search
+    to those episode ids (filters by show, topic or date are resolved by the caller)."""
+    if mode not in MODES:
+        raise ValueError(f"unknown search mode {mode!r}: one of {', '.join(MODES)}")
+    notice = None
+    if mode != "lexical" and is_exact(query):
+        mode = "lexical"
+    elif mode != "lexical":
+        missing = vectors_missing(conn)
+        if missing:
+            notice = f"Searching by words only: {missing}."
+            mode = "lexical"
+    lexical, any_words = ([], False)
+    if mode in ("lexical", "hybrid"):
+        lexical, any_words = lexical_candidates(conn, query, max(limit, CANDIDATES), episodes)
+    if mode == "lexical":
+        hits = [
+            Hit(
+                found.passage_id,
+                found.episode_id,
+                wordtimes.match_time(found.offsets, found.marked, found.start) or 0.0,
+                found.snippet,
+                score=1.0 / (RRF_K + found.rank),
+                lexical_rank=found.rank,
+            )
+            for found in lexical[:limit]
+        ]
+        if any_words and notice is None:
+            notice = "No passage has every word: these have some of them."
+        return Ranking(hits, mode, notice, any_words)
+
+    from ingest import embed
+
+    query_vector = embed.encode([query])[0]
+    semantic = semantic_candidates(conn, query_vector, CANDIDATES, episodes)
+    by_id = {found.passage_id: found for found in lexical}
+    weight = ANY_WORDS_WEIGHT if any_words else 1.0
+    fused: dict[int, Hit] = {}
+    for found in lexical:
+        # Its time is found below, for the hits kept (a passage's word offsets are long).
+        fused[found.passage_id] = Hit(
+            found.passage_id,
+            found.episode_id,
+            found.start,
+            found.snippet,
+            score=weight / (RRF_K + found.rank),
+            lexical_rank=found.rank,
+        )
+    missing = [pid for pid, _ in semantic if pid not in fused]
+    starts = {}
+    if missing:
+        starts = {
+            row[0]: row[1:]
+            for row in conn.execute(
+                "SELECT id, episode_id, start, substr(text, 1, ?) FROM passages"
+                f" WHERE id IN ({','.join('?' * len(missing))})",
+                [SNIPPET_CHARS, *missing],
+            )
+        }
+    for rank, (pid, _) in enumerate(semantic, 1):
+        hit = fused.get(pid)
+        if hit is None:
+            episode_id, start, text = starts[pid]
+            hit = fused[pid] = Hit(pid, episode_id, max(start - wordtimes.LEAD_SECONDS, 0), text, 0)
+        hit.semantic_rank = rank
+        hit.score += 1.0 / (RRF_K + rank)
+    hits = sorted(fused.values(), key=lambda h: (-h.score, h.passage_id))[:limit]
+    for hit in hits:
+        found = by_id.get(hit.passage_id)
+        if found is not None:
+            hit.seconds = wordtimes.match_time(found.offsets, found.marked, found.start) or 0.0
+    _place(conn, hits, query_vector, query, by_id, all_words=bool(lexical) and not any_words)
+    return Ranking(hits, mode, notice, any_words)

@@ -1,0 +1,164 @@
+"""Search an archive from Python or the terminal: ranked hits with episode, time and page.
+
+Runs on the archive's own SQLite connection, without Datasette (whose import alone costs
+more than a lexical search's budget); Datasette's search by meaning calls the same
+`hybrid.search` through a SQL function, so both rank alike.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import asdict, dataclass
+
+from ingest.archive import Archive
+from ingest.search import hybrid
+from ingest.sitegen import urls
+from ingest.timecode import clock
+
+# How a snippet marks the matched words (as FTS5 snippet() writes them in the stored queries).
+MARK_OPEN, MARK_CLOSE = "<mark>", "</mark>"
+
+
+@dataclass
+class Found:
+    episode: str
+    show: str
+    published: str | None
+    seconds: int
+    at: str
+    snippet: str  # matched words in <mark>...</mark>
+    page: str  # the episode page's path within the site, at the second
+    relevance: float
+    lexical_rank: int | None
+    semantic_rank: int | None
+
+
+def episode_filter(
+    conn: sqlite3.Connection,
+    topic: str | None = None,
+    show: str | None = None,
+    date_from: str | None = None,
+    date_to: str | None = None,
+) -> list[str] | None:
+    """Ids of the episodes passing every filter given (None: no filter)."""
+    if not (topic or show or date_from or date_to):
+        return None
+    rows = conn.execute(
+        """
+        SELECT e.id FROM episodes e
+        WHERE (:show = '' OR e.show_id = :show)
+          AND (:date_from = '' OR e.published >= :date_from)
+          AND (:date_to = '' OR e.published < date(:date_to, '+1 day'))
+          AND (:topic = '' OR e.id IN (
+              SELECT et.episode_id FROM tags t JOIN episode_tags et ON et.tag_slug = t.slug
+              WHERE t.slug = :topic OR lower(t.name) = lower(:topic)))
+        """,
+        {
+            "show": show or "",
+            "topic": topic or "",
+            "date_from": date_from or "",
+            "date_to": date_to or "",
+        },
+    )
+    return [row[0] for row in rows]
+
+
+def describe(conn: sqlite3.Connection, ranking: hybrid.Ranking) -> list[Found]:
+    """The hits with their episode, show, date and page path."""
+    ids = sorted({hit.episode_id for hit in ranking.hits})
+    episodes = {
+        row[0]: row[1:]
+        for row in conn.execute(
+            "SELECT e.id, e.title, sh.title, substr(e.published, 1, 10), e.slug"
+            " FROM episodes e JOIN shows sh ON sh.id = e.show_id"
+            f" WHERE e.id IN ({','.join('?' * len(ids))})",
+            ids,
+        )
+    }
+    found = []
+    for hit in ranking.hits:
+        title, show, published, slug = episodes[hit.episode_id]
+        second = int(hit.seconds)
+        found.append(
+            Found(
+                episode=title,
+                show=show,
+                published=published,
+                seconds=second,
+                at=clock(second),
+                snippet=hit.snippet,
+                page=f"/{urls.episode_path(slug)}#t={second}",
+                relevance=round(hit.score, 5),
+                lexical_rank=hit.lexical_rank,
+                semantic_rank=hit.semantic_rank,
+            )
+        )
+    return found
+
+
+def search_archive(
+    archive: Archive,
+    query: str,
+    *,
+    mode: str = "hybrid",
+    limit: int = 10,
+    topic: str | None = None,
+    show: str | None = None,
+) -> tuple[hybrid.Ranking, list[Found]]:
+    """Search the archive's transcripts; SearchError when there is no archive.
+
+    A plain read connection: the store (sqlite-utils, which imports NumPy) is opened only when
+    segments changed since their passages were built, which a finished run never leaves.
+    """
+    # Datasette's module, for its error type only when there is an error: it imports asyncio.
+    if not archive.db_path.exists():
+        from ingest.datasette.query import SearchError
+
+        raise SearchError(f"no archive database at {archive.db_path}")
+    conn = sqlite3.connect(archive.db_path)
+    try:
+        if _has_stale_passages(conn):
+            _refresh(archive)
+        episodes = episode_filter(conn, topic=topic, show=show)
+        ranking = hybrid.search(conn, query, mode=mode, limit=limit, episodes=episodes)
+        return ranking, describe(conn, ranking)
+    except sqlite3.OperationalError as error:
+        from ingest.datasette.query import SearchError
+
+        raise SearchError(f"cannot search {archive.db_path}: {error}") from error
+    finally:
+        conn.close()
+
+
+def _has_stale_passages(conn: sqlite3.Connection) -> bool:
+    try:
+        return conn.execute("SELECT 1 FROM passages_stale LIMIT 1").fetchone() is not None
+    except sqlite3.OperationalError:  # an archive too old to have passages: migrate it
+        return True
+
+
+def _refresh(archive: Archive) -> None:
+    """Bring the schema and the passages up to date (segments saved since they were built)."""
+    from ingest.store.search import refresh_passages
+
+    db = archive.open_db()
+    try:
+        refresh_passages(db)
+    finally:
+        db.conn.close()
+
+
+def as_json(query: str, ranking: hybrid.Ranking, found: list[Found]) -> str:
+    """The `--json` output: the query, the mode that ran, any notice, and the hits."""
+    return json.dumps(
+        {
+            "query": query,
+            "mode": ranking.mode,
+            "notice": ranking.notice,
+            "any_words": ranking.any_words,
+            "hits": [asdict(hit) for hit in found],
+        },
+        indent=2,
+        ensure_ascii=False,
+    )
