@@ -108,9 +108,10 @@ def parse_date(value: str | None) -> datetime | None:
         return None
 
 
-def passages(segments: list[tuple]) -> list[dict]:
+def passages(segments: list[tuple], word_times: bool = True) -> list[dict]:
     """Group (start, end, speaker, text[, words]) segments into readable, timestamped
-    paragraphs; each keeps `times`, when each of its words is said (ingest.wordtimes)."""
+    paragraphs; each keeps `times`, when each of its words is said (ingest.wordtimes), unless
+    `word_times` is off (the text download has no use for them, and they are most of the cost)."""
     result: list[dict] = []
     current: dict | None = None
     for start, end, speaker, text, *stored in segments:
@@ -118,7 +119,9 @@ def passages(segments: list[tuple]) -> list[dict]:
         if not text:
             continue
         start, end = float(start), float(end)
-        times = wordtimes.decode(stored[0] if stored else None, text, start, end)
+        times = (
+            wordtimes.decode(stored[0] if stored else None, text, start, end) if word_times else []
+        )
         if current is not None and not (
             speaker != current["speaker"]
             or start - current["end"] >= PASSAGE_PAUSE_SECONDS

@@ -271,7 +271,7 @@ def _text_download(writer: SiteWriter, db, episode: dict, base: BaseUrl, version
     digest = content_hash(version, "transcript.txt", json.dumps(inputs))
     if writer.unchanged(text_file["url"], digest):
         return
-    paragraphs = site_data.passages(site_store.segments_of(db, episode["id"]))
+    paragraphs = site_data.passages(site_store.segments_of(db, episode["id"]), word_times=False)
     writer.write(text_file["url"], digest, downloads.transcript_text(episode, paragraphs, base))
 
 
