@@ -193,10 +193,18 @@
       .then(function (pf) { return pf.search(q || null, topic ? { filters: { topic: [topic] } } : {}); })
       .then(function (search) {
         if (mine !== latest || !search) return null;
-        return Promise.all(search.results.slice(0, SHOWN).map(function (r) { return r.data(); }))
-          .then(function (items) {
+        // Every result's data is asked for at once; cards appear in rank order as it arrives,
+        // the first without waiting for the other nineteen.
+        var pending = search.results.slice(0, SHOWN).map(function (r) { return r.data(); });
+        list.replaceChildren();
+        return pending
+          .reduce(function (shown, data) {
+            return shown.then(function () { return data; }).then(function (item) {
+              if (mine === latest) list.appendChild(card(item, q));
+            });
+          }, Promise.resolve())
+          .then(function () {
             if (mine !== latest) return;
-            list.replaceChildren.apply(list, items.map(function (item) { return card(item, q); }));
             var total = search.results.length;
             status.textContent = total === 0 ? "No episodes match."
               : total + " episode" + (total === 1 ? "" : "s") + (total > SHOWN ? ", showing the best " + SHOWN : "");
