@@ -1,103 +1,24 @@
-"""The product as a new user meets it: the demo, and `run` on a served show, end to end."""
+"""The product as a new user meets it: `run` on a served show, end to end (the demo itself runs
+in the README's test)."""
 
-import json
-import os
 import re
-import signal
-import sqlite3
 import subprocess
 import sys
-import time
 
-import httpx
 import pytest
 from click.testing import CliRunner
 
 from ingest.cli import cli
 from ingest.pipeline import EXIT_BUSY
+from ingest.sample import load_sample
+from tests.demo_archive import rows
 
 
-def _rows(db_path, sql, params=()):
-    with sqlite3.connect(db_path) as conn:
-        conn.row_factory = sqlite3.Row
-        return [dict(row) for row in conn.execute(sql, params)]
-
-
-@pytest.mark.asr
 @pytest.mark.slow
-def test_demo_without_serving_builds_the_whole_archive(tmp_path):
-    root = tmp_path / "demo"
-    result = CliRunner().invoke(cli, ["--archive", str(root), "demo", "--no-serve"])
-    assert result.exit_code == 0, result.output
-    assert "Failures: 0" in result.output
-
-    db = root / "archive.db"
-    episodes = _rows(db, "SELECT * FROM episodes")
-    assert len(episodes) >= 4
-    assert all(e["audio_sha256"] for e in episodes)
-    assert {e["transcript_status"] for e in episodes} == {"done"}
-    assert {e["transcript_source"] for e in episodes} == {"asr", "publisher"}
-
-    # Every episode has its four transcript files, and the JSON is the Podcasting 2.0 format.
-    for episode in episodes:
-        stem = root / "transcripts" / episode["show_id"] / episode["id"]
-        for ext in ("json", "vtt", "srt", "txt"):
-            assert stem.with_suffix(f".{ext}").stat().st_size > 0
-        document = json.loads(stem.with_suffix(".json").read_text())
-        assert document["segments"][0]["body"]
-
-    one_medical = next(e for e in episodes if "One Medical" in e["title"])
-    segments = _rows(db, "SELECT text FROM segments WHERE episode_id = ?", [one_medical["id"]])
-    assert "reverse interview" in " ".join(s["text"] for s in segments).lower()
-    tags = {
-        r["tag_slug"]
-        for r in _rows(db, "SELECT * FROM episode_tags WHERE episode_id = ?", [one_medical["id"]])
-    }
-    # Grit survives transcription only because the show's vocabulary names it (see demo.py).
-    assert {"reverse-interviews", "grit-and-resilience", "collaboration"} <= tags
-    moments = _rows(
-        db,
-        "SELECT start FROM topic_moments WHERE episode_id = ? AND tag_slug = 'reverse-interviews'",
-        [one_medical["id"]],
-    )
-    assert moments
-
-    # Every episode has chapters (generated: the sample feed has none), in the database and
-    # beside its transcripts; on real Whisper output the One Medical episode's separate the
-    # reverse interview from the soft skills.
-    for episode in episodes:
-        assert episode["chapters_source"] == "generated"
-        assert _rows(db, "SELECT 1 FROM chapters WHERE episode_id = ?", [episode["id"]])
-        stem = root / "transcripts" / episode["show_id"] / episode["id"]
-        assert json.loads(stem.with_suffix(".chapters.json").read_text())["chapters"]
-    timed = _rows(
-        db,
-        "SELECT start, text FROM segments WHERE episode_id = ? ORDER BY idx",
-        [one_medical["id"]],
-    )
-    starts = [
-        c["start"]
-        for c in _rows(db, "SELECT start FROM chapters WHERE episode_id = ?", [one_medical["id"]])
-    ]
-
-    def chapter_of(*words: str) -> float:
-        said = next(s["start"] for s in timed if any(w in s["text"].lower() for w in words))
-        return max(start for start in starts if start <= said + 0.5)
-
-    assert chapter_of("reverse interview") != chapter_of("soft comp", "collaboration")
-
-    page = root / "site" / "episodes" / one_medical["slug"] / "index.html"
-    html = page.read_text()
-    assert "reverse interview" in html.lower()
-    assert (root / "site" / "index.html").exists()
-    assert (root / "site" / "pagefind").is_dir()
-    run = _rows(db, "SELECT status FROM runs ORDER BY id DESC LIMIT 1")[0]
-    assert run["status"] == "ok"
-
-
-@pytest.mark.asr
-@pytest.mark.slow
-def test_second_run_does_no_work_and_says_so(sample_show, tmp_path):
+def test_second_run_does_no_work_and_says_so(sample_show, tmp_path, monkeypatch, fake_transcriber):
+    # What is said does not matter here (the README's demo test runs the whole job on Whisper),
+    # so the first run hears the sample scripts.
+    monkeypatch.setattr("ingest.transcribe.get_transcriber", lambda *_: fake_transcriber.load())
     root = tmp_path / "archive"
     runner = CliRunner()
     first = runner.invoke(cli, ["--archive", str(root), "run", sample_show.feed_url])
@@ -111,7 +32,7 @@ def test_second_run_does_no_work_and_says_so(sample_show, tmp_path):
     assert "not modified" in second.output
     after = {p: p.stat().st_mtime_ns for p in (root / "site").rglob("*") if p.is_file()}
     assert after == site_files  # not one file rewritten
-    assert _rows(root / "archive.db", "SELECT count(*) AS n FROM episodes")[0]["n"] >= 4
+    assert rows(root / "archive.db", "SELECT count(*) AS n FROM episodes")[0]["n"] >= 4
 
     # The terminal search ranks the One Medical passage first and links to its second.
     found = runner.invoke(cli, ["--archive", str(root), "search", '"reverse interview"'])
@@ -151,46 +72,25 @@ def test_run_with_a_dead_feed_fails_clearly(tmp_path, local_server):
     assert "gone.xml" in result.output
 
 
-@pytest.mark.asr
-@pytest.mark.slow
-def test_demo_serves_the_site_and_datasette_until_interrupted(tmp_path):
-    env = os.environ | {"PYTHONUNBUFFERED": "1"}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "ingest.cli", "--archive", str(tmp_path / "demo"), "demo"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env=env,
-    )
-    try:
-        urls = {}
-        deadline = time.monotonic() + 300
-        while len(urls) < 2 and time.monotonic() < deadline:
-            line = process.stdout.readline()
-            if not line:
-                break
-            match = re.match(r"(Static site|Datasette):\s+(\S+)", line)
-            if match:
-                urls[match.group(1)] = match.group(2)
-        assert set(urls) == {"Static site", "Datasette"}, "demo never printed its URLs"
-        site = httpx.get(urls["Static site"])
-        assert site.status_code == 200 and "Talk Talent To Me" in site.text
-        search = httpx.get(
-            urls["Datasette"] + "archive/segments.json",
-            params={"_search": "reverse interview", "_shape": "array"},
-        )
-        assert search.status_code == 200 and search.json()
-        process.send_signal(signal.SIGINT)
-        assert process.wait(timeout=30) == 0
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
+ONE_EPISODE_FEED = """<?xml version="1.0" encoding="utf-8"?>
+<rss version="2.0"><channel><title>One Episode</title><link>https://example.com/</link>
+<description>A show of one spoken episode.</description><language>en</language>
+<item><title>The only episode</title><guid>only-1</guid><description>Spoken.</description>
+<pubDate>Tue, 05 Mar 2024 08:00:00 GMT</pubDate>
+<enclosure url="{audio}" length="1000" type="audio/mpeg"/></item>
+</channel></rss>
+"""
 
 
 @pytest.mark.asr
 @pytest.mark.slow
-def test_run_transcribes_on_a_dask_scheduler(sample_show, tmp_path):
+def test_run_transcribes_on_a_dask_scheduler(tmp_path, local_server):
+    # One spoken episode is enough to show `run` hands the work to the scheduler (the cluster's
+    # own tests run the whole show there, killing workers and the coordinator).
+    spoken = load_sample().episodes[0]
+    local_server.serve_bytes("/episode.mp3", spoken.audio_path.read_bytes(), "audio/mpeg")
+    feed = ONE_EPISODE_FEED.format(audio=local_server.url("/episode.mp3")).encode()
+    local_server.serve_bytes("/feed.xml", feed, "application/rss+xml")
     from distributed import LocalCluster
 
     root = tmp_path / "archive"
@@ -200,14 +100,18 @@ def test_run_transcribes_on_a_dask_scheduler(sample_show, tmp_path):
         result = CliRunner().invoke(
             cli,
             ["--archive", str(root), "run", "--no-build", "--scheduler", cluster.scheduler_address]
-            + [sample_show.feed_url],
+            + [local_server.url("/feed.xml")],
         )
     assert result.exit_code == 0, result.output
-    episodes = _rows(
-        root / "archive.db", "SELECT transcript_status, transcript_source FROM episodes"
+    # The worker fetched the enclosure itself (the audio folder is not shared), after `run`'s
+    # own download.
+    assert len(local_server.requests_to("/episode.mp3")) == 2
+    (episode,) = rows(root / "archive.db", "SELECT * FROM episodes")
+    assert (episode["transcript_status"], episode["transcript_source"]) == ("done", "asr")
+    said = rows(
+        root / "archive.db", "SELECT text FROM segments WHERE episode_id = ?", [episode["id"]]
     )
-    assert {e["transcript_status"] for e in episodes} == {"done"}
-    assert sum(e["transcript_source"] == "asr" for e in episodes) >= 4
+    assert "".join(s["text"] for s in said).strip()
 
 
 def test_run_with_a_missing_model_fails_clearly_and_keeps_the_audio(sample_show, tmp_path):
@@ -218,7 +122,7 @@ def test_run_with_a_missing_model_fails_clearly_and_keeps_the_audio(sample_show,
     assert result.exit_code == 3, result.output
     assert "Run failed" in result.output and "no-such-model" in result.output
     # The downloads went on to the end: the next run only has to transcribe.
-    episodes = _rows(root / "archive.db", "SELECT audio_sha256 FROM episodes")
+    episodes = rows(root / "archive.db", "SELECT audio_sha256 FROM episodes")
     assert episodes and all(e["audio_sha256"] for e in episodes)
 
 
@@ -289,7 +193,7 @@ def test_a_music_only_episode_is_done_without_words_and_the_run_succeeds(tmp_pat
     assert result.exit_code == 0, result.output
     assert "Failures: 0" in result.output and "no speech: 1" in result.output
     assert "no speech: music or silence" in result.output  # the episode's own line says why
-    (episode,) = _rows(root / "archive.db", "SELECT * FROM episodes")
+    (episode,) = rows(root / "archive.db", "SELECT * FROM episodes")
     assert episode["transcript_status"] == "done" and episode["transcript_error"] is None
     assert episode["transcript_note"] == "no speech: music or silence"
     page = next((root / "site" / "episodes").glob("*/index.html")).read_text()

@@ -12,6 +12,8 @@ import httpx
 import pytest
 from cogapp import Cog
 
+from tests.demo_archive import assert_whole_demo_archive
+
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
 
@@ -43,7 +45,8 @@ def test_ci_runs_exactly_the_readme_test_command():
 @pytest.mark.asr
 @pytest.mark.slow
 def test_readme_demo_command_works_in_a_fresh_virtualenv(tmp_path):
-    """Follow the README literally in a clean copy of the project: install, demo, browse."""
+    """Follow the README literally in a clean copy of the project: install, demo, browse, stop.
+    The one run of the demo in the suite, so it also checks the whole archive the demo leaves."""
     command = _command_after("Try it")
     project = tmp_path / "project"
     tracked = subprocess.run(
@@ -88,8 +91,14 @@ def test_readme_demo_command_works_in_a_fresh_virtualenv(tmp_path):
             params={"q": '"reverse interview"', "_shape": "array"},
         )
         assert datasette.status_code == 200 and "One Medical" in datasette.json()[0]["episode"]
+        table_search = httpx.get(
+            urls["Datasette"] + "archive/segments.json",
+            params={"_search": "reverse interview", "_shape": "array"},
+        )
+        assert table_search.status_code == 200 and table_search.json()
         os.killpg(process.pid, signal.SIGINT)
         assert process.wait(timeout=60) == 0
+        assert_whole_demo_archive(project / "podarchive-demo")
     finally:
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGKILL)
