@@ -3,6 +3,7 @@ as HTML, searches that never fail, transcripts to read, and no link that leads n
 
 from __future__ import annotations
 
+from collections import Counter
 from html.parser import HTMLParser
 from urllib.parse import urljoin, urlsplit
 
@@ -24,6 +25,9 @@ ONE_MEDICAL = "ttm-sample-0003"
 # Facet, sort and filter links combine without end: pages with a query string are followed
 # this many links deep from the start pages; pages without one (tables, rows) always are.
 QUERY_DEPTH = 2
+# A row page is the same template for every row of its table: this many rows of each table are
+# fetched and crawled (the first ones linked), so every table's row template is still checked.
+ROWS_PER_TABLE = 12
 CRAWL_LIMIT = 5000  # a bound, so a link generator gone wrong cannot run the test forever
 
 
@@ -165,6 +169,18 @@ def test_no_link_in_the_demo_datasette_is_broken(demo):
         ]
     ]
     queue, seen, broken = [(url, 0) for url in start], set(start), []
+    rows_followed: Counter[str] = Counter()
+
+    def is_row_page_to_skip(url: str) -> bool:
+        if not url.startswith(datasette) or urlsplit(url).query:
+            return False
+        parts = urlsplit(url).path.strip("/").split("/")
+        if len(parts) < 3:  # the instance, a database or a table, not a row
+            return False
+        table = "/".join(parts[:-1])
+        rows_followed[table] += 1
+        return rows_followed[table] > ROWS_PER_TABLE
+
     with httpx.Client(timeout=30) as client:
         while queue:
             url, depth = queue.pop(0)
@@ -182,7 +198,8 @@ def test_no_link_in_the_demo_datasette_is_broken(demo):
                 target = urljoin(url, href).split("#")[0]
                 if urlsplit(target).netloc in ours and target not in seen:
                     seen.add(target)
-                    queue.append((target, depth + 1))
+                    if not is_row_page_to_skip(target):
+                        queue.append((target, depth + 1))
             assert len(seen) < CRAWL_LIMIT, "the crawl did not end"
     assert broken == [], "\n".join(f"{status} {url}" for status, url in broken)
     assert any(u.startswith(site + "episodes/") for u in seen)
