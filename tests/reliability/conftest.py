@@ -259,9 +259,11 @@ def vtt(*cues: str, seconds: float = 1.0) -> bytes:
 
 @pytest.fixture(scope="session")
 def served_archive(tmp_path_factory, clips):
-    """The sample show (real Whisper) and the hostile show, archived once by `podarchive run`."""
+    """The sample show (heard as its scripts) and the hostile show, archived once by `podarchive
+    run`."""
     from tests.reliability.served import build_archive
 
-    built = build_archive(tmp_path_factory.mktemp("served") / "archive", clips["short"])
+    root = tmp_path_factory.mktemp("served") / "archive"
+    built = build_archive(root, clips["short"], whisper=False)
     yield built
     built.stop()

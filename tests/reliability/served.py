@@ -1,8 +1,9 @@
 """A transcribed archive of the sample show plus a hostile show, served for real.
 
-`build_archive` runs `podarchive run` (real Whisper on the sample show, the hostile show's
-publisher transcripts); `datasette` starts `podarchive serve` on a free port; `load_test` is
-the bounded load test of Datasette search that both the tests and `bench/reliability.py` run.
+`build_archive` runs `podarchive run` (real Whisper on the sample show, or its scripts for the
+tests, and the hostile show's publisher transcripts); `datasette` starts `podarchive serve` on a
+free port; `load_test` is the bounded load test of Datasette search that both the tests and
+`bench/reliability.py` run.
 """
 
 from __future__ import annotations
@@ -145,8 +146,23 @@ def hostile_server(short_mp3: bytes) -> LocalServer:
     return server
 
 
-def build_archive(root: Path, short_mp3: bytes) -> Built:
-    """Run `podarchive run` on the sample show and the hostile show into `root`."""
+# `podarchive` whose Whisper is the fake transcriber: it hears the sample show's scripts.
+PODARCHIVE_HEARING_SCRIPTS = """
+import sys
+import ingest.transcribe
+from tests.fake_transcriber import FakeTranscriber
+fake = FakeTranscriber()
+ingest.transcribe.get_transcriber = lambda *_: fake.load()
+from ingest.cli import cli
+cli(sys.argv[1:], prog_name="podarchive")
+"""
+PROJECT = Path(__file__).resolve().parents[2]
+
+
+def build_archive(root: Path, short_mp3: bytes, *, whisper: bool = True) -> Built:
+    """Run `podarchive run` on the sample show and the hostile show into `root`. Without
+    `whisper` the sample episodes are heard as their scripts (the tests whose subject is what a
+    page or a search does with the words need no minute of Whisper to have them)."""
     root.mkdir(parents=True, exist_ok=True)
     taxonomy = root / "taxonomy.yaml"
     taxonomy.write_text(Path(DEFAULT_TAXONOMY).read_text(encoding="utf-8") + "\n" + HOSTILE_TOPIC)
@@ -154,12 +170,14 @@ def build_archive(root: Path, short_mp3: bytes) -> Built:
     sample = start_sample_server()
     hostile = hostile_server(short_mp3)
     env = os.environ | {"PODARCHIVE_DIR": str(root)}
+    podarchive = ["-m", "ingest.cli"] if whisper else ["-c", PODARCHIVE_HEARING_SCRIPTS]
     result = subprocess.run(
-        [sys.executable, "-m", "ingest.cli", "--archive", str(root), "run"]
+        [sys.executable, *podarchive, "--archive", str(root), "run"]
         + [sample.feed_url, hostile.url("/feed.xml")],
         capture_output=True,
         text=True,
         env=env,
+        cwd=PROJECT,  # where `tests` imports from
         timeout=BUILD_SECONDS,
     )
     built = Built(root, sample.feed_url, hostile.url("/feed.xml"), result.stdout + result.stderr)

@@ -20,8 +20,7 @@ from tests.browser import launch
 from tests.reliability.conftest import rows
 from tests.reliability.served import HOSTILE_QUERY, datasette
 
-# served_archive is `podarchive run` on the sample show: real Whisper.
-pytestmark = [pytest.mark.browser, pytest.mark.asr, pytest.mark.slow]
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 TIMEOUT_MS = 20_000
 

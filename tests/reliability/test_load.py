@@ -7,8 +7,7 @@ import pytest
 
 from tests.reliability.served import datasette, load_test
 
-# served_archive is `podarchive run` on the sample show: real Whisper.
-pytestmark = [pytest.mark.asr, pytest.mark.slow]
+pytestmark = [pytest.mark.slow]
 
 CLIENTS = 20
 SECONDS = 4.0
