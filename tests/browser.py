@@ -15,12 +15,15 @@ CHROMIUM_ARGS = [
     "--disable-background-networking",
     "--disable-component-update",
     "--disable-sync",
+    # The player tests press play and read the time: audio starts without a gesture, muted.
+    "--autoplay-policy=no-user-gesture-required",
+    "--mute-audio",
 ]
 
 
-def launch(playwright, extra_args: tuple[str, ...] = ()):
+def launch(playwright):
     """A headless Chromium browser from Playwright's sync API."""
-    return playwright.chromium.launch(executable_path=CHROMIUM, args=[*CHROMIUM_ARGS, *extra_args])
+    return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
 
 
 # Screenshots the browser tests take, for a person to look at (tests/run.sh leaves them here).

@@ -48,3 +48,17 @@ def fake_transcriber() -> FakeTranscriber:
     """A Transcriber without Whisper: the sample show's scripts for its episodes, else a fixed
     sentence; `.calls` lists what it was asked, `.load` is a `make_transcriber` factory."""
     return FakeTranscriber()
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """One headless Chromium for the whole session (tests/browser.py): each test opens its own
+    context or page in it, so no state passes from one test to the next."""
+    from playwright.sync_api import sync_playwright
+
+    from tests.browser import launch
+
+    with sync_playwright() as playwright:
+        chromium = launch(playwright)
+        yield chromium
+        chromium.close()

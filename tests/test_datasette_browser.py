@@ -9,18 +9,16 @@ from urllib.parse import urljoin, urlsplit
 
 import httpx
 import pytest
-from playwright.sync_api import sync_playwright
 
 from ingest.archive import Archive
 from ingest.sample.demo import publish
 from ingest.sitegen import step as sitegen
-from tests.browser import VIEWPORTS, launch, screenshot
+from tests.browser import VIEWPORTS, screenshot
 from tests.site_archive import build_sample_archive
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 TIMEOUT_MS = 15_000
-AUDIO_ARGS = ("--autoplay-policy=no-user-gesture-required", "--mute-audio")
 ONE_MEDICAL = "ttm-sample-0003"
 # Facet, sort and filter links combine without end: pages with a query string are followed
 # this many links deep from the start pages; pages without one (tables, rows) always are.
@@ -43,14 +41,6 @@ def demo(tmp_path_factory):
     published, stop = publish(archive)
     yield {"site": published.site_url, "datasette": published.datasette_url, "episodes": episodes}
     stop()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_playwright() as p:
-        chromium = launch(p, AUDIO_ARGS)
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture(params=list(VIEWPORTS))

@@ -14,7 +14,6 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from click.testing import CliRunner
-from playwright.sync_api import sync_playwright
 
 from ingest.archive import Archive
 from ingest.cli import cli
@@ -25,12 +24,11 @@ from ingest.sitegen.server import StaticServer
 from ingest.store import transcripts as transcript_store
 from ingest.transcribe import TranscribeOptions, get_transcriber
 from ingest.transcribe.files import write_transcript
-from tests.browser import launch, screenshot
+from tests.browser import screenshot
 from tests.site_archive import build_sample_archive
 
 pytestmark = [pytest.mark.browser, pytest.mark.asr, pytest.mark.slow]
 
-AUDIO_ARGS = ("--autoplay-policy=no-user-gesture-required", "--mute-audio")
 ONE_MEDICAL = "ttm-sample-0003"
 PHRASES = ("reverse interview", "stressful week", "highest score")
 TIMEOUT_MS = 15_000
@@ -96,14 +94,6 @@ def test_datasette_and_the_command_line_agree_with_the_site(archived):
         result = CliRunner().invoke(cli, ["--archive", str(archive.root), "search", phrase])
         assert result.exit_code == 0, result.output
         assert f"#t={search_archive(archive, phrase, site_url='/')[0].seconds}" in result.output
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_playwright() as p:
-        chromium = launch(p, AUDIO_ARGS)
-        yield chromium
-        chromium.close()
 
 
 def test_site_search_hits_play_just_before_the_words(archived, browser):

@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 import pytest
-from playwright.sync_api import sync_playwright
 
 from ingest.archive import Archive
 from ingest.sitegen import step as sitegen
 from ingest.sitegen.server import StaticServer
-from tests.browser import VIEWPORTS, axe_violations, launch, screenshot
+from tests.browser import VIEWPORTS, axe_violations, screenshot
 from tests.site_archive import build_sample_archive
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 # Players may start without a click in tests; muted so a CI machine stays quiet.
-AUDIO_ARGS = ("--autoplay-policy=no-user-gesture-required", "--mute-audio")
 BASE_PATH = "/archive/"  # served under a sub-path, as --base-url allows
 TIMEOUT_MS = 15_000
 EXPECTED_404 = "/no/such/page/"  # the one address whose 404 a test asks for
@@ -38,14 +36,6 @@ def site(tmp_path_factory):
     server = StaticServer(archive.site_dir, base_path=BASE_PATH).start()
     yield {"url": server.url(), "episodes": episodes, "topics": topics, "tagged": tagged}
     server.stop()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_playwright() as p:
-        chromium = launch(p, AUDIO_ARGS)
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture

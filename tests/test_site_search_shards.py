@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import pytest
-from playwright.sync_api import sync_playwright
 
 from ingest.archive import Archive
 from ingest.sitegen import data as site_data
 from ingest.sitegen import search as site_search
 from ingest.sitegen import step as sitegen
 from ingest.sitegen.server import StaticServer
-from tests.browser import launch
 from tests.site_archive import build_sample_archive
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -54,14 +52,6 @@ def sharded(tmp_path_factory):
             "patch": patch,
         }
         server.stop()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_playwright() as p:
-        chromium = launch(p)
-        yield chromium
-        chromium.close()
 
 
 def result_titles(browser, url: str) -> list[str]:

@@ -4,12 +4,11 @@ person speaks, each opening the episode page at the paragraph they say it in."""
 from __future__ import annotations
 
 import pytest
-from playwright.sync_api import sync_playwright
 
 from ingest.archive import Archive
 from ingest.sitegen import step as sitegen
 from ingest.sitegen.server import StaticServer
-from tests.browser import VIEWPORTS, axe_violations, launch, screenshot
+from tests.browser import VIEWPORTS, axe_violations, screenshot
 from tests.site_archive import build_sample_archive
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -25,14 +24,6 @@ def site(tmp_path_factory):
     server = StaticServer(archive.site_dir, base_path="/").start()
     yield server.url()
     server.stop()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_playwright() as p:
-        chromium = launch(p)
-        yield chromium
-        chromium.close()
 
 
 @pytest.mark.parametrize("size", list(VIEWPORTS))

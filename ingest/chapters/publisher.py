@@ -60,8 +60,7 @@ def from_json(body: bytes, audio_end: float | None) -> Repaired:
     items = data.get("chapters") if isinstance(data, dict) else None
     if not isinstance(items, list):
         raise ChaptersRejected('not JSON chapters (no "chapters" list)')
-    if len(items) > MAX_CHAPTERS:
-        raise ChaptersRejected(f"{len(items)} chapters (more than {MAX_CHAPTERS})")
+    _refuse_too_many(items)
     repairs: list[str] = []
     entries = []
     bad_times = 0
@@ -85,8 +84,7 @@ def from_json(body: bytes, audio_end: float | None) -> Repaired:
 
 def from_feed(items: Sequence[FeedChapter], audio_end: float | None) -> Repaired:
     """Podlove Simple Chapters repaired; ChaptersRejected when unusable."""
-    if len(items) > MAX_CHAPTERS:
-        raise ChaptersRejected(f"{len(items)} chapters (more than {MAX_CHAPTERS})")
+    _refuse_too_many(items)
     repairs: list[str] = []
     entries = []
     bad_times = 0
@@ -104,8 +102,7 @@ def from_feed(items: Sequence[FeedChapter], audio_end: float | None) -> Repaired
 
 def from_id3(items: Sequence[Id3Chapter], audio_end: float | None) -> Repaired:
     """ID3 CHAP frames (read from the audio file) repaired; ChaptersRejected when unusable."""
-    if len(items) > MAX_CHAPTERS:
-        raise ChaptersRejected(f"{len(items)} chapters (more than {MAX_CHAPTERS})")
+    _refuse_too_many(items)
     entries = [_Entry(c.start, c.end, c.title, c.url, None) for c in items]
     return _repair(entries, audio_end, [])
 
@@ -118,6 +115,11 @@ def clean_title(value: object) -> tuple[str, bool]:
     if len(plain) > MAX_TITLE_CHARS:
         plain = plain[: MAX_TITLE_CHARS - 1] + "…"
     return plain, plain != text.strip()
+
+
+def _refuse_too_many(items: Sequence) -> None:
+    if len(items) > MAX_CHAPTERS:
+        raise ChaptersRejected(f"{len(items)} chapters (more than {MAX_CHAPTERS})")
 
 
 def _fields(item: dict, title_key: str, url_key: str, image_key: str) -> tuple:

@@ -13,10 +13,8 @@ import json
 from urllib.parse import quote
 
 import pytest
-from playwright.sync_api import sync_playwright
 
 from ingest.sitegen.server import StaticServer
-from tests.browser import launch
 from tests.reliability.conftest import rows
 from tests.reliability.served import HOSTILE_QUERY, datasette
 
@@ -49,14 +47,6 @@ HANDLERS_JS = """() => {
   }
   return found;
 }"""
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_playwright() as playwright:
-        chromium = launch(playwright)
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture(scope="module")
