@@ -50,10 +50,11 @@ def fake_transcriber() -> FakeTranscriber:
     return FakeTranscriber()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():
-    """One headless Chromium for the whole session (tests/browser.py): each test opens its own
-    context or page in it, so no state passes from one test to the next."""
+    """A headless Chromium for the module's tests (tests/browser.py): each test opens its own
+    context or page in it. Per module, not per session: Playwright's sync API keeps an event
+    loop running while the browser is open, and tests that run asyncio cannot share it."""
     from playwright.sync_api import sync_playwright
 
     from tests.browser import launch
