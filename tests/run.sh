@@ -51,4 +51,6 @@ ruff check .
 ruff format --check .
 cog --check README.md
 
-python -m pytest "$@"
+# Two workers, a test file each at a time: most tests wait on a browser, a server or a
+# subprocess for much of their time, so the two cores stay busy (module fixtures stay whole).
+python -m pytest -n "${PYTEST_WORKERS:-2}" --dist loadfile "$@"
