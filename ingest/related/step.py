@@ -134,18 +134,21 @@ def _remake_episodes(vectors: Vectors, lists: dict[str, TopList], remake: list[s
                         for r in rows
                     ],
                 )
+            if len(tops):
+                mine = vectors.rows(lo, vectors.span(episode)[1])
             for k in np.nonzero(tops >= thresholds[: len(tops)])[0]:
+                # Its list lists this episode's passages by their best match among its own,
+                # as it would had it been made after this one: the pair block, both ways.
                 name, a, b = vectors.names[k], vectors.starts[k], vectors.ends[k]
                 other = lists[name]
-                matches, targets = [], set()
-                for r in nearest.top_rows(best, a, b, b - a):
-                    target = int(vectors.ids[lo + which[r]])
-                    if target in targets:
-                        continue  # two of its passages nearest the same one: quote it once
-                    targets.add(target)
-                    matches.append(Match(int(vectors.ids[r]), target, episode, float(best[r])))
-                    if len(matches) == other.per_episode or best[r] < FLOOR:
-                        break
+                block = vectors.rows(a, b) @ mine.T
+                scores, sources = block.max(axis=0), block.argmax(axis=0)
+                order = np.argsort(-scores, kind="stable")[: other.per_episode]
+                matches = [
+                    Match(int(vectors.ids[a + sources[r]]), int(vectors.ids[lo + r]), episode,
+                          float(scores[r]))
+                    for r in order
+                ]  # fmt: skip
                 if other.offer(episode, matches) and name not in remade:
                     updated.add(name)
                 thresholds[k] = other.threshold()

@@ -643,14 +643,15 @@ def m160_related_moments(db: sqlite_utils.Database) -> None:
             stamp TEXT NOT NULL
         );
 
-        -- For the host in Datasette: each episode's related moments with both titles.
+        -- For the host in Datasette: each episode's related moments with both titles. The
+        -- moment's own episode is `episode_id`, so its start links there (as in topic_moments).
         CREATE VIEW episode_related_moments AS
         SELECT
             r.rowid AS rowid,
-            r.episode_id,
-            e.title AS episode,
-            o.title AS related_episode,
-            r.other_episode_id AS related_episode_id,
+            e.title AS for_episode,
+            r.episode_id AS for_episode_id,
+            o.title AS episode,
+            r.other_episode_id AS episode_id,
             r.start,
             r.quote,
             round(r.score, 3) AS similarity
