@@ -33,7 +33,9 @@ class RelatedReport:
     topics_remade: int = 0
     sentences_embedded: int = 0
     vectors_read: int = 0
-    seconds: float = 0.0
+    seconds: float = 0.0  # in all; of which:
+    read_seconds: float = 0.0  # reading the vectors
+    quote_seconds: float = 0.0  # embedding the quoted passages' sentences
 
 
 def update_related(db) -> RelatedReport:
@@ -54,6 +56,7 @@ def update_related(db) -> RelatedReport:
 
     vectors = Vectors(*related_store.vector_rows(db, embed.MODEL_ID))
     report.vectors_read = len(vectors.ids)
+    report.read_seconds = time.perf_counter() - started
     present = set(vectors.names)
     lists = _episode_lists(db)
     remake = sorted(
@@ -81,7 +84,9 @@ def update_related(db) -> RelatedReport:
 
     changed = [m for found in lists.values() if found.changed for m in found.matches()]
     changed += [m for found in topic_lists.values() if found.changed for m in found.matches()]
+    quoting = time.perf_counter()
     report.sentences_embedded = quotes.quote(db, vectors, changed)
+    report.quote_seconds = time.perf_counter() - quoting
     related_store.save(
         db,
         {
