@@ -66,6 +66,11 @@ UNRELATED = {
         " until you can tie it with your eyes closed."
     ),
 }
+CHESS_AGAIN = (
+    "Welcome to the programme. More chess for beginners today. In the opening, push a centre"
+    " pawn and develop the knights and bishops quickly. Castle your king early to keep it"
+    " safe. Keep your queen at home until the minor pieces are out."
+)
 # A new episode on the One Medical episode's subject, said in other words.
 NEW_EPISODE = (
     "Welcome back. My guest lets candidates question the hiring team at the end of the loop."
@@ -198,6 +203,33 @@ def test_a_related_moment_links_to_another_episode_inside_its_quoted_sentence(bu
     db.conn.close()
 
 
+def test_datasette_lists_related_moments_linking_to_the_site(built):
+    import asyncio
+
+    from ingest.datasette.serve import make_datasette
+
+    root, rows, _ = built
+    ds = make_datasette(Archive.at(root), base_url="https://example.com/site/")
+
+    async def fetch():
+        listed = await ds.client.get(
+            "/archive/episode_related_moments.json", params={"_shape": "array"}
+        )
+        page = await ds.client.get("/archive/episode_related_moments")
+        review = await ds.client.get("/archive/topic_review.json", params={"_shape": "array"})
+        return listed, page, review
+
+    listed, page, review = asyncio.run(fetch())
+    assert listed.status_code == page.status_code == review.status_code == 200
+    found = listed.json()
+    assert found and all(row["for_episode_id"] != row["episode_id"] for row in found)
+    assert review.json()
+    # The host reads what the list is, and each start links to the episode page at that second.
+    assert "nearest in meaning" in page.text
+    slug = next(r["slug"] for r in rows.values() if r["id"] == found[0]["episode_id"])
+    assert f"https://example.com/site/episodes/{slug}/#t=" in page.text
+
+
 def test_an_archive_of_unrelated_episodes_lists_none(tmp_path):
     archive = Archive.at(tmp_path / "unrelated")
     db = archive.open_db()
@@ -213,6 +245,13 @@ def test_an_archive_of_unrelated_episodes_lists_none(tmp_path):
     assert len(pages) == len(UNRELATED)
     assert not any('id="related-h"' in html for html in pages.values())
     assert db.execute("SELECT count(*) FROM related_moments").fetchone()[0] == 0
+    # A second chess episode: the first one's list, empty until now, takes it.
+    _add_episodes(db, show_id, {"Chess endgames": CHESS_AGAIN}, first_day=20)
+    _index(db)
+    again = build_site(db, archive, "/", search=False)
+    assert again.related.episodes_remade == 1 and again.related.lists_updated == 1
+    chess = db.execute("SELECT slug FROM episodes WHERE title = 'Chess openings'").fetchone()[0]
+    assert "Chess endgames" in _pages(archive)[chess]
 
 
 def test_a_new_episode_enters_an_older_episodes_list(archive):

@@ -145,7 +145,7 @@ def _remake_episodes(vectors: Vectors, lists: dict[str, TopList], remake: list[s
                 # Its list lists this episode's passages by their best match among its own,
                 # as it would had it been made after this one: the pair block, both ways.
                 name, a, b = vectors.names[k], vectors.starts[k], vectors.ends[k]
-                other = lists[name]
+                other = lists.setdefault(name, TopList())  # an empty list has no rows
                 block = vectors.rows(a, b) @ mine.T
                 scores, sources = block.max(axis=0), block.argmax(axis=0)
                 order = np.argsort(-scores, kind="stable")[: other.per_episode]
