@@ -96,6 +96,8 @@ class Vectors:
         self.starts = np.asarray(starts, dtype=np.int64)
         self.ends = np.append(self.starts[1:], len(episodes)).astype(np.int64)
         self.index = {name: k for k, name in enumerate(self.names)}
+        self._order: np.ndarray | None = None  # row order by passage id, made on first use
+        self._sorted: np.ndarray | None = None
 
     def reordered(self, first: list[str], then: list[str]) -> Vectors:
         """The same vectors with the episodes of `first` in front, then `then` in its order."""
@@ -105,6 +107,18 @@ class Vectors:
         rows = np.concatenate([np.arange(self.starts[k], self.ends[k]) for k in order])
         names = [self.names[k] for k in order for _ in range(self.ends[k] - self.starts[k])]
         return Vectors(names, self.ids[rows].tolist(), self.matrix[rows])
+
+    def positions(self, passage_ids) -> list[int]:
+        """Rows holding these passages, in their order (those with no vector left out)."""
+        if self._order is None:  # sorted once: every topic and every quote asks
+            self._order = np.argsort(self.ids, kind="stable")
+            self._sorted = self.ids[self._order]
+        rows = []
+        for pid in passage_ids:
+            at = int(np.searchsorted(self._sorted, pid))
+            if at < len(self._sorted) and self._sorted[at] == pid:
+                rows.append(int(self._order[at]))
+        return rows
 
     def span(self, episode: str) -> tuple[int, int]:
         k = self.index[episode]

@@ -32,14 +32,10 @@ def quote(db, vectors: Vectors, matches: list[Match]) -> int:
         return 0
     found = related_store.passages(db, {m.target for m in todo})
     cut = {pid: hybrid.sentences(row[3]) for pid, row in found.items()}
-    order = np.argsort(vectors.ids, kind="stable")
-    sorted_ids = vectors.ids[order]
 
     def source_vector(passage_id: int) -> np.ndarray | None:
-        at = int(np.searchsorted(sorted_ids, passage_id))
-        if at == len(sorted_ids) or sorted_ids[at] != passage_id:
-            return None
-        return vectors.matrix[order[at]].astype(np.float32)
+        rows = vectors.positions([passage_id])
+        return vectors.matrix[rows[0]].astype(np.float32) if rows else None
 
     texts = [sentence for pid in cut for _, sentence in cut[pid]]
     try:

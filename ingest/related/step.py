@@ -161,22 +161,10 @@ def _remake_episodes(vectors: Vectors, lists: dict[str, TopList], remake: list[s
     return len(updated)
 
 
-def _row_positions(vectors: Vectors, passage_ids: list[int]) -> list[int]:
-    """Rows of `vectors` holding these passages (those with no vector left out)."""
-    order = np.argsort(vectors.ids, kind="stable")
-    sorted_ids = vectors.ids[order]
-    rows = []
-    for pid in passage_ids:
-        at = int(np.searchsorted(sorted_ids, pid))
-        if at < len(sorted_ids) and sorted_ids[at] == pid:
-            rows.append(int(order[at]))
-    return rows
-
-
 def _remake_topics(vectors: Vectors, topic_lists: dict[str, TopList], inputs: dict) -> None:
     """The review list of each topic in `inputs`, from every episode not tagged with it."""
     sources: dict[str, list[int]] = {
-        slug: _row_positions(vectors, value["sources"]) for slug, value in inputs.items()
+        slug: vectors.positions(value["sources"]) for slug, value in inputs.items()
     }
     sources = {slug: rows for slug, rows in sources.items() if rows}
     if not sources or not len(vectors.ids):
@@ -193,7 +181,7 @@ def _remake_topics(vectors: Vectors, topic_lists: dict[str, TopList], inputs: di
             if episode in vectors.index:
                 a, b = vectors.span(episode)
                 best[a:b] = -np.inf
-        best[_row_positions(vectors, inputs[slug]["mentions"])] = -np.inf
+        best[vectors.positions(inputs[slug]["mentions"])] = -np.inf
         tops = nearest.per_episode_best(vectors, best)
         target = topic_lists[slug]
         for k in np.argsort(-tops, kind="stable")[: target.episodes]:
@@ -213,7 +201,7 @@ def _offer_to_topics(
 ) -> None:
     """Offer the remade episodes' passages to the review lists of the unchanged topics."""
     for slug, value in inputs.items():
-        rows = _row_positions(vectors, value["sources"])
+        rows = vectors.positions(value["sources"])
         if not rows or not remade:
             continue
         target = topic_lists.setdefault(slug, TopList(nearest.REVIEW_PER_TOPIC, 1))
