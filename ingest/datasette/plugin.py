@@ -34,6 +34,8 @@ TIMED_TABLES = {
     "chapters",
     "episode_chapters",
     "soundbites",
+    "episode_related_moments",
+    "topic_review",
 }
 # Stored-query columns holding FTS5 snippet()/highlight() output with <mark> around matches.
 HIGHLIGHT_MARKS = ("<mark>", "</mark>")

@@ -237,6 +237,12 @@ def _time_at(offsets: list, char: int, default: float) -> float:
     return offsets[max(index, 0)][1]
 
 
+# The sentences a passage is cut into and when a character of it is said, as hits place them:
+# related moments (ingest.related) quote and time their sentences the same way.
+sentences = _sentences
+time_at = _time_at
+
+
 def _marked(sentence: str, wanted: set[str]) -> str:
     """The sentence with the query's content words (by stem) in <mark>, for the snippet."""
     text = sentence if len(sentence) <= SNIPPET_CHARS else sentence[: SNIPPET_CHARS - 1] + "…"

@@ -20,6 +20,7 @@ from ingest.chapters.files import MIME_TYPE as CHAPTERS_MIME_TYPE
 from ingest.chapters.files import SUFFIX as CHAPTERS_SUFFIX
 from ingest.ids import is_safe_id, slugify
 from ingest.net import is_http_url
+from ingest.sitegen import related as site_related
 from ingest.sitegen import search as search_index
 from ingest.sitegen import urls
 from ingest.store import site as site_store
@@ -75,6 +76,8 @@ class SiteData:
     transcripts: dict[str, dict] = field(default_factory=dict)
     # Topic slug -> passing mentions in episodes not tagged with it, strongest first.
     mentions: dict[str, list[dict]] = field(default_factory=dict)
+    # Topic slug -> similar moments in episodes not tagged with it, for the host to review.
+    review: dict[str, list[dict]] = field(default_factory=dict)
 
 
 def safe_url(value: object) -> str:
@@ -278,7 +281,9 @@ def load(
     for show in shows:
         show["people"] = [_credit(p, people) for p in show["people"]]
     mentions = _mentions(db, episodes, {t["slug"] for t in topics})
-    return SiteData(shows, episodes, topics, people_list, files, errors, digests, mentions)
+    # Each episode's related moments (its `related` cards) and each topic's review moments.
+    review = site_related.attach(db, episodes, {t["slug"] for t in topics})
+    return SiteData(shows, episodes, topics, people_list, files, errors, digests, mentions, review)
 
 
 def _mentions(db, episodes: list[dict], slugs: set[str]) -> dict[str, list[dict]]:

@@ -22,6 +22,7 @@ from urllib.parse import urlencode
 
 from ingest.archive import Archive
 from ingest.feeds.opml import write_opml
+from ingest.related.step import RelatedReport, update_related
 from ingest.sitegen import data as site_data
 from ingest.sitegen import downloads
 from ingest.sitegen import render as site_render
@@ -50,6 +51,7 @@ class BuildReport:
     shards_indexed: list[str] = field(default_factory=list)  # search shards rebuilt
     html_seconds: float = 0.0
     index_seconds: float = 0.0
+    related: RelatedReport | None = None  # the related-moments lists brought up to date
 
 
 def build_site(
@@ -70,6 +72,10 @@ def build_site(
     site = archive.site_dir
     site.mkdir(parents=True, exist_ok=True)
     writer = SiteWriter.open(site)
+    try:  # the lists the pages show, before their data is read; one failure never stops it
+        report.related = update_related(db)
+    except Exception as error:
+        report.errors.append(f"related moments: could not update ({error})")
     data = site_data.load(db, archive, show_id, writer.extra.get("transcripts"))
     writer.extra["transcripts"] = data.transcripts
     report.errors.extend(data.errors)
@@ -354,7 +360,11 @@ def _topic_pages(page, rows: dict[str, str], data: site_data.SiteData, summaries
             "topic.html",
             by_topic[slug],
             keys[slug],
-            front={"episode_count": topic["count"], "mentions": data.mentions.get(slug, [])},
+            front={
+                "episode_count": topic["count"],
+                "mentions": data.mentions.get(slug, []),
+                "review": data.review.get(slug, []),
+            },
             topic={key: value for key, value in topic.items() if key != "count"},
             search_url="search/?" + urlencode({"topic": topic["name"]}),
         )

@@ -586,6 +586,96 @@ def m130_topic_mentions(db: sqlite_utils.Database) -> None:
     )
 
 
+def m160_related_moments(db: sqlite_utils.Database) -> None:
+    """Related moments, computed at build time from the passage vectors (ingest.related).
+
+    `related_moments`: for each episode, the passages of other episodes nearest in meaning to
+    its own (one or two per other episode, a few episodes), each quoted at its best sentence.
+    `topic_review_moments`: for each topic, passages nearest its strongest moments in episodes
+    not tagged with it, for the host to review. `related_stale` (kept by triggers on the
+    vectors) and `topic_review_inputs` say which lists' inputs changed, so a build recomputes
+    only those and offers their new passages to the other lists.
+    """
+    db.executescript(
+        """
+        CREATE TABLE related_moments (
+            episode_id TEXT NOT NULL,           -- the episode whose page lists it
+            other_episode_id TEXT NOT NULL,     -- where the moment is said
+            passage_id INTEGER NOT NULL,        -- this episode's passage it resembles
+            other_passage_id INTEGER NOT NULL,  -- the other episode's passage, quoted
+            score REAL NOT NULL,                -- cosine of the two passages' vectors
+            quote TEXT NOT NULL DEFAULT '',     -- the other passage's sentence nearest in meaning
+            start REAL NOT NULL DEFAULT 0,      -- seconds: when that sentence's first word is said
+            end REAL NOT NULL DEFAULT 0,        -- seconds: when its last word ends
+            PRIMARY KEY (episode_id, other_passage_id)
+        );
+        CREATE INDEX related_moments_other ON related_moments(other_episode_id);
+
+        CREATE TABLE topic_review_moments (
+            tag_slug TEXT NOT NULL,
+            episode_id TEXT NOT NULL,           -- an episode not tagged with the topic
+            passage_id INTEGER NOT NULL,
+            source_passage_id INTEGER NOT NULL, -- the topic moment's passage it resembles
+            score REAL NOT NULL,
+            quote TEXT NOT NULL DEFAULT '',
+            start REAL NOT NULL DEFAULT 0,
+            end REAL NOT NULL DEFAULT 0,
+            PRIMARY KEY (tag_slug, passage_id)
+        );
+        CREATE INDEX topic_review_moments_episode ON topic_review_moments(episode_id);
+
+        -- Episodes whose vectors changed since their list was made (new, re-embedded or
+        -- gone): the next build recomputes these and offers their passages to the others.
+        CREATE TABLE related_stale (episode_id TEXT PRIMARY KEY);
+        CREATE TRIGGER passage_vectors_related_insert AFTER INSERT ON passage_vectors BEGIN
+            INSERT OR IGNORE INTO related_stale (episode_id) VALUES (new.episode_id);
+        END;
+        CREATE TRIGGER passage_vectors_related_delete AFTER DELETE ON passage_vectors BEGIN
+            INSERT OR IGNORE INTO related_stale (episode_id) VALUES (old.episode_id);
+        END;
+        INSERT OR IGNORE INTO related_stale (episode_id)
+            SELECT DISTINCT episode_id FROM passage_vectors;
+
+        -- What each topic's review list was made from (its moments' passages, the episodes
+        -- tagged with it, its passing mentions), hashed: unchanged, it is not recomputed.
+        CREATE TABLE topic_review_inputs (
+            tag_slug TEXT PRIMARY KEY,
+            stamp TEXT NOT NULL
+        );
+
+        -- For the host in Datasette: each episode's related moments with both titles. The
+        -- moment's own episode is `episode_id`, so its start links there (as in topic_moments).
+        CREATE VIEW episode_related_moments AS
+        SELECT
+            r.rowid AS rowid,
+            e.title AS for_episode,
+            r.episode_id AS for_episode_id,
+            o.title AS episode,
+            r.other_episode_id AS episode_id,
+            r.start,
+            r.quote,
+            round(r.score, 3) AS similarity
+        FROM related_moments r
+        JOIN episodes e ON e.id = r.episode_id
+        JOIN episodes o ON o.id = r.other_episode_id;
+
+        CREATE VIEW topic_review AS
+        SELECT
+            r.rowid AS rowid,
+            t.name AS topic,
+            r.tag_slug,
+            e.title AS episode,
+            r.episode_id,
+            r.start,
+            r.quote,
+            round(r.score, 3) AS similarity
+        FROM topic_review_moments r
+        JOIN tags t ON t.slug = r.tag_slug
+        JOIN episodes e ON e.id = r.episode_id;
+        """
+    )
+
+
 MIGRATIONS: list[Migration] = [
     m001_shows_and_episodes,
     m002_segments,
@@ -602,6 +692,7 @@ MIGRATIONS: list[Migration] = [
     m110_word_times_and_passage_vectors,
     m120_tag_evidence,
     m130_topic_mentions,
+    m160_related_moments,
 ]
 
 
