@@ -18,6 +18,7 @@ difference: what the choice of recordings alone could move it by.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import random
@@ -33,6 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import speech_corpus  # noqa: E402  (bench/, beside this script)
 
+from bench.stage_profile import table as stage_table  # noqa: E402
 from bench.wer import edit_distance, normalise  # noqa: E402
 
 
@@ -60,9 +62,13 @@ SETTINGS = [
 ]
 
 
-def run_one(setting: Setting, model: str, corpus: str) -> dict:
-    """In the child: load the engine, warm it up, transcribe every recording, measure."""
+def run_one(setting: Setting, model: str, corpus: str, profile: bool = False) -> dict:
+    """In the child: load the engine, warm it up, transcribe every recording, measure; with
+    `profile`, also the wall and CPU seconds of each stage (bench/stage_profile.py), writing
+    each transcript's files as the job does."""
+    from bench.stage_profile import profiled
     from ingest.transcribe import TranscribeOptions, get_transcriber
+    from ingest.transcribe.files import write_transcript
 
     chosen = speech_corpus.recordings(corpus)
     options = TranscribeOptions(
@@ -84,33 +90,44 @@ def run_one(setting: Setting, model: str, corpus: str) -> dict:
             check=True,
         )  # fmt: skip
         engine.transcribe(clip, options)
-    audio = seconds = 0.0
+    audio = seconds = cpu_seconds = 0.0
     per_recording = {}
     gaps = hallucinations = 0
-    for recording in chosen:
-        per_episode = TranscribeOptions(
-            **{**asdict(options), "vocabulary": recording.names if setting.names else []}
-        )
-        started = time.perf_counter()
-        transcript = engine.transcribe(recording.audio_path, per_episode)
-        seconds += time.perf_counter() - started
-        audio += transcript.duration or 0.0
-        reference = normalise(recording.spoken_text)
-        edits = edit_distance(reference, normalise(transcript.text))
-        per_recording[recording.label] = {
-            "corpus": recording.corpus,
-            "edits": edits,
-            "words": len(reference),
-            "text": transcript.text,  # for --save: what was heard, to compare
-        }
-        gaps += len(transcript.settings.get("gaps_found", []))
-        hallucinations += len(transcript.settings.get("hallucinations_dropped", []))
+    with contextlib.ExitStack() as stack:
+        times = stack.enter_context(profiled(engine)) if profile else None
+        written = Path(stack.enter_context(tempfile.TemporaryDirectory()))
+        for recording in chosen:
+            per_episode = TranscribeOptions(
+                **{**asdict(options), "vocabulary": recording.names if setting.names else []}
+            )
+            started, started_cpu = time.perf_counter(), time.process_time()
+            transcript = engine.transcribe(recording.audio_path, per_episode)
+            if times is not None:
+                with times.stage("writing"):
+                    write_transcript(written, "bench", f"r{len(per_recording)}", transcript)
+            seconds += time.perf_counter() - started
+            cpu_seconds += time.process_time() - started_cpu
+            audio += transcript.duration or 0.0
+            reference = normalise(recording.spoken_text)
+            edits = edit_distance(reference, normalise(transcript.text))
+            per_recording[recording.label] = {
+                "corpus": recording.corpus,
+                "edits": edits,
+                "words": len(reference),
+                "text": transcript.text,  # for --save: what was heard, to compare
+            }
+            gaps += len(transcript.settings.get("gaps_found", []))
+            hallucinations += len(transcript.settings.get("hallucinations_dropped", []))
     edits = sum(row["edits"] for row in per_recording.values())
     words = sum(row["words"] for row in per_recording.values())
     return {
         "audio_seconds": audio,
         "seconds": seconds,
         "speed": audio / seconds,
+        "cpu_seconds": cpu_seconds,
+        "profile": {**times.as_dict(), "elapsed": {"wall": seconds, "cpu": cpu_seconds}}
+        if times is not None
+        else None,
         "wer": edits / words,
         "per_recording": per_recording,
         "gaps_found": gaps,
@@ -157,19 +174,29 @@ def main() -> None:
         "--only", action="append", help="run settings whose label contains this text (repeatable)"
     )
     parser.add_argument(
-        "--corpus", choices=["all", *speech_corpus.CORPORA], default="all", help="audio to use"
+        "--corpus",
+        choices=["all", *speech_corpus.CORPORA, *speech_corpus.OTHER_CORPORA],
+        default="all",
+        help="audio to use",
+    )
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="also time each stage (wall and CPU seconds); without --only, the default alone",
     )
     parser.add_argument("--save", type=Path, help="write every result, per recording, as JSON")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        print(json.dumps(run_one(Setting(**json.loads(args.child)), args.model, args.corpus)))
+        setting = Setting(**json.loads(args.child))
+        print(json.dumps(run_one(setting, args.model, args.corpus, args.profile)))
         return
 
     from ingest.transcribe.faster import available_cores
 
     chosen = speech_corpus.recordings(args.corpus)  # speaks and caches what is missing
-    corpora = [c for c in speech_corpus.CORPORA if any(r.corpus == c for r in chosen)]
+    known = [*speech_corpus.CORPORA, *speech_corpus.OTHER_CORPORA]
+    corpora = [c for c in known if any(r.corpus == c for r in chosen)]
     for corpus in corpora:
         mine = [r for r in chosen if r.corpus == corpus]
         words = sum(len(normalise(r.spoken_text)) for r in mine)
@@ -184,11 +211,13 @@ def main() -> None:
     print("-" * len(header))
     results: dict[str, list[dict]] = {}
     settings = [s for s in SETTINGS if not args.only or any(o in s.label for o in args.only)]
+    if args.profile and not args.only:
+        settings = SETTINGS[:1]
     for _ in range(args.repeat):
         for setting in settings:
             child = subprocess.run(
                 [sys.executable, __file__, "--model", args.model, "--corpus", args.corpus,
-                 "--child", json.dumps(asdict(setting))],
+                 *(["--profile"] if args.profile else []), "--child", json.dumps(asdict(setting))],
                 capture_output=True,
                 text=True,
             )  # fmt: skip
@@ -211,6 +240,10 @@ def main() -> None:
     if args.save:
         args.save.write_text(json.dumps(results, indent=1))
     print("gaps: speech no segment covered, decoded again; dropped: segments dropped as invented")
+    if args.profile:
+        profiles = {label: runs[-1]["profile"] for label, runs in results.items()}
+        print(f"\nper stage, {args.corpus} ({args.model}), the last run of each setting:")
+        print(stage_table(profiles, load_average()))
     compare_default_with_reference(results)
 
 
