@@ -27,7 +27,7 @@ SAMPLE_RATE = 16_000
 NOISE_DB = -15.0  # line noise, against the speech's RMS
 CROSSTALK_DB = -12.0  # the other voice, against the speech's RMS
 PHONE_FILTER = "highpass=f=300,lowpass=f=3400"
-VERSION = 1  # of the recipe: a change makes new copies
+VERSION = 2  # of the recipe: a change makes new copies
 CACHE_DIR = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
 CACHE_DIR = CACHE_DIR / "podcast-archive" / "bench-phone"
 
@@ -68,9 +68,9 @@ def degrade(audio: np.ndarray, seed: int, crosstalk: np.ndarray | None = None) -
     if crosstalk is not None:
         other = np.resize(crosstalk, len(audio))  # repeated if shorter
         mixed += other * (level * 10 ** (CROSSTALK_DB / 20) / max(rms(other), 1e-9))
+    noise = np.random.default_rng(seed).standard_normal(len(mixed)).astype(np.float32)
+    mixed += noise * level * 10 ** (NOISE_DB / 20)  # before the line: in its band, as a call's
     line = phone_line(mixed)[: len(audio)]
-    noise = np.random.default_rng(seed).standard_normal(len(line)).astype(np.float32)
-    line += noise * level * 10 ** (NOISE_DB / 20)
     peak = float(np.max(np.abs(line))) or 1.0
     return (line / max(peak, 1.0)).astype(np.float32)  # no clipping in the 16-bit file
 

@@ -27,7 +27,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -36,6 +36,7 @@ import speech_corpus  # noqa: E402  (bench/, beside this script)
 
 from bench.stage_profile import table as stage_table  # noqa: E402
 from bench.wer import edit_distance, normalise  # noqa: E402
+from ingest.transcribe.base import TranscribeOptions  # noqa: E402
 
 
 @dataclass
@@ -47,10 +48,19 @@ class Setting:
     vad: bool = True
     word_timestamps: bool = True  # the default of `run` and `transcribe`
     names: bool = True  # pass the show's names (the job does); engines may ignore them
+    batch_size: int = TranscribeOptions.batch_size
+    # The engine's model called once on the whole file, as other archives run Whisper: no VAD,
+    # gap recovery, hallucination check, word times, names or sentence splitting.
+    plain: bool = False
 
 
 SETTINGS = [
     Setting("faster-whisper default (int8, beam 5, VAD, words)"),
+    Setting("plain faster-whisper (int8, beam 5)", vad=False, word_timestamps=False, plain=True),
+    Setting("faster-whisper default, batched 4", batch_size=4),
+    Setting("faster-whisper default, batched 8", batch_size=8),
+    Setting("faster-whisper default, batched 8, float32", batch_size=8, compute_type="float32"),
+    Setting("faster-whisper default, sequential", batch_size=1),
     Setting("faster-whisper default without the show's names", names=False),
     Setting("faster-whisper int8, beam 5, VAD, no words", word_timestamps=False),
     Setting("faster-whisper int8, beam 1, VAD, words", beam_size=1),
@@ -59,7 +69,28 @@ SETTINGS = [
     Setting("openai-whisper beam 5, words (as the default)", engine="openai-whisper"),
     Setting("openai-whisper beam 5, no words", engine="openai-whisper", word_timestamps=False),
     Setting("openai-whisper beam 1, words", engine="openai-whisper", beam_size=1),
-]
+    Setting("plain openai-whisper (beam 5)", engine="openai-whisper", vad=False,
+            word_timestamps=False, plain=True),
+]  # fmt: skip
+
+
+class PlainWhisper:
+    """An engine's model called on the whole file once, with none of the default's stages."""
+
+    def __init__(self, engine):
+        self.engine = engine
+
+    def transcribe(self, audio_path: Path, options):
+        from faster_whisper import decode_audio
+
+        from ingest.records import Transcript
+
+        audio = decode_audio(str(audio_path), sampling_rate=16_000)
+        plain = replace(options, vocabulary=[], initial_prompt=None, word_timestamps=False)
+        segments, language, _ = self.engine._decode(audio, plain)
+        return Transcript(
+            segments=segments, language=language, duration=len(audio) / 16_000, settings={}
+        )
 
 
 def run_one(setting: Setting, model: str, corpus: str, profile: bool = False) -> dict:
@@ -67,7 +98,7 @@ def run_one(setting: Setting, model: str, corpus: str, profile: bool = False) ->
     `profile`, also the wall and CPU seconds of each stage (bench/stage_profile.py), writing
     each transcript's files as the job does."""
     from bench.stage_profile import profiled
-    from ingest.transcribe import TranscribeOptions, get_transcriber
+    from ingest.transcribe import get_transcriber
     from ingest.transcribe.files import write_transcript
 
     chosen = speech_corpus.recordings(corpus)
@@ -78,9 +109,12 @@ def run_one(setting: Setting, model: str, corpus: str, profile: bool = False) ->
         compute_type=setting.compute_type,
         vad=setting.vad,
         word_timestamps=setting.word_timestamps,
+        batch_size=setting.batch_size,
     )
     started = time.perf_counter()
     engine = get_transcriber(setting.engine, options)
+    if setting.plain:
+        engine = PlainWhisper(engine)
     load_seconds = time.perf_counter() - started
     with tempfile.TemporaryDirectory() as tmp:  # warm-up on 15 s: lazy inits, caches
         clip = Path(tmp) / "warm-up.wav"
@@ -94,7 +128,8 @@ def run_one(setting: Setting, model: str, corpus: str, profile: bool = False) ->
     per_recording = {}
     gaps = hallucinations = 0
     with contextlib.ExitStack() as stack:
-        times = stack.enter_context(profiled(engine)) if profile else None
+        inner = getattr(engine, "engine", engine)  # a plain setting wraps the engine
+        times = stack.enter_context(profiled(inner)) if profile else None
         written = Path(stack.enter_context(tempfile.TemporaryDirectory()))
         for recording in chosen:
             per_episode = TranscribeOptions(
