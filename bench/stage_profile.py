@@ -148,9 +148,10 @@ def table(rows: dict[str, dict], load: str) -> str:
     """Stages down, one wall and one CPU column per run: a label's StageTimes.as_dict() with
     "elapsed" {"wall", "cpu"} of the whole run; "other" is what no stage took."""
     labels = list(rows)
-    header = f"{'stage':<20}" + "".join(f" {label[:21]:>21}" for label in labels)
+    legend = [f"  [{n}] {label}" for n, label in enumerate(labels, 1)]
+    header = f"{'stage':<20}" + "".join(f" {f'[{n}]':>21}" for n in range(1, len(labels) + 1))
     sub = f"{'':<20}" + "".join(f" {'wall s':>10} {'CPU s':>10}" for _ in labels)
-    lines = [f"load average {load}", header, sub, "-" * len(sub)]
+    lines = [f"load average {load}", *legend, header, sub, "-" * len(sub)]
     for stage in [*STAGES, "other", "total"]:
         cells = ""
         for label in labels:

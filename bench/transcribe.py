@@ -57,10 +57,9 @@ class Setting:
 SETTINGS = [
     Setting("faster-whisper default (int8, beam 5, VAD, words)"),
     Setting("plain faster-whisper (int8, beam 5)", vad=False, word_timestamps=False, plain=True),
-    Setting("faster-whisper default, batched 4", batch_size=4),
     Setting("faster-whisper default, batched 8", batch_size=8),
     Setting("faster-whisper default, batched 8, float32", batch_size=8, compute_type="float32"),
-    Setting("faster-whisper default, sequential", batch_size=1),
+    Setting("faster-whisper default, sequential (batch 1)", batch_size=1),
     Setting("faster-whisper default without the show's names", names=False),
     Setting("faster-whisper int8, beam 5, VAD, no words", word_timestamps=False),
     Setting("faster-whisper int8, beam 1, VAD, words", beam_size=1),

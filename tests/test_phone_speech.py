@@ -10,6 +10,7 @@ audio, and within a ceiling.
 import pytest
 
 from bench import phone
+from bench.speech_corpus import Recording
 from bench.wer import edit_distance, normalise
 from ingest.sample import load_sample
 from ingest.transcribe import TranscribeOptions, get_transcriber
@@ -26,15 +27,14 @@ def calls(tmp_path_factory, monkeypatch_module):
     monkeypatch_module.setattr(phone, "CACHE_DIR", tmp_path_factory.mktemp("phone"))
     show = load_sample()
 
-    class Source:  # what phone_recordings reads of a bench recording
-        def __init__(self, episode):
-            self.label, self.audio_path, self.corpus = episode.guid, episode.audio_path, "sample"
-            self.spoken_text = episode.spoken_text
-            self.names = [show.title, show.host]
-            for guest in episode.guests:
-                self.names += [guest.name, guest.company]
-
-    sources = [Source(e) for e in show.episodes[:2]]
+    sources = []
+    for episode in show.episodes[:2]:
+        names = [show.title, show.host]
+        for guest in episode.guests:
+            names += [guest.name, guest.company]
+        sources.append(
+            Recording("sample", episode.guid, episode.audio_path, episode.spoken_text, names)
+        )
     return phone.phone_recordings(sources, "phone")
 
 
