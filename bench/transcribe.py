@@ -4,6 +4,8 @@
     python bench/transcribe.py --corpus sample    # only the sample show (5 minutes, quick)
     python bench/transcribe.py --only default --only 'openai-whisper beam 5, words'
     python bench/transcribe.py --model base       # the same settings with another model
+    python bench/transcribe.py --corpus long --profile   # the default's time per stage
+    python bench/transcribe.py --only default --only plain  # the default against plain decoding
 
 The audio (bench/speech_corpus.py) is the sample show and 21 written interviews spoken in
 the same voices, 36 minutes and 5,486 words in all. Each setting runs in its own
