@@ -4,6 +4,8 @@
     python bench/transcribe.py --corpus sample    # only the sample show (5 minutes, quick)
     python bench/transcribe.py --only default --only 'openai-whisper beam 5, words'
     python bench/transcribe.py --model base       # the same settings with another model
+    python bench/transcribe.py --corpus long --profile   # the default's time per stage
+    python bench/transcribe.py --only default --only plain  # the default against plain decoding
 
 The audio (bench/speech_corpus.py) is the sample show and 21 written interviews spoken in
 the same voices, 36 minutes and 5,486 words in all. Each setting runs in its own
@@ -18,6 +20,7 @@ difference: what the choice of recordings alone could move it by.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import random
@@ -26,14 +29,16 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import speech_corpus  # noqa: E402  (bench/, beside this script)
 
+from bench.stage_profile import table as stage_table  # noqa: E402
 from bench.wer import edit_distance, normalise  # noqa: E402
+from ingest.transcribe.base import TranscribeOptions  # noqa: E402
 
 
 @dataclass
@@ -45,10 +50,18 @@ class Setting:
     vad: bool = True
     word_timestamps: bool = True  # the default of `run` and `transcribe`
     names: bool = True  # pass the show's names (the job does); engines may ignore them
+    batch_size: int = TranscribeOptions.batch_size
+    # The engine's model called once on the whole file, as other archives run Whisper: no VAD,
+    # gap recovery, hallucination check, word times, names or sentence splitting.
+    plain: bool = False
 
 
 SETTINGS = [
     Setting("faster-whisper default (int8, beam 5, VAD, words)"),
+    Setting("plain faster-whisper (int8, beam 5)", vad=False, word_timestamps=False, plain=True),
+    Setting("faster-whisper default, batched 8", batch_size=8),
+    Setting("faster-whisper default, batched 8, float32", batch_size=8, compute_type="float32"),
+    Setting("faster-whisper default, sequential (batch 1)", batch_size=1),
     Setting("faster-whisper default without the show's names", names=False),
     Setting("faster-whisper int8, beam 5, VAD, no words", word_timestamps=False),
     Setting("faster-whisper int8, beam 1, VAD, words", beam_size=1),
@@ -57,12 +70,37 @@ SETTINGS = [
     Setting("openai-whisper beam 5, words (as the default)", engine="openai-whisper"),
     Setting("openai-whisper beam 5, no words", engine="openai-whisper", word_timestamps=False),
     Setting("openai-whisper beam 1, words", engine="openai-whisper", beam_size=1),
-]
+    Setting("plain openai-whisper (beam 5)", engine="openai-whisper", vad=False,
+            word_timestamps=False, plain=True),
+]  # fmt: skip
 
 
-def run_one(setting: Setting, model: str, corpus: str) -> dict:
-    """In the child: load the engine, warm it up, transcribe every recording, measure."""
-    from ingest.transcribe import TranscribeOptions, get_transcriber
+class PlainWhisper:
+    """An engine's model called on the whole file once, with none of the default's stages."""
+
+    def __init__(self, engine):
+        self.engine = engine
+
+    def transcribe(self, audio_path: Path, options):
+        from faster_whisper import decode_audio
+
+        from ingest.records import Transcript
+
+        audio = decode_audio(str(audio_path), sampling_rate=16_000)
+        plain = replace(options, vocabulary=[], initial_prompt=None, word_timestamps=False)
+        segments, language, _ = self.engine._decode(audio, plain)
+        return Transcript(
+            segments=segments, language=language, duration=len(audio) / 16_000, settings={}
+        )
+
+
+def run_one(setting: Setting, model: str, corpus: str, profile: bool = False) -> dict:
+    """In the child: load the engine, warm it up, transcribe every recording, measure; with
+    `profile`, also the wall and CPU seconds of each stage (bench/stage_profile.py), writing
+    each transcript's files as the job does."""
+    from bench.stage_profile import profiled
+    from ingest.transcribe import get_transcriber
+    from ingest.transcribe.files import write_transcript
 
     chosen = speech_corpus.recordings(corpus)
     options = TranscribeOptions(
@@ -72,9 +110,12 @@ def run_one(setting: Setting, model: str, corpus: str) -> dict:
         compute_type=setting.compute_type,
         vad=setting.vad,
         word_timestamps=setting.word_timestamps,
+        batch_size=setting.batch_size,
     )
     started = time.perf_counter()
     engine = get_transcriber(setting.engine, options)
+    if setting.plain:
+        engine = PlainWhisper(engine)
     load_seconds = time.perf_counter() - started
     with tempfile.TemporaryDirectory() as tmp:  # warm-up on 15 s: lazy inits, caches
         clip = Path(tmp) / "warm-up.wav"
@@ -84,33 +125,45 @@ def run_one(setting: Setting, model: str, corpus: str) -> dict:
             check=True,
         )  # fmt: skip
         engine.transcribe(clip, options)
-    audio = seconds = 0.0
+    audio = seconds = cpu_seconds = 0.0
     per_recording = {}
     gaps = hallucinations = 0
-    for recording in chosen:
-        per_episode = TranscribeOptions(
-            **{**asdict(options), "vocabulary": recording.names if setting.names else []}
-        )
-        started = time.perf_counter()
-        transcript = engine.transcribe(recording.audio_path, per_episode)
-        seconds += time.perf_counter() - started
-        audio += transcript.duration or 0.0
-        reference = normalise(recording.spoken_text)
-        edits = edit_distance(reference, normalise(transcript.text))
-        per_recording[recording.label] = {
-            "corpus": recording.corpus,
-            "edits": edits,
-            "words": len(reference),
-            "text": transcript.text,  # for --save: what was heard, to compare
-        }
-        gaps += len(transcript.settings.get("gaps_found", []))
-        hallucinations += len(transcript.settings.get("hallucinations_dropped", []))
+    with contextlib.ExitStack() as stack:
+        inner = getattr(engine, "engine", engine)  # a plain setting wraps the engine
+        times = stack.enter_context(profiled(inner)) if profile else None
+        written = Path(stack.enter_context(tempfile.TemporaryDirectory()))
+        for recording in chosen:
+            per_episode = TranscribeOptions(
+                **{**asdict(options), "vocabulary": recording.names if setting.names else []}
+            )
+            started, started_cpu = time.perf_counter(), time.process_time()
+            transcript = engine.transcribe(recording.audio_path, per_episode)
+            if times is not None:
+                with times.stage("writing"):
+                    write_transcript(written, "bench", f"r{len(per_recording)}", transcript)
+            seconds += time.perf_counter() - started
+            cpu_seconds += time.process_time() - started_cpu
+            audio += transcript.duration or 0.0
+            reference = normalise(recording.spoken_text)
+            edits = edit_distance(reference, normalise(transcript.text))
+            per_recording[recording.label] = {
+                "corpus": recording.corpus,
+                "edits": edits,
+                "words": len(reference),
+                "text": transcript.text,  # for --save: what was heard, to compare
+            }
+            gaps += len(transcript.settings.get("gaps_found", []))
+            hallucinations += len(transcript.settings.get("hallucinations_dropped", []))
     edits = sum(row["edits"] for row in per_recording.values())
     words = sum(row["words"] for row in per_recording.values())
     return {
         "audio_seconds": audio,
         "seconds": seconds,
         "speed": audio / seconds,
+        "cpu_seconds": cpu_seconds,
+        "profile": {**times.as_dict(), "elapsed": {"wall": seconds, "cpu": cpu_seconds}}
+        if times is not None
+        else None,
         "wer": edits / words,
         "per_recording": per_recording,
         "gaps_found": gaps,
@@ -157,19 +210,29 @@ def main() -> None:
         "--only", action="append", help="run settings whose label contains this text (repeatable)"
     )
     parser.add_argument(
-        "--corpus", choices=["all", *speech_corpus.CORPORA], default="all", help="audio to use"
+        "--corpus",
+        choices=["all", *speech_corpus.CORPORA, *speech_corpus.OTHER_CORPORA],
+        default="all",
+        help="audio to use",
+    )
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="also time each stage (wall and CPU seconds); without --only, the default alone",
     )
     parser.add_argument("--save", type=Path, help="write every result, per recording, as JSON")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        print(json.dumps(run_one(Setting(**json.loads(args.child)), args.model, args.corpus)))
+        setting = Setting(**json.loads(args.child))
+        print(json.dumps(run_one(setting, args.model, args.corpus, args.profile)))
         return
 
     from ingest.transcribe.faster import available_cores
 
     chosen = speech_corpus.recordings(args.corpus)  # speaks and caches what is missing
-    corpora = [c for c in speech_corpus.CORPORA if any(r.corpus == c for r in chosen)]
+    known = [*speech_corpus.CORPORA, *speech_corpus.OTHER_CORPORA]
+    corpora = [c for c in known if any(r.corpus == c for r in chosen)]
     for corpus in corpora:
         mine = [r for r in chosen if r.corpus == corpus]
         words = sum(len(normalise(r.spoken_text)) for r in mine)
@@ -184,11 +247,13 @@ def main() -> None:
     print("-" * len(header))
     results: dict[str, list[dict]] = {}
     settings = [s for s in SETTINGS if not args.only or any(o in s.label for o in args.only)]
+    if args.profile and not args.only:
+        settings = SETTINGS[:1]
     for _ in range(args.repeat):
         for setting in settings:
             child = subprocess.run(
                 [sys.executable, __file__, "--model", args.model, "--corpus", args.corpus,
-                 "--child", json.dumps(asdict(setting))],
+                 *(["--profile"] if args.profile else []), "--child", json.dumps(asdict(setting))],
                 capture_output=True,
                 text=True,
             )  # fmt: skip
@@ -211,6 +276,10 @@ def main() -> None:
     if args.save:
         args.save.write_text(json.dumps(results, indent=1))
     print("gaps: speech no segment covered, decoded again; dropped: segments dropped as invented")
+    if args.profile:
+        profiles = {label: runs[-1]["profile"] for label, runs in results.items()}
+        print(f"\nper stage, {args.corpus} ({args.model}), the last run of each setting:")
+        print(stage_table(profiles, load_average()))
     compare_default_with_reference(results)
 
 

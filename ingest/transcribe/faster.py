@@ -19,6 +19,7 @@ from ingest.transcribe.features import PiecewiseFeatureExtractor
 from ingest.transcribe.weights import resolve_ct2_model
 
 SAMPLE_RATE = gap_finder.SAMPLE_RATE
+CHUNK_SECONDS = 30  # what Whisper hears at once; batched pieces are no longer
 MAX_HOTWORDS_CHARS = 300  # Whisper's prompt holds 223 tokens, shared with the previous text
 
 
@@ -60,6 +61,10 @@ class FasterWhisperTranscriber(WhisperEngine):
         # The same spectrogram, without holding a whole window's STFT at once.
         self.model.feature_extractor = PiecewiseFeatureExtractor(**self.model.feat_kwargs)
 
+    def longest_chunk_seconds(self, opts: TranscribeOptions) -> float:
+        """Batched, a chunk is decoded as one 30 s piece: longer ones are split at a pause."""
+        return CHUNK_SECONDS if opts.batch_size > 1 else float("inf")
+
     def _decode(
         self, audio: np.ndarray, opts: TranscribeOptions, speech_chunks=None, **overrides
     ) -> Decoded:
@@ -75,7 +80,9 @@ class FasterWhisperTranscriber(WhisperEngine):
         }
         kwargs.update(opts.extra.get("faster_whisper", {}))
         kwargs.update(overrides)
-        if speech_chunks:
+        if speech_chunks and opts.batch_size > 1:
+            raw, info = self._decode_batched(audio, speech_chunks, opts.batch_size, kwargs)
+        elif speech_chunks:
             from faster_whisper.transcribe import restore_speech_timestamps
             from faster_whisper.vad import collect_chunks
 
@@ -90,6 +97,40 @@ class FasterWhisperTranscriber(WhisperEngine):
             "language_probability": round(float(info.language_probability), 3),
         }
         return [_segment(s) for s in raw], info.language, settings
+
+    def _decode_batched(self, audio, speech_chunks, batch_size, kwargs):
+        """The speech decoded by faster-whisper's BatchedInferencePipeline: the chunks joined
+        into pieces of at most 30 s, as its own VAD filter joins them, and `batch_size` pieces
+        decoded at once, each on its own (no text carried from one to the next).
+
+        The pipeline is handed the joined speech with the pieces' bounds, so it reuses the VAD
+        pass already made; its segments span a whole piece, so each is bounded by its words,
+        the times gap finding compares with the speech."""
+        from faster_whisper import BatchedInferencePipeline
+        from faster_whisper.transcribe import restore_speech_timestamps
+        from faster_whisper.vad import collect_chunks
+
+        pieces, joined = collect_chunks(
+            audio, speech_chunks, sampling_rate=SAMPLE_RATE, max_duration=CHUNK_SECONDS
+        )
+        clips = [
+            {"start": p["offset"], "end": p["offset"] + p["duration"]}
+            for p in joined
+            if p["duration"] > 0
+        ]
+        kwargs = {k: v for k, v in kwargs.items() if k != "vad_filter"}
+        raw, info = BatchedInferencePipeline(self.model).transcribe(
+            np.concatenate(pieces), clip_timestamps=clips, batch_size=batch_size, **kwargs
+        )
+        raw = (_bounded_by_words(s) for s in raw)
+        return restore_speech_timestamps(raw, speech_chunks, SAMPLE_RATE), info
+
+
+def _bounded_by_words(segment):
+    """A faster-whisper Segment (a dataclass the pipeline made for us) bounded by its words."""
+    if segment.words:
+        segment.start, segment.end = segment.words[0].start, segment.words[-1].end
+    return segment
 
 
 def hotwords(vocabulary: list[str]) -> str | None:

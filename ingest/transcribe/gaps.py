@@ -42,11 +42,15 @@ class Gap:
         return [round(float(self.start), 2), round(float(self.end), 2)]
 
 
-def speech_chunks(audio: np.ndarray, sampling_rate: int = SAMPLE_RATE) -> list[dict]:
-    """Silero VAD with faster-whisper's defaults: [{"start", "end"}] in samples."""
+def speech_chunks(
+    audio: np.ndarray, sampling_rate: int = SAMPLE_RATE, max_speech_s: float = float("inf")
+) -> list[dict]:
+    """Silero VAD with faster-whisper's defaults: [{"start", "end"}] in samples; a chunk
+    longer than `max_speech_s` is split at a pause inside it (Silero's own rule)."""
     from faster_whisper.vad import VadOptions, get_speech_timestamps
 
-    return get_speech_timestamps(audio, VadOptions(), sampling_rate=sampling_rate)
+    options = VadOptions(max_speech_duration_s=max_speech_s)
+    return get_speech_timestamps(audio, options, sampling_rate=sampling_rate)
 
 
 def speech_spans(audio: np.ndarray, sampling_rate: int = SAMPLE_RATE) -> list[Gap]:
