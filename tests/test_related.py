@@ -351,16 +351,12 @@ def test_incremental_lists_equal_lists_made_from_scratch(tmp_path, monkeypatch):
 
 # --- in Chromium: the link plays the other episode there, words marked; screenshots, axe ----
 
-AUDIO_ARGS = ("--autoplay-policy=no-user-gesture-required", "--mute-audio")
-
 
 @pytest.mark.slow
 @pytest.mark.browser
-def test_a_related_moment_opens_the_other_episode_there_in_chromium(built):
-    from playwright.sync_api import sync_playwright
-
+def test_a_related_moment_opens_the_other_episode_there_in_chromium(built, browser):
     from ingest.sitegen.server import StaticServer
-    from tests.browser import VIEWPORTS, axe_violations, launch, screenshot
+    from tests.browser import VIEWPORTS, axe_violations, screenshot
 
     root, rows, _ = built
     archive = Archive.at(root)
@@ -373,36 +369,33 @@ def test_a_related_moment_opens_the_other_episode_there_in_chromium(built):
     server = StaticServer(archive.site_dir).start()
     found = {}
     try:
-        with sync_playwright() as p:
-            browser = launch(p, AUDIO_ARGS)
-            for size, viewport in VIEWPORTS.items():
-                context = browser.new_context(viewport=viewport, bypass_csp=True)
-                tab = context.new_page()
-                tab.set_default_timeout(15_000)
-                for name, url in (
-                    ("episode", f"episodes/{medical}/"),
-                    ("topic", f"topics/{topic}/"),
-                ):
-                    tab.goto(server.url() + url)
-                    assert tab.locator(".related, .review").count() == 1
-                    screenshot(tab, f"related-{name}-{size}")
-                    found[f"{name}-{size}"] = axe_violations(tab)
-                if size == "desktop":
-                    tab.goto(server.url() + f"episodes/{medical}/")
-                    link = tab.locator("a.related-moment").first
-                    href = link.get_attribute("href")
-                    link.click()
-                    seconds = float(href.split("#t=")[1])
-                    tab.wait_for_function(
-                        "t => { const a = document.getElementById('player');"
-                        " return a && a.readyState >= 1 && Math.abs(a.currentTime - t) <= 1.5; }",
-                        arg=seconds,
-                    )
-                    # The quoted words are marked in the paragraph the player is at.
-                    marked = tab.locator(".passage.current mark.hit").all_inner_texts()
-                    assert marked, href
-                context.close()
-            browser.close()
+        for size, viewport in VIEWPORTS.items():
+            context = browser.new_context(viewport=viewport, bypass_csp=True)
+            tab = context.new_page()
+            tab.set_default_timeout(15_000)
+            for name, url in (
+                ("episode", f"episodes/{medical}/"),
+                ("topic", f"topics/{topic}/"),
+            ):
+                tab.goto(server.url() + url)
+                assert tab.locator(".related, .review").count() == 1
+                screenshot(tab, f"related-{name}-{size}")
+                found[f"{name}-{size}"] = axe_violations(tab)
+            if size == "desktop":
+                tab.goto(server.url() + f"episodes/{medical}/")
+                link = tab.locator("a.related-moment").first
+                href = link.get_attribute("href")
+                link.click()
+                seconds = float(href.split("#t=")[1])
+                tab.wait_for_function(
+                    "t => { const a = document.getElementById('player');"
+                    " return a && a.readyState >= 1 && Math.abs(a.currentTime - t) <= 1.5; }",
+                    arg=seconds,
+                )
+                # The quoted words are marked in the paragraph the player is at.
+                marked = tab.locator(".passage.current mark.hit").all_inner_texts()
+                assert marked, href
+            context.close()
     finally:
         server.stop()
     assert found == {name: [] for name in found}
