@@ -34,7 +34,7 @@ from ingest.store import site as site_store
 from ingest.store import speakers as speaker_store
 from ingest.timecode import clock
 
-STATIC_FILES = ("site.css", "site.js", "search.js", "favicon.svg")
+STATIC_FILES = ("site.css", "site.js", "search.js", "semantic.js", "favicon.svg")
 PERSON_MOMENTS = 12  # topic moments a person page quotes of what they said
 TEMPLATE_CACHE = Path(".cache") / "site-templates"  # compiled templates, inside the archive
 
