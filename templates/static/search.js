@@ -12,6 +12,9 @@
   var bundle = form.getAttribute("data-pagefind");
   var base = bundle.replace(/pagefind\/$/, "");
   var SHOWN = 20;
+  // Episodes taken by meaning into the fusion: each shown costs its sentences' file (about
+  // 80 KB for an 80-minute episode), so ten, not twenty, keep the first query under 10 MB.
+  var MEANING_SHOWN = 10;
   var pagefind = null;
   var semanticRoot = form.getAttribute("data-semantic");
   var semantic = null;
@@ -92,7 +95,7 @@
         }
       });
       return Object.keys(best).map(function (url) { return best[url]; })
-        .sort(function (a, b) { return b.score - a.score; }).slice(0, SHOWN)
+        .sort(function (a, b) { return b.score - a.score; }).slice(0, MEANING_SHOWN)
         .map(function (hit) { hit.model = index.model; hit.query = query; return hit; });
     });
   }
