@@ -373,7 +373,9 @@ def site_search(conn, query: str, fuse: bool, limit: int = 10) -> list[hybrid.Hi
             continue
         _, _, start, text, offsets = rows[i]
         said = hybrid.passage_sentences(text)
-        sentence_scores = model.encode([sentence for _, sentence in said]) @ q
+        # Each sentence with the one after it, as search.js scores them.
+        pairs = [" ".join(s for _, s in said[k : k + 2]) for k in range(len(said))]
+        sentence_scores = model.encode(pairs) @ q
         at = said[int(sentence_scores.argmax())][0] if said else 0
         seconds = hybrid.time_at(json.loads(offsets or "[]"), at, start)
         hits.append(hybrid.Hit(rows[i][0], episode, max(seconds - 0.5, 0.0), "", score))

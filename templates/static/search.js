@@ -108,8 +108,11 @@
     return texts.then(function (text) {
       var said = text.passages[shard.numbers[hit.passage]] || [];
       var best = null, bestScore = -Infinity;
-      said.forEach(function (sentence) {
-        var score = window.PodarchiveSemantic.dot(hit.model.embed(sentence[1]), hit.query);
+      // A sentence is scored with the one after it: one short sentence is too few tokens for
+      // a bag of them to say what it is about (chosen on the sample show, bench/relevance.py).
+      said.forEach(function (sentence, i) {
+        var text = sentence[1] + (i + 1 < said.length ? " " + said[i + 1][1] : "");
+        var score = window.PodarchiveSemantic.dot(hit.model.embed(text), hit.query);
         if (score > bestScore) { best = sentence; bestScore = score; }
       });
       if (!best) return null;
