@@ -247,9 +247,8 @@
     if (meta) li.appendChild(el("p", "meta", meta));
     var hits = data ? paragraphHits(data) : [];
     var near = found && found.moment;
-    if (near) {
-      // A paragraph that matched by words at the same moment is shown once.
-      hits = hits.filter(function (hit) { return Math.abs(hit.seconds - near.seconds) > 10; });
+    // Words matched near the moment found by meaning win: they land on the word itself.
+    if (near && !hits.some(function (hit) { return Math.abs(hit.seconds - near.seconds) <= 10; })) {
       if (meaningFirst) hits.unshift(near); else hits.push(near);
     }
     hits = hits.slice(0, SUB_RESULTS);
