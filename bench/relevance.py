@@ -11,6 +11,12 @@ Two sets, each an archive built here through the store and embedded with ingest.
   inline timestamp. Its queries name the answer by file and paragraph number, so no
   sentence of the corpus is copied here.
 
+The static site's search by meaning is measured beside them (`site-meaning`, `site-hybrid`):
+the static model (ingest.embed.static) over the same passages, the best passage per episode,
+placed at its sentence closest to the query, as search.js ranks and places; `site-hybrid` fuses
+that list with the words' (FTS5 here: the page fuses with Pagefind, whose ranking cannot run in
+Python) by reciprocal rank, per episode.
+
 A hit is right when it is in the answer's episode and its link lies in the answer's span
 (with SLACK_SECONDS either side: a sample line, or a corpus paragraph). `episode@5` counts the
 right episode in the top 5 at any time.
@@ -44,7 +50,7 @@ CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpora" / "changelog
 CACHE = Path("/tmp/podarchive-relevance")
 WORDS_PER_SECOND = 2.5
 SLACK_SECONDS = 10.0
-MODES = ("lexical", "semantic", "hybrid")
+MODES = ("lexical", "semantic", "hybrid", "site-meaning", "site-hybrid")
 
 # (kind, query, episode number, line index) over the sample show's script.
 SAMPLE_QUERIES = [
@@ -314,6 +320,68 @@ def _rank(hits: list[hybrid.Hit], answer: Answer, by_episode: bool = False) -> i
     return None
 
 
+_STATIC: dict[str, tuple] = {}
+
+
+def _static_passages(conn):
+    """The passages and their static-model vectors, once per database."""
+    from ingest.embed import static
+
+    key = str(conn.execute("PRAGMA database_list").fetchone()[2])
+    if key not in _STATIC:
+        rows = conn.execute("SELECT id, episode_id, start, text, offsets FROM passages").fetchall()
+        _STATIC[key] = (rows, static.load().encode([row[3] for row in rows]))
+    return _STATIC[key]
+
+
+def site_search(conn, query: str, fuse: bool, limit: int = 10) -> list[hybrid.Hit]:
+    """The static site's ranking by meaning (and with `fuse`, fused with the words), per
+    episode, each hit at its passage's sentence closest to the query (as search.js does)."""
+    import json
+
+    import numpy as np
+
+    from ingest import wordtimes
+    from ingest.embed import static
+
+    model = static.load()
+    rows, vectors = _static_passages(conn)
+    q = model.encode([query])[0]
+    scores = vectors @ q
+    best: dict[str, int] = {}
+    for i in np.argsort(-scores):
+        best.setdefault(rows[i][1], int(i))
+    meaning = list(best.values())[: hybrid.CANDIDATES]
+    fused: dict[str, list] = {}  # episode -> [score, passage row index or lexical hit]
+    for rank, i in enumerate(meaning, 1):
+        fused[rows[i][1]] = [1 / (hybrid.RRF_K + rank), i, None]
+    if fuse:
+        lexical, _ = hybrid.lexical_candidates(conn, query)
+        seen = set()
+        for found in lexical:
+            if found.episode_id in seen:
+                continue
+            seen.add(found.episode_id)
+            entry = fused.setdefault(found.episode_id, [0.0, None, None])
+            entry[0] += 1 / (hybrid.RRF_K + len(seen))
+            entry[2] = found
+    hits = []
+    for episode, (score, i, found) in sorted(fused.items(), key=lambda kv: -kv[1][0])[:limit]:
+        if i is None:  # by words only: at its first matched word
+            seconds = wordtimes.match_time(found.offsets, found.marked, found.start) or 0.0
+            hits.append(hybrid.Hit(found.passage_id, episode, seconds, "", score))
+            continue
+        _, _, start, text, offsets = rows[i]
+        said = hybrid.passage_sentences(text)
+        # Each sentence with the one after it, as search.js scores them.
+        pairs = [" ".join(s for _, s in said[k : k + 2]) for k in range(len(said))]
+        sentence_scores = model.encode(pairs) @ q
+        at = said[int(sentence_scores.argmax())][0] if said else 0
+        seconds = hybrid.time_at(json.loads(offsets or "[]"), at, start)
+        hits.append(hybrid.Hit(rows[i][0], episode, max(seconds - 0.5, 0.0), "", score))
+    return hits
+
+
 def evaluate(archive: Archive, queries: list) -> list[tuple]:
     import sqlite3
 
@@ -325,10 +393,13 @@ def evaluate(archive: Archive, queries: list) -> list[tuple]:
             ranks, episodes, seconds = [], [], []
             for query, answer in chosen:
                 started = time.perf_counter()
-                ranking = hybrid.search(conn, query, mode=mode, limit=10)
+                if mode.startswith("site-"):
+                    hits = site_search(conn, query, fuse=mode == "site-hybrid")
+                else:
+                    hits = hybrid.search(conn, query, mode=mode, limit=10).hits
                 seconds.append(time.perf_counter() - started)
-                ranks.append(_rank(ranking.hits, answer))
-                episodes.append(_rank(ranking.hits, answer, by_episode=True))
+                ranks.append(_rank(hits, answer))
+                episodes.append(_rank(hits, answer, by_episode=True))
             n = len(chosen)
             rows.append(
                 (
@@ -355,12 +426,12 @@ def main() -> None:
         archive, queries = SETS[name](CACHE / name)
         _prepare(archive)
         print(
-            f"{'kind':<11}{'mode':<10}{'n':>3}{'R@1':>7}{'R@5':>7}{'MRR':>7}"
+            f"{'kind':<11}{'mode':<14}{'n':>3}{'R@1':>7}{'R@5':>7}{'MRR':>7}"
             f"{'episode@5':>11}{'median s':>10}"
         )
         for kind, mode, n, r1, r5, mrr, ep5, median in evaluate(archive, queries):
             print(
-                f"{kind:<11}{mode:<10}{n:>3}{r1:>7.2f}{r5:>7.2f}{mrr:>7.2f}{ep5:>11.2f}"
+                f"{kind:<11}{mode:<14}{n:>3}{r1:>7.2f}{r5:>7.2f}{mrr:>7.2f}{ep5:>11.2f}"
                 f"{median:>10.3f}"
             )
 

@@ -10,6 +10,8 @@ result < 1 s (median of 10 queries).
 
     python bench/site.py                      # 1,000 episodes in a temporary folder
     python bench/site.py --episodes 10000 --keep /tmp/bench-site-10k   # generated once, reused
+    python bench/site.py --episodes 300 --minutes 80 --skip-passages   # the budget by meaning:
+                                     # 300 long episodes, < 10 MB before the first result, < 1 s
 """
 
 from __future__ import annotations
@@ -66,7 +68,13 @@ def sentence(rng: random.Random, words: int) -> str:
     return text[0].upper() + text[1:] + "."
 
 
-def add_episodes(archive: Archive, start: int, count: int, write_files: bool = True) -> None:
+def add_episodes(
+    archive: Archive,
+    start: int,
+    count: int,
+    write_files: bool = True,
+    segments_per_episode: int = SEGMENTS_PER_EPISODE,
+) -> None:
     """Insert `count` synthetic episodes (numbered from `start`) with transcripts and tags."""
     db = archive.open_db()
     rng = random.Random(SEED + start)
@@ -98,7 +106,7 @@ def add_episodes(archive: Archive, start: int, count: int, write_files: bool = T
         segments = []
         t = 0.0
         speakers = ("Rob Stevenson", f"Guest {number}")
-        for index in range(SEGMENTS_PER_EPISODE):
+        for index in range(segments_per_episode):
             length = rng.uniform(4.0, 9.0)
             segments.append(
                 Segment(t, t + length, sentence(rng, rng.randint(10, 22)), speakers[index // 6 % 2])
@@ -291,6 +299,75 @@ def search_latency(site: Path) -> dict:
     }
 
 
+# Queries by meaning: plain words, none quoted (the synthetic talk is random words, so these
+# measure bytes and time, not relevance: bench/relevance.py measures that).
+MEANING_QUERIES = [
+    "how do we keep engineers from leaving",
+    "paying people fairly for the same job",
+    "finding candidates through the people you already employ",
+    "what a new hire does in the first week",
+    "coaching managers to give better feedback",
+]
+_FIRST_BY_MEANING = (
+    "() => new Promise((done, fail) => { setTimeout(() => fail(new Error("
+    "document.getElementById('search-status').textContent || 'no result')), 60000);"
+    " const check = () => document.querySelector('#search-results .by-meaning') ?"
+    " done(performance.now()) : requestAnimationFrame(check); check(); })"
+)
+# Bytes over the wire so far: the page and every resource it fetched (a fresh context each
+# time, so nothing comes from the cache).
+_BYTES = (
+    "() => performance.getEntriesByType('navigation').concat("
+    "performance.getEntriesByType('resource')).reduce((n, e) => n + e.transferSize, 0)"
+)
+
+
+def meaning_latency(site: Path) -> dict:
+    """Search by meaning in Chromium: per query on a fresh page, the bytes fetched until the
+    first result by meaning is shown and the time to it from navigation; then the same queries
+    typed into an open page."""
+    from playwright.sync_api import sync_playwright
+
+    from ingest.sitegen.server import StaticServer
+    from tests.browser import launch
+
+    server = StaticServer(site, base_path=urlsplit(BASE_URL).path).start()
+    cold, fetched, warm = [], [], []
+    try:
+        with sync_playwright() as p:
+            browser = launch(p)
+            for query in MEANING_QUERIES:
+                context = browser.new_context()
+                page = context.new_page()
+                page.goto(server.url("search/") + "?" + urlencode({"q": query}))
+                cold.append(page.evaluate(_FIRST_BY_MEANING))
+                fetched.append(page.evaluate(_BYTES))
+                context.close()
+            page = browser.new_page()
+            page.goto(server.url("search/"))
+            for query in MEANING_QUERIES:
+                page.evaluate("() => document.getElementById('search-results').replaceChildren()")
+                started = page.evaluate("() => performance.now()")
+                page.fill("#q", query)
+                page.press("#q", "Enter")
+                warm.append(page.evaluate(_FIRST_BY_MEANING) - started)
+            browser.close()
+    finally:
+        server.stop()
+    semantic = site / "semantic"
+    return {
+        "first_query_mb_fetched_median": round(statistics.median(fetched) / 1e6, 2),
+        "first_query_mb_fetched_worst": round(max(fetched) / 1e6, 2),
+        "fresh_page_median_ms": round(statistics.median(cold)),
+        "fresh_page_worst_ms": round(max(cold)),
+        "open_page_median_ms": round(statistics.median(warm)),
+        "open_page_worst_ms": round(max(warm)),
+        "model_mb": round((semantic / "model.bin").stat().st_size / 1e6, 2),
+        "vectors_mb": round(sum(f.stat().st_size for f in semantic.glob("*/vectors.bin")) / 1e6, 2),
+        "queries": len(MEANING_QUERIES),
+    }
+
+
 def folder_mb(path: Path) -> float:
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file()) / 1e6
 
@@ -308,6 +385,9 @@ def main() -> None:
     parser.add_argument("--episodes", type=int, default=1000)
     parser.add_argument("--keep", type=Path, help="Archive folder to reuse (kept afterwards).")
     parser.add_argument("--skip-passages", action="store_true", help="Skip the per-passage index.")
+    parser.add_argument(
+        "--minutes", type=int, default=40, help="Length of each synthetic episode (new archives)."
+    )
     args = parser.parse_args()
 
     root = args.keep or Path(tempfile.mkdtemp(prefix="bench-site-"))
@@ -315,7 +395,7 @@ def main() -> None:
     figures: dict = {"episodes": args.episodes, "load_before": os.getloadavg()}
     if not archive.db_path.exists():
         started = time.perf_counter()
-        add_episodes(archive, 1, args.episodes)
+        add_episodes(archive, 1, args.episodes, segments_per_episode=args.minutes * 9)
         figures["setup_seconds"] = round(time.perf_counter() - started, 1)
     shutil.rmtree(archive.site_dir, ignore_errors=True)
     db = archive.open_db()
@@ -334,6 +414,8 @@ def main() -> None:
     step(figures, "one_new_episode", FULL_BUILD, root)
     figures["search_in_chromium"] = search_latency(archive.site_dir)
     print(json.dumps({"search_in_chromium": figures["search_in_chromium"]}), file=sys.stderr)
+    figures["meaning_in_chromium"] = meaning_latency(archive.site_dir)
+    print(json.dumps({"meaning_in_chromium": figures["meaning_in_chromium"]}), file=sys.stderr)
     if not args.skip_passages:
         passages = step(figures, "index_per_passage", INDEX_PASSAGES, root)
         per_record = passages["seconds"] / passages["result"]["records"]

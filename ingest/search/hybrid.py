@@ -212,7 +212,7 @@ def vectors_missing(conn: sqlite3.Connection) -> str | None:
     return None
 
 
-def _sentences(text: str) -> list[tuple[int, str]]:
+def passage_sentences(text: str) -> list[tuple[int, str]]:
     """(character offset, sentence) of each sentence of a passage's text, long ones in pieces
     of SENTENCE_WORDS words."""
     found = []
@@ -230,7 +230,7 @@ def _sentences(text: str) -> list[tuple[int, str]]:
     return found
 
 
-def _time_at(offsets: list, char: int, default: float) -> float:
+def time_at(offsets: list, char: int, default: float) -> float:
     if not offsets:
         return default
     index = bisect.bisect_right([offset for offset, _ in offsets], char) - 1
@@ -294,7 +294,7 @@ def _place(
     per_hit, texts = [], []
     for n, hit in enumerate(hits):
         text, offsets, start = rows[hit.passage_id]
-        sentences = _sentences(text)
+        sentences = passage_sentences(text)
         per_hit.append((hit, sentences, json.loads(offsets or "[]"), start))
         if n < MOMENT_HITS and not (all_words and hit.passage_id in lexical):
             texts.extend(sentence for _, sentence in sentences)
@@ -318,12 +318,12 @@ def _place(
                 continue  # at the passage start
             best = overlaps.index(max(overlaps))
         at, sentence = sentences[best]
-        said = _time_at(offsets, at, start)
+        said = time_at(offsets, at, start)
         if found is not None:
             # The query's words inside that sentence: land on the first of them.
             first = wordtimes.first_match(found.marked)
             if at <= first < at + len(sentence):
-                said = _time_at(offsets, first, said)
+                said = time_at(offsets, first, said)
         hit.seconds = max(said - wordtimes.LEAD_SECONDS, 0.0)
         hit.snippet = _marked(sentence, stems)
 

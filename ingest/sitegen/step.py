@@ -28,13 +28,14 @@ from ingest.sitegen import downloads
 from ingest.sitegen import render as site_render
 from ingest.sitegen import rss as site_feed
 from ingest.sitegen import search as site_search
+from ingest.sitegen import semantic as site_semantic
 from ingest.sitegen.files import SiteWriter, content_hash
 from ingest.sitegen.urls import BaseUrl, paginate
 from ingest.store import site as site_store
 from ingest.store import speakers as speaker_store
 from ingest.timecode import clock
 
-STATIC_FILES = ("site.css", "site.js", "search.js", "favicon.svg")
+STATIC_FILES = ("site.css", "site.js", "search.js", "semantic.js", "favicon.svg")
 PERSON_MOMENTS = 12  # topic moments a person page quotes of what they said
 TEMPLATE_CACHE = Path(".cache") / "site-templates"  # compiled templates, inside the archive
 
@@ -200,7 +201,7 @@ def build_site(
     report.removed = writer.remove_stale()
     report.html_seconds = time.perf_counter() - started
     if search:
-        _search_index(writer, site, data, version, report)
+        _search_index(writer, site, data, version, report, db)
     writer.save()
     report.outputs = len(writer.current)
     report.written = writer.written
@@ -232,9 +233,10 @@ def _moment_feeds(writer: SiteWriter, data: site_data.SiteData, base: BaseUrl, v
 
 
 def _search_index(
-    writer: SiteWriter, site: Path, data: site_data.SiteData, version: str, report: BuildReport
+    writer: SiteWriter, site: Path, data: site_data.SiteData, version: str, report: BuildReport, db
 ) -> None:
-    """Re-index the search shards whose episode pages changed (or whose bundle is missing)."""
+    """Re-index the search shards whose episode pages changed (or whose bundle is missing),
+    by words (Pagefind) and by meaning (site_semantic)."""
     shards = site_search.shards_of(data.episodes)
     digests = {
         shard.name: content_hash(version, json.dumps([writer.current.get(p) for p in shard.pages]))
@@ -245,9 +247,10 @@ def _search_index(
     stale = [name for name, digest in digests.items() if indexed.get(name) != digest]
     stale += [name for name, ok in present.items() if not ok and name not in stale]
     manifest = site / site_search.INDEX_DIR / site_search.MANIFEST
+    started = time.perf_counter()
+    _semantic_index(db, site, shards, data, stale, report)
     if not stale and manifest.is_file() and set(indexed) == set(digests):
         return
-    started = time.perf_counter()
     try:
         site_search.build_shards(site, shards, stale)
     except site_search.SearchIndexError as error:  # the pages stand without (new) search
@@ -265,6 +268,24 @@ def _search_index(
         writer.extra["search_shards"] = digests
     writer.extra.pop("search_index", None)  # the single index of earlier builds
     report.index_seconds = time.perf_counter() - started
+
+
+def _semantic_index(db, site: Path, shards, data, stale: list[str], report: BuildReport) -> None:
+    """The passage vectors of the shards re-indexed by words, or not yet made by this model."""
+    from ingest.embed.static import MODEL_ID
+
+    todo = [
+        s.name
+        for s in shards
+        if s.name in stale or not site_semantic.shard_ready(site, s.name, MODEL_ID)
+    ]
+    index = site / site_semantic.INDEX_DIR / site_semantic.INDEX
+    if not todo and index.is_file():
+        return
+    try:
+        site_semantic.build(db, site, shards, data.episodes, todo)
+    except (OSError, ValueError, ImportError) as error:  # the pages stand, searched by words
+        report.errors.append(f"search by meaning: could not build its index ({error})")
 
 
 def _text_download(writer: SiteWriter, db, episode: dict, base: BaseUrl, version: str) -> None:

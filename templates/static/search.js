@@ -1,4 +1,5 @@
-// The search page: Pagefind's index, queried in the browser, with a topic filter.
+// The search page: Pagefind's index (the words) and the static model's passage vectors (the
+// meaning, semantic.js), queried in the browser, fused by reciprocal rank, with a topic filter.
 // Results are built as DOM nodes (never innerHTML), so indexed feed text stays text.
 (function () {
   "use strict";
@@ -11,7 +12,12 @@
   var bundle = form.getAttribute("data-pagefind");
   var base = bundle.replace(/pagefind\/$/, "");
   var SHOWN = 20;
+  // Episodes taken by meaning into the fusion: each shown costs its sentences' file (about
+  // 80 KB for an 80-minute episode), so ten, not twenty, keep the first query under 10 MB.
+  var MEANING_SHOWN = 10;
   var pagefind = null;
+  var semanticRoot = form.getAttribute("data-semantic");
+  var semantic = null;
   var latest = 0;
   var timer = null;
 
@@ -41,6 +47,92 @@
     }
     return pagefind;
   }
+
+  // Search by meaning (ingest/sitegen/semantic.py): on the first query the model, its vocabulary
+  // and every shard's passage vectors are fetched, once; a hit's sentences only when it is shown.
+  function fetchOk(url, as) {
+    return fetch(url).then(function (response) {
+      if (!response.ok) throw new Error(url + ": " + response.status);
+      return response[as]();
+    });
+  }
+
+  function loadSemantic() {
+    if (!semantic) {
+      semantic = fetchOk(semanticRoot + "index.json", "json").then(function (index) {
+        var shards = (index.shards || []).map(function (name) {
+          var folder = semanticRoot + name + "/";
+          return Promise.all([fetchOk(folder + "passages.json", "json"), fetchOk(folder + "vectors.bin", "arrayBuffer")])
+            .then(function (parts) {
+              var numbers = [], seen = {};
+              parts[0].passages.forEach(function (p) { numbers.push(seen[p[0]] = (seen[p[0]] === undefined ? 0 : seen[p[0]] + 1)); });
+              return { folder: folder, episodes: parts[0].episodes, passages: parts[0].passages, numbers: numbers, vectors: parts[1], texts: {} };
+            });
+        });
+        return Promise.all([fetchOk(semanticRoot + "vocab.txt", "text"), fetchOk(semanticRoot + "model.bin", "arrayBuffer"), Promise.all(shards)])
+          .then(function (parts) {
+            return { model: new window.PodarchiveSemantic.Model(parts[0], parts[1]), shards: parts[2] };
+          });
+      });
+      semantic.catch(function () { semantic = null; });
+    }
+    return semantic;
+  }
+
+  // Episodes by their passage closest in meaning to the query, best first.
+  function byMeaning(q, topic) {
+    return loadSemantic().then(function (index) {
+      var query = index.model.embed(q);
+      if (!query.some(function (x) { return x !== 0; })) return [];
+      var best = {};
+      index.shards.forEach(function (shard) {
+        var scores = window.PodarchiveSemantic.scores(shard.vectors, index.model.dimension, query);
+        for (var i = 0; i < scores.length; i++) {
+          var e = shard.passages[i][0], episode = shard.episodes[e];
+          if (topic && episode.topics.indexOf(topic) < 0) continue;
+          var old = best[episode.url];
+          if (!old || old.score < scores[i]) best[episode.url] = { score: scores[i], shard: shard, episode: e, passage: i, data: episode };
+        }
+      });
+      return Object.keys(best).map(function (url) { return best[url]; })
+        .sort(function (a, b) { return b.score - a.score; }).slice(0, MEANING_SHOWN)
+        .map(function (hit) { hit.model = index.model; hit.query = query; return hit; });
+    });
+  }
+
+  // A hit by meaning lands on its passage's sentence closest to the query (its sentences are
+  // fetched with the rest of the episode's, once).
+  function moment(hit, q) {
+    var shard = hit.shard;
+    var texts = shard.texts[hit.episode] || (shard.texts[hit.episode] = fetchOk(shard.folder + "text/" + hit.episode + ".json", "json"));
+    return texts.then(function (text) {
+      var said = text.passages[shard.numbers[hit.passage]] || [];
+      var best = null, bestScore = -Infinity;
+      // A sentence is scored with the one after it: one short sentence is too few tokens for
+      // a bag of them to say what it is about (chosen on the sample show, bench/relevance.py).
+      said.forEach(function (sentence, i) {
+        var text = sentence[1] + (i + 1 < said.length ? " " + said[i + 1][1] : "");
+        var score = window.PodarchiveSemantic.dot(hit.model.embed(text), hit.query);
+        if (score > bestScore) { best = sentence; bestScore = score; }
+      });
+      if (!best) return null;
+      var words = queryWords(q);
+      var snippet = best[1].split(/\s+/).map(function (word) {
+        return { text: word, mark: words.some(function (w) { return word.toLowerCase().replace(/[^a-z0-9]/g, "").indexOf(w) === 0; }) };
+      });
+      return { seconds: Math.max(0, Math.floor(best[0] / 10 - LEAD_SECONDS)), snippet: snippet, cutBefore: false, cutAfter: false, meaning: true };
+    });
+  }
+
+  // The query's words marked in a hit by meaning: those of four letters or more, by their
+  // first five (a crude stem: "interviews" marks "interview").
+  function queryWords(q) {
+    return q.toLowerCase().split(/[^a-z0-9]+/).filter(function (w) { return w.length >= 4; })
+      .map(function (w) { return w.slice(0, 5); });
+  }
+
+  // Typed search syntax means exact words (ingest/search/hybrid.py is_exact): no meaning.
+  function isExact(q) { return /["*^()]|\b(?:OR|AND|NOT|NEAR)\b/.test(q); }
 
   function el(tag, className, text) {
     var node = document.createElement(tag);
@@ -141,30 +233,40 @@
     return p;
   }
 
-  function card(data, q) {
+  // A result card: Pagefind's `data` (null for an episode found by meaning only) and the hit
+  // by meaning (`found`: its episode and moment, else null), first when it ranked higher.
+  function card(data, q, found, meaningFirst) {
     var li = el("li", "card");
     var h = el("h3");
-    var a = el("a", "", (data.meta && data.meta.title) || data.url);
-    a.href = data.url;
+    var url = data ? data.url : base + found.data.url;
+    var a = el("a", "", data ? (data.meta && data.meta.title) || data.url : found.data.title);
+    a.href = url;
     h.appendChild(a);
     li.appendChild(h);
-    var meta = [data.meta && data.meta.show, data.meta && data.meta.date].filter(Boolean).join(" · ");
+    var meta = data ? [data.meta && data.meta.show, data.meta && data.meta.date].filter(Boolean).join(" · ") : found.data.meta;
     if (meta) li.appendChild(el("p", "meta", meta));
-    var hits = paragraphHits(data).slice(0, SUB_RESULTS);
+    var hits = data ? paragraphHits(data) : [];
+    var near = found && found.moment;
+    // Words matched near the moment found by meaning win: they land on the word itself.
+    if (near && !hits.some(function (hit) { return Math.abs(hit.seconds - near.seconds) <= 10; })) {
+      if (meaningFirst) hits.unshift(near); else hits.push(near);
+    }
+    hits = hits.slice(0, SUB_RESULTS);
     if (!hits.length) {  // the words are in the title or show notes only
       li.appendChild(excerpt(data.excerpt));
       return li;
     }
     var subs = el("div", "sub-results");
     hits.forEach(function (hit) {
-      var sub = el("div", "sub-result");
+      var sub = el("div", "sub-result" + (hit.meaning ? " by-meaning" : ""));
+      if (hit.meaning) sub.appendChild(el("p", "sub-kind", "Close in meaning"));
       sub.appendChild(snippet(hit));
       var jump = el("a", "jump", "▶ Play from " + stamp(hit.seconds));
       // The page highlights the words (q) and starts playing (play) at the second (#t=).
       var params = new URLSearchParams();
       if (q) params.set("q", q);
       params.set("play", "1");
-      jump.href = data.url + "?" + params.toString() + "#t=" + hit.seconds;
+      jump.href = url + "?" + params.toString() + "#t=" + hit.seconds;
       var p = el("p");
       p.appendChild(jump);
       sub.appendChild(p);
@@ -189,31 +291,95 @@
     var mine = ++latest;
     if (!q && !topic) { list.replaceChildren(); status.textContent = ""; return Promise.resolve(); }
     status.textContent = "Searching…";
-    return load()
-      .then(function (pf) { return pf.search(q || null, topic ? { filters: { topic: [topic] } } : {}); })
-      .then(function (search) {
-        if (mine !== latest || !search) return null;
-        // Every result's data is asked for at once; cards appear in rank order as it arrives,
-        // the first without waiting for the other nineteen.
-        var pending = search.results.slice(0, SHOWN).map(function (r) { return r.data(); });
-        list.replaceChildren();
-        return pending
-          .reduce(function (shown, data) {
-            return shown.then(function () { return data; }).then(function (item) {
-              if (mine === latest) list.appendChild(card(item, q));
-            });
-          }, Promise.resolve())
-          .then(function () {
-            if (mine !== latest) return;
-            var total = search.results.length;
-            status.textContent = total === 0 ? "No episodes match."
-              : total + " episode" + (total === 1 ? "" : "s") + (total > SHOWN ? ", showing the best " + SHOWN : "");
-            form.setAttribute("data-state", "done");
-          });
-      })
-      .catch(function (error) {
-        status.textContent = "Search is unavailable: " + error.message;
+    var meaning = q && !isExact(q) && semanticRoot && window.PodarchiveSemantic;
+    var words = load()
+      .then(function (pf) { return pf.search(q || null, topic ? { filters: { topic: [topic] } } : {}); });
+    var done = meaning ? hybrid(q, topic, words, mine) : wordsOnly(q, words, mine);
+    return done.catch(function (error) {
+      status.textContent = "Search is unavailable: " + error.message;
+    });
+  }
+
+  function finish(mine, text) {
+    if (mine !== latest) return;
+    status.textContent = text;
+    form.setAttribute("data-state", "done");
+  }
+
+  function plural(n, word) { return n + " " + word + (n === 1 ? "" : "s"); }
+
+  // Words only (typed syntax, a topic alone, or no index by meaning): Pagefind's ranking.
+  function wordsOnly(q, words, mine) {
+    return words.then(function (search) {
+      if (mine !== latest || !search) return null;
+      // Every result's data is asked for at once; cards appear in rank order as it arrives,
+      // the first without waiting for the other nineteen.
+      var pending = search.results.slice(0, SHOWN).map(function (r) {
+        return r.data().then(function (data) { return card(data, q); });
       });
+      list.replaceChildren();
+      return inOrder(pending, mine).then(function () {
+        var total = search.results.length;
+        finish(mine, total === 0 ? "No episodes match."
+          : plural(total, "episode") + (total > SHOWN ? ", showing the best " + SHOWN : ""));
+      });
+    });
+  }
+
+  // Cards (promises of them) appended in order, each as soon as it and those before it are in.
+  function inOrder(pending, mine) {
+    return pending.reduce(function (shown, next) {
+      return shown.then(function () { return next; }).then(function (item) {
+        if (mine === latest && item) list.appendChild(item);
+      });
+    }, Promise.resolve());
+  }
+
+  function pageKey(url) { return String(url).replace(/index\.html$/, ""); }
+
+  // By words and by meaning: Pagefind's episodes and the static model's, fused by reciprocal
+  // rank (as ingest/search/hybrid.py fuses passages). Search by meaning failing leaves words.
+  var RRF_K = 60;
+  function hybrid(q, topic, words, mine) {
+    var lexical = words.then(function (search) {
+      return Promise.all(search.results.slice(0, SHOWN).map(function (r) { return r.data(); }))
+        .then(function (data) { return { total: search.results.length, data: data }; });
+    });
+    var semanticHits = byMeaning(q, topic).catch(function () { return null; });
+    return Promise.all([lexical, semanticHits]).then(function (parts) {
+      if (mine !== latest) return null;
+      var entries = {}, keys = [];
+      function entry(key) {
+        if (!entries[key]) { entries[key] = { score: 0 }; keys.push(key); }
+        return entries[key];
+      }
+      parts[0].data.forEach(function (data, i) {
+        var e = entry(pageKey(data.url));
+        e.data = data; e.lex = i + 1; e.score += 1 / (RRF_K + i + 1);
+      });
+      (parts[1] || []).forEach(function (hit, i) {
+        var e = entry(pageKey(base + hit.data.url));
+        e.found = hit; e.sem = i + 1; e.score += 1 / (RRF_K + i + 1);
+      });
+      var ranked = keys.map(function (k) { return entries[k]; })
+        .sort(function (a, b) { return b.score - a.score || (a.lex || 1e9) - (b.lex || 1e9); })
+        .slice(0, SHOWN);
+      var pending = ranked.map(function (e) {
+        var placed = e.found ? moment(e.found, q).catch(function () { return null; }) : Promise.resolve(null);
+        return placed.then(function (near) {
+          if (e.found) e.found.moment = near;
+          if (!e.data && !near) return null;  // found by meaning, but its sentences are missing
+          return card(e.data || null, q, e.found, !e.lex || (e.sem && e.sem <= e.lex));
+        });
+      });
+      list.replaceChildren();
+      return inOrder(pending, mine).then(function () {
+        var total = list.children.length;
+        var note = parts[1] === null ? " (by words only: search by meaning is unavailable)"
+          : parts[0].total ? ", " + parts[0].total + " with every word" : ", none with every word";
+        finish(mine, total === 0 ? "No episodes match." : plural(total, "episode") + " by words and meaning" + note);
+      });
+    });
   }
 
   form.addEventListener("submit", function (event) { event.preventDefault(); clearTimeout(timer); run(); });

@@ -1,0 +1,133 @@
+"""The site's search by meaning: passage vectors from the static model (ingest.embed.static),
+in the same shards as the Pagefind index, for search.js to fetch on the first query by meaning.
+
+    semantic/index.json        the model's id and dimension, and the shards in order
+    semantic/model.bin         the static model (float32 scales, then int8 rows per token)
+    semantic/vocab.txt         its WordPiece vocabulary (search.js tokenizes as Python does)
+    semantic/<shard>/passages.json   per episode its page, title, show, date and topics; per
+                                     passage its episode and start (tenths of a second)
+    semantic/<shard>/vectors.bin     per passage a float32 scale, then the int8 vectors
+    semantic/<shard>/text/<n>.json   episode n's passages as sentences with the time each
+                                     starts: fetched only for hits, to place them and quote
+
+Passages are the server's (ingest.store.search.window_segments, about 45 s), so a hit here
+and one from `podarchive search` are the same stretch of talk, and each lands at its sentence
+closest to the query (ingest.search.hybrid.passage_sentences, timed by the words' own
+times). A shard is built beside its live folder and swapped in; the index is written last.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from ingest.fileio import write_atomic
+from ingest.sitegen.search import Shard
+
+INDEX_DIR = "semantic"
+INDEX = "index.json"
+
+
+def shard_ready(site: Path, name: str, model_id: str) -> bool:
+    """Whether the shard's folder is in place and made by `model_id`."""
+    try:
+        data = json.loads((site / INDEX_DIR / name / "passages.json").read_bytes())
+    except (OSError, ValueError):
+        return False
+    return data.get("model") == model_id
+
+
+def build(
+    db, site: Path, shards: Sequence[Shard], episodes: Sequence[dict], rebuild: Iterable[str]
+):
+    """Write the shards named in `rebuild`, then the model, vocabulary and index; remove the
+    folders of shards that are gone. `episodes` are the site's episode dicts (any order)."""
+    from ingest.embed import VOCAB, static
+
+    model = static.load()
+    root = site / INDEX_DIR
+    root.mkdir(parents=True, exist_ok=True)
+    by_page = {episode["url"] + "index.html": episode for episode in episodes}
+    wanted = set(rebuild)
+    for shard in shards:
+        if shard.name in wanted:
+            _build_shard(db, root, shard, [by_page[p] for p in shard.pages], model)
+    for name, source in (("model.bin", static.MODEL_FILE), ("vocab.txt", VOCAB)):
+        target = root / name
+        if not target.is_file() or target.stat().st_size != source.stat().st_size:
+            write_atomic(target, source.read_bytes())
+    index = {
+        "model": static.MODEL_ID,
+        "dimension": model.dimension,
+        "shards": [shard.name for shard in shards],
+    }
+    write_atomic(root / INDEX, json.dumps(index, indent=1) + "\n")
+    keep = {shard.name for shard in shards} | {INDEX, "model.bin", "vocab.txt"}
+    for entry in root.iterdir():
+        if entry.name not in keep:
+            if entry.is_dir():
+                shutil.rmtree(entry, ignore_errors=True)
+            else:
+                entry.unlink(missing_ok=True)
+
+
+def episode_passages(db, episode_id: str) -> list[dict]:
+    """The episode's search passages (start, text, sentences as [tenths, text])."""
+    from ingest.search.hybrid import passage_sentences, time_at
+    from ingest.store import site as site_store
+    from ingest.store.search import window_segments
+
+    rows = [
+        {"id": None, "start": start, "end": end, "text": text, "words": words}
+        for start, end, _, text, words in site_store.segments_of(db, episode_id)
+    ]
+    result = []
+    for passage in window_segments(rows):
+        offsets = json.loads(passage["offsets"] or "[]")
+        said = [
+            [round(time_at(offsets, at, passage["start"]) * 10), sentence]
+            for at, sentence in passage_sentences(passage["text"])
+        ]
+        if said:
+            result.append({"start": passage["start"], "text": passage["text"], "said": said})
+    return result
+
+
+def _build_shard(db, root: Path, shard: Shard, episodes: list[dict], model) -> None:
+    staging, old = root / f".{shard.name}-new", root / f".{shard.name}-old"
+    for leftover in (staging, old):
+        shutil.rmtree(leftover, ignore_errors=True)
+    (staging / "text").mkdir(parents=True)
+    listed, starts, texts = [], [], []
+    for number, episode in enumerate(episodes):
+        passages = episode_passages(db, episode["id"])
+        listed.append(
+            {
+                "url": episode["url"],
+                "title": episode["title"],
+                "meta": " · ".join(filter(None, [episode["show_title"], episode["date_display"]])),
+                "topics": [topic["name"] for topic in episode["topics"]],
+            }
+        )
+        starts.extend([number, round(p["start"] * 10)] for p in passages)
+        texts.extend(p["text"] for p in passages)
+        body = json.dumps({"passages": [p["said"] for p in passages]}, separators=(",", ":"))
+        (staging / "text" / f"{number}.json").write_text(body, "utf-8")
+    vectors = model.encode(texts) if texts else np.zeros((0, model.dimension), np.float32)
+    from ingest.embed.static import MODEL_ID, quantise
+
+    (staging / "vectors.bin").write_bytes(quantise(vectors))
+    data = {"model": MODEL_ID, "episodes": listed, "passages": starts}
+    (staging / "passages.json").write_text(json.dumps(data, separators=(",", ":")), "utf-8")
+    live = root / shard.name
+    if live.exists():
+        live.rename(old)
+    os.replace(staging, live)
+    with contextlib.suppress(FileNotFoundError):
+        shutil.rmtree(old)
