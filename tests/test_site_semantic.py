@@ -133,18 +133,6 @@ def served(built):
     server.stop()
 
 
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    from tests.browser import launch
-
-    with sync_playwright() as p:
-        chromium = launch(p)
-        yield chromium
-        chromium.close()
-
-
 def _search(browser, served, query: str, viewport: str = "desktop"):
     """A fresh page searched for `query`; the page and the URLs it fetched."""
     from tests.browser import VIEWPORTS

@@ -31,7 +31,7 @@ def quote(db, vectors: Vectors, matches: list[Match]) -> int:
     if not todo:
         return 0
     found = related_store.passages(db, {m.target for m in todo})
-    cut = {pid: hybrid.sentences(row[3]) for pid, row in found.items()}
+    cut = {pid: hybrid.passage_sentences(row[3]) for pid, row in found.items()}
 
     def source_vector(passage_id: int) -> np.ndarray | None:
         rows = vectors.positions([passage_id])

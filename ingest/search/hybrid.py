@@ -231,16 +231,12 @@ def passage_sentences(text: str) -> list[tuple[int, str]]:
 
 
 def time_at(offsets: list, char: int, default: float) -> float:
+    """When the character at `char` of a passage is said, from its (offset, seconds) pairs: hits,
+    related moments and the site's meaning search all place their words this way."""
     if not offsets:
         return default
     index = bisect.bisect_right([offset for offset, _ in offsets], char) - 1
     return offsets[max(index, 0)][1]
-
-
-# The sentences a passage is cut into and when a character of it is said, as hits place them:
-# related moments (ingest.related) quote and time their sentences the same way.
-sentences = _sentences
-time_at = _time_at
 
 
 def _marked(sentence: str, wanted: set[str]) -> str:
