@@ -234,8 +234,8 @@
   }
 
   // A result card: Pagefind's `data` (null for an episode found by meaning only) and the hit
-  // by meaning (`found`: its episode and moment, else null), first when it ranked higher.
-  function card(data, q, found, meaningFirst) {
+  // by meaning (`found`: its episode and moment, else null).
+  function card(data, q, found) {
     var li = el("li", "card");
     var h = el("h3");
     var url = data ? data.url : base + found.data.url;
@@ -247,9 +247,10 @@
     if (meta) li.appendChild(el("p", "meta", meta));
     var hits = data ? paragraphHits(data) : [];
     var near = found && found.moment;
-    // Words matched near the moment found by meaning win: they land on the word itself.
+    // Words matched near the moment found by meaning win: they land on the word itself. And
+    // within a card the words said come first: the moment by meaning follows them.
     if (near && !hits.some(function (hit) { return Math.abs(hit.seconds - near.seconds) <= 10; })) {
-      if (meaningFirst) hits.unshift(near); else hits.push(near);
+      hits.push(near);
     }
     hits = hits.slice(0, SUB_RESULTS);
     if (!hits.length) {  // the words are in the title or show notes only
@@ -369,7 +370,7 @@
         return placed.then(function (near) {
           if (e.found) e.found.moment = near;
           if (!e.data && !near) return null;  // found by meaning, but its sentences are missing
-          return card(e.data || null, q, e.found, !e.lex || (e.sem && e.sem <= e.lex));
+          return card(e.data || null, q, e.found);
         });
       });
       list.replaceChildren();
