@@ -270,7 +270,7 @@ def search_latency(site: Path) -> dict:
         " done(performance.now()) : requestAnimationFrame(check); check(); })"
     )
     server = StaticServer(site, base_path=urlsplit(BASE_URL).path).start()
-    cold, warm = [], []
+    cold = []
     try:
         with sync_playwright() as p:
             browser = launch(p)
@@ -279,14 +279,7 @@ def search_latency(site: Path) -> dict:
                 page.goto(server.url("search/") + "?" + urlencode({"q": query}))
                 cold.append(page.evaluate(first_result))
                 page.close()
-            page = browser.new_page()
-            page.goto(server.url("search/"))
-            for query in QUERIES:
-                page.evaluate("() => document.getElementById('search-results').replaceChildren()")
-                started = page.evaluate("() => performance.now()")
-                page.fill("#q", query)
-                page.press("#q", "Enter")
-                warm.append(page.evaluate(first_result) - started)
+            warm = searches_on_an_open_page(browser, server.url("search/"), QUERIES, first_result)
             browser.close()
     finally:
         server.stop()
@@ -322,6 +315,22 @@ _BYTES = (
 )
 
 
+def searches_on_an_open_page(browser, search_url: str, queries, first_result_js: str) -> list:
+    """Milliseconds from pressing Enter to the first result (`first_result_js` says which), per
+    query typed into one search page left open: its index and model already loaded."""
+    page = browser.new_page()
+    page.goto(search_url)
+    times = []
+    for query in queries:
+        page.evaluate("() => document.getElementById('search-results').replaceChildren()")
+        started = page.evaluate("() => performance.now()")
+        page.fill("#q", query)
+        page.press("#q", "Enter")
+        times.append(page.evaluate(first_result_js) - started)
+    page.close()
+    return times
+
+
 def meaning_latency(site: Path) -> dict:
     """Search by meaning in Chromium: per query on a fresh page, the bytes fetched until the
     first result by meaning is shown and the time to it from navigation; then the same queries
@@ -332,7 +341,7 @@ def meaning_latency(site: Path) -> dict:
     from tests.browser import launch
 
     server = StaticServer(site, base_path=urlsplit(BASE_URL).path).start()
-    cold, fetched, warm = [], [], []
+    cold, fetched = [], []
     try:
         with sync_playwright() as p:
             browser = launch(p)
@@ -343,14 +352,9 @@ def meaning_latency(site: Path) -> dict:
                 cold.append(page.evaluate(_FIRST_BY_MEANING))
                 fetched.append(page.evaluate(_BYTES))
                 context.close()
-            page = browser.new_page()
-            page.goto(server.url("search/"))
-            for query in MEANING_QUERIES:
-                page.evaluate("() => document.getElementById('search-results').replaceChildren()")
-                started = page.evaluate("() => performance.now()")
-                page.fill("#q", query)
-                page.press("#q", "Enter")
-                warm.append(page.evaluate(_FIRST_BY_MEANING) - started)
+            warm = searches_on_an_open_page(
+                browser, server.url("search/"), MEANING_QUERIES, _FIRST_BY_MEANING
+            )
             browser.close()
     finally:
         server.stop()

@@ -92,6 +92,17 @@ def remove_temp_files(folder: Path) -> list[Path]:
     return removed
 
 
+def remove_all_but(folder: Path, keep: set[str]) -> None:
+    """Delete every entry of `folder` not named in `keep`: files and whole folders (what a
+    killed build left, or what a smaller build no longer writes)."""
+    for entry in folder.iterdir():
+        if entry.name not in keep:
+            if entry.is_dir():
+                shutil.rmtree(entry, ignore_errors=True)
+            else:
+                entry.unlink(missing_ok=True)
+
+
 def fsync_folder(folder: Path) -> None:
     """Make a rename in `folder` durable (best effort: not every filesystem allows it)."""
     with contextlib.suppress(OSError):

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ingest.errors import PodarchiveError
-from ingest.fileio import write_atomic
+from ingest.fileio import remove_all_but, write_atomic
 
 INDEX_DIR = "pagefind"
 MANIFEST = "shards.json"
@@ -122,12 +122,7 @@ def build_shards(site: Path, shards: Sequence[Shard], rebuild: Iterable[str]) ->
     write_atomic(root / MANIFEST, json.dumps(manifest, indent=1) + "\n")
     # Gone shards, and what a killed build left (dot-named staging folders).
     keep = {s.name for s in shards} | {MANIFEST}
-    for entry in root.iterdir():
-        if entry.name not in keep:
-            if entry.is_dir():
-                shutil.rmtree(entry, ignore_errors=True)
-            else:
-                entry.unlink(missing_ok=True)
+    remove_all_but(root, keep)
     return pages
 
 

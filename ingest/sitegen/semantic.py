@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ingest.fileio import write_atomic
+from ingest.fileio import remove_all_but, write_atomic
 from ingest.sitegen.search import Shard
 
 INDEX_DIR = "semantic"
@@ -69,12 +69,7 @@ def build(
     }
     write_atomic(root / INDEX, json.dumps(index, indent=1) + "\n")
     keep = {shard.name for shard in shards} | {INDEX, "model.bin", "vocab.txt"}
-    for entry in root.iterdir():
-        if entry.name not in keep:
-            if entry.is_dir():
-                shutil.rmtree(entry, ignore_errors=True)
-            else:
-                entry.unlink(missing_ok=True)
+    remove_all_but(root, keep)
 
 
 def episode_passages(db, episode_id: str) -> list[dict]:
