@@ -453,20 +453,28 @@ CLI_QUERIES = (
 
 
 def add_vectors(db_path: Path) -> float:
-    """Give every passage without one a seeded random unit vector; return the seconds."""
-    from ingest import embed
+    """Give every passage without one a seeded random unit vector, and each of its sentences
+    (as search cuts them) one too, stored as `tag` stores them; return the seconds."""
+    from ingest import embed, store
+    from ingest.search.hybrid import passage_sentences
+    from ingest.store import vectors as stored
 
     started = time.perf_counter()
-    conn = sqlite3.connect(db_path)
+    stored_db = store.open_db(db_path)  # migrated: an archive cached before m170 gains its table
+    conn = stored_db.conn
     rng = np.random.default_rng(SEED)
+
+    def unit_rows(count: int) -> np.ndarray:
+        rows = rng.standard_normal((count, embed.DIMENSION)).astype(np.float32)
+        return rows / np.linalg.norm(rows, axis=1, keepdims=True)
+
     rows = conn.execute(
         "SELECT p.id, p.episode_id FROM passages p"
         " LEFT JOIN passage_vectors v ON v.passage_id = p.id WHERE v.passage_id IS NULL"
     ).fetchall()
     for first in range(0, len(rows), 20_000):
         batch = rows[first : first + 20_000]
-        vectors = rng.standard_normal((len(batch), embed.DIMENSION)).astype(np.float32)
-        vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+        vectors = unit_rows(len(batch))
         with conn:
             conn.executemany(
                 "INSERT INTO passage_vectors (passage_id, episode_id, model, vector)"
@@ -476,6 +484,14 @@ def add_vectors(db_path: Path) -> float:
                     for k, (pid, episode) in enumerate(batch)
                 ],
             )
+    todo = stored.passages_without_sentences(stored_db, embed.MODEL_ID)
+    for first in range(0, len(todo), 5_000):
+        batch = todo[first : first + 5_000]
+        stored.save_sentence_vectors(
+            stored_db,
+            embed.MODEL_ID,
+            [(pid, unit_rows(len(passage_sentences(text)))) for pid, _, text in batch],
+        )
     conn.close()
     return time.perf_counter() - started
 
@@ -575,12 +591,17 @@ def run_hybrid(root: Path, runs: int) -> None:
     passages, vector_bytes = conn.execute(
         "SELECT count(*), total(length(vector)) FROM passage_vectors"
     ).fetchone()
+    sentences, sentence_bytes = conn.execute(
+        "SELECT total(count), total(length(vectors)) FROM sentence_vectors"
+    ).fetchone()
     episodes = conn.execute("SELECT count(*) FROM episodes").fetchone()[0]
     conn.close()
     print(
         f"\nVectors: {passages:,} passages ({seconds:.0f} s to add), "
         f"{vector_bytes / 2**20:,.0f} MiB of float16 vectors, "
-        f"{vector_bytes / 2**20 / episodes * 1000:,.0f} MiB per 1,000 episodes"
+        f"{vector_bytes / 2**20 / episodes * 1000:,.0f} MiB per 1,000 episodes; "
+        f"{sentences:,.0f} sentences, {sentence_bytes / 2**20:,.0f} MiB of int8 vectors, "
+        f"{sentence_bytes / 2**20 / episodes * 1000:,.0f} MiB per 1,000 episodes"
     )
     ds = make_datasette(Archive.at(root), base_url="https://example.com/")
 

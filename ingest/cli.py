@@ -636,8 +636,11 @@ def _embed_for_search(db) -> str | None:
     report = embed_passages(db)
     if report.unavailable:
         return f"Search by meaning is off: {report.unavailable}"
-    if report.embedded:
-        return f"{report.embedded} passages embedded for search in {report.seconds:.1f}s"
+    if report.embedded or report.sentences:
+        return (
+            f"{report.embedded} passages and {report.sentences} sentences embedded for search"
+            f" in {report.seconds:.1f}s"
+        )
     return None
 
 

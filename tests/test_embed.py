@@ -106,3 +106,15 @@ def test_vectors_agree_with_sentence_transformers():
         f"cosine with sentence-transformers: min {agreement.min():.4f} mean {agreement.mean():.4f}"
     )
     assert agreement.min() >= 0.98
+
+
+def test_int8_rows_keep_their_cosines_and_refuse_a_truncated_blob():
+    from ingest.embed import int8
+
+    rows = embed.encode(["We hired our first recruiter.", "The reverse interview.", "Pay bands."])
+    restored = int8.unpack(int8.pack(rows), len(rows))
+    assert restored.shape == rows.shape
+    assert np.allclose((restored * rows).sum(axis=1), 1.0, atol=5e-3)
+    assert int8.unpack(int8.pack(rows[:0]), 0).size == 0
+    with pytest.raises(ValueError, match="do not hold 3"):
+        int8.unpack(int8.pack(rows)[:-1], 3)  # a truncated blob

@@ -45,6 +45,8 @@ def embedded(tmp_path_factory):
     refresh_passages(db)
     report = embed_passages(db)
     assert report.embedded == db.execute("SELECT count(*) FROM passages").fetchone()[0] > 0
+    texts = [row[0] for row in db.execute("SELECT text FROM passages")]
+    assert report.sentences == sum(len(hybrid.passage_sentences(t)) for t in texts)
     db.conn.close()
     return root, rows
 
@@ -73,6 +75,31 @@ def test_a_paraphrase_finds_one_medical_at_the_reverse_interview(archive):
     # Words alone find it too now (any of the words, ranked), but not first: meaning helps.
     _, lexical = search_archive(archive, PARAPHRASE, mode="lexical")
     assert lexical and any(h.episode.startswith("One Medical") for h in lexical)
+
+
+def test_hits_are_placed_by_stored_sentence_vectors(archive, monkeypatch):
+    """Only the query is embedded at search time; without the stored sentence vectors the
+    first hit's sentences are embedded instead, and it lands on the same sentence."""
+    from ingest import embed
+
+    encoded = []
+    real_encode = embed.encode
+    monkeypatch.setattr(
+        embed, "encode", lambda texts: encoded.append(len(texts)) or real_encode(texts)
+    )
+    _, stored = search_archive(archive, PARAPHRASE, mode="semantic")
+    assert encoded == [1]  # the query alone
+    db = archive.open_db()
+    with db.conn:
+        db.execute("DELETE FROM sentence_vectors")
+    db.conn.close()
+    encoded.clear()
+    _, embedded_now = search_archive(archive, PARAPHRASE, mode="semantic")
+    assert encoded[0] == 1 and len(encoded) == 2 and encoded[1] > 1  # the first hit's sentences
+    assert embedded_now[0].seconds == stored[0].seconds
+    line = _line(ONE_MEDICAL, "reverse interview. after the onsite")
+    assert stored[0].episode.startswith("One Medical")
+    assert line.start - 2 <= stored[0].seconds <= line.end
 
 
 def test_semantic_mode_ranks_by_meaning_alone(archive):
@@ -147,7 +174,22 @@ def test_embedding_is_incremental(archive, embedded):
     transcript_store.save_transcript(db, medical, transcript)
     refresh_passages(db)
     report = embed_passages(db)
-    assert report.embedded == 1  # the one passage the new transcript has
+    assert report.embedded == 1 and report.sentences == 1  # the new transcript's one passage
+    assert (
+        db.execute(
+            "SELECT count(*) FROM sentence_vectors s JOIN passages p ON p.id = s.passage_id"
+            " WHERE p.episode_id = ?",
+            [medical],
+        ).fetchone()[0]
+        == 1
+    )
+    # An archive embedded before sentences were stored gets them on the next run, alone.
+    with db.conn:
+        db.execute("DELETE FROM sentence_vectors")
+    again = embed_passages(db)
+    assert again.embedded == 0 and again.sentences == sum(
+        len(hybrid.passage_sentences(row[0])) for row in db.execute("SELECT text FROM passages")
+    )
     after = db.execute(
         "SELECT count(*) FROM passage_vectors WHERE episode_id = ?", [medical]
     ).fetchone()[0]

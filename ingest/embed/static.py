@@ -32,7 +32,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ingest.embed import VOCAB
+from ingest.embed import VOCAB, int8
+from ingest.embed.int8 import pack as quantise  # the layout of the site's shard vectors too
 
 MODEL_ID = "minilm-static-128-v2"  # what the site's vectors were made with
 DIMENSION = 128  # 4 MB for 30,522 tokens: with 300 long episodes' vectors, under 10 MB
@@ -176,14 +177,6 @@ def token_counts(talk: Sequence[str]) -> np.ndarray:
     return counts
 
 
-def quantise(rows: np.ndarray) -> bytes:
-    """The model file's bytes: float32 scales, then int8 rows (see the module docstring)."""
-    scales = np.abs(rows).max(axis=1) / 127
-    scales[scales == 0] = 1.0
-    quantised = np.clip(np.rint(rows / scales[:, None]), -127, 127).astype(np.int8)
-    return scales.astype("<f4").tobytes() + quantised.tobytes()
-
-
 class StaticModel:
     """The shipped model: the tokenizer and the token rows, dequantised."""
 
@@ -191,15 +184,11 @@ class StaticModel:
         from tokenizers.implementations import BertWordPieceTokenizer
 
         words = vocabulary()
-        raw = np.fromfile(path, dtype=np.uint8)
-        count = len(words)
-        dimension = (len(raw) - 4 * count) // count
-        if len(raw) != count * (4 + dimension):
-            raise ValueError(f"{path}: {len(raw)} bytes is not a model of {count} tokens")
-        scales = raw[: 4 * count].view("<f4")
-        rows = raw[4 * count :].view(np.int8).reshape(count, dimension)
-        self.rows = rows.astype(np.float32) * scales[:, None]
-        self.dimension = dimension
+        try:
+            self.rows = int8.unpack(np.fromfile(path, dtype=np.uint8), len(words))
+        except ValueError as error:
+            raise ValueError(f"{path} is not a model of {len(words)} tokens: {error}") from None
+        self.dimension = self.rows.shape[1]
         self.skipped = {words.index(token) for token in _SKIPPED}
         # The same settings as the sentence model's tokenizer (ingest.embed.Encoder), no
         # truncation: search.js tokenizes whole texts too.

@@ -30,10 +30,11 @@ CANDIDATES = 50  # passages taken from each list before fusing
 # A passage holding only some of the query's words (the any-words fallback) is weaker evidence
 # than one holding them all: its rank counts half in the fusion.
 ANY_WORDS_WEIGHT = 0.5
-# Hits whose best sentence is found by meaning: their sentences are embedded at query time,
-# which costs about 150 ms of CPU a passage of real speech on this machine (bench/relevance.py
-# transcripts, loaded), so only the first hit; the rest land at their first matched word,
-# else at the sentence sharing most of the query's words, else at the passage start.
+# A hit is placed at its sentence closest in meaning by the sentence vectors stored with the
+# passage (migration m170). A passage embedded before they were stored has no such vectors:
+# embedding its sentences at query time costs about 10 ms of CPU a sentence, so only the
+# first hit is; the rest land at their first matched word, else at the sentence sharing most
+# of the query's words, else at the passage start.
 MOMENT_HITS = 1
 # A "sentence" longer than this (a transcript without punctuation) is cut into pieces this long.
 SENTENCE_WORDS = 32
@@ -270,10 +271,13 @@ def _overlap(sentence: str, stems: set[str]) -> int:
 def _place(
     conn: sqlite3.Connection, hits: list[Hit], query_vector, query: str, lexical, all_words: bool
 ) -> None:
-    """Put each hit at its best sentence: the first MOMENT_HITS by meaning (one batch of
-    sentences), the rest by the query's words. A hit holding every word of the query stays at
-    the first of them: that is where its answer is said, and no sentence needs embedding."""
+    """Put each hit at its best sentence. A hit holding every word of the query stays at the
+    first of them: that is where its answer is said. Every other hit goes to its sentence
+    closest to the query in meaning, by the stored sentence vectors (one dot product each);
+    a passage without them (not yet embedded) has its sentences embedded now if it is among
+    the first MOMENT_HITS, else lands by the query's words."""
     from ingest import embed
+    from ingest.store import vectors
 
     if not hits:
         return
@@ -286,26 +290,26 @@ def _place(
             ids,
         )
     }
+    placed_by_words = {pid for pid in ids if all_words and pid in lexical}
+    stored = vectors.sentence_matrices(
+        conn, embed.MODEL_ID, [pid for pid in ids if pid not in placed_by_words]
+    )
     stems = _query_stems(query)
-    per_hit, texts = [], []
     for n, hit in enumerate(hits):
+        if hit.passage_id in placed_by_words:
+            continue  # at the first of the query's words, all of which it holds
         text, offsets, start = rows[hit.passage_id]
         sentences = passage_sentences(text)
-        per_hit.append((hit, sentences, json.loads(offsets or "[]"), start))
-        if n < MOMENT_HITS and not (all_words and hit.passage_id in lexical):
-            texts.extend(sentence for _, sentence in sentences)
-    vectors = embed.encode(texts) if texts else None
-    position = 0
-    for n, (hit, sentences, offsets, start) in enumerate(per_hit):
         if not sentences:
             continue
         found = lexical.get(hit.passage_id)
-        if found is not None and all_words:
-            continue  # at the first of the query's words, all of which it holds
-        if n < MOMENT_HITS:
-            scores = vectors[position : position + len(sentences)] @ query_vector
-            position += len(sentences)
-            best = int(scores.argmax())
+        matrix = stored.get(hit.passage_id)
+        if matrix is not None and len(matrix) != len(sentences):
+            matrix = None  # cut otherwise when it was embedded: not this text's sentences
+        if matrix is None and n < MOMENT_HITS:
+            matrix = embed.encode([sentence for _, sentence in sentences])
+        if matrix is not None:
+            best = int((matrix @ query_vector).argmax())
         elif found is not None:
             continue  # already at its first matched word
         else:
@@ -314,12 +318,12 @@ def _place(
                 continue  # at the passage start
             best = overlaps.index(max(overlaps))
         at, sentence = sentences[best]
-        said = time_at(offsets, at, start)
+        said = time_at(json.loads(offsets or "[]"), at, start)
         if found is not None:
             # The query's words inside that sentence: land on the first of them.
             first = wordtimes.first_match(found.marked)
             if at <= first < at + len(sentence):
-                said = time_at(offsets, first, said)
+                said = time_at(json.loads(offsets or "[]"), first, said)
         hit.seconds = max(said - wordtimes.LEAD_SECONDS, 0.0)
         hit.snippet = _marked(sentence, stems)
 

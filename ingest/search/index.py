@@ -1,8 +1,11 @@
-"""Embed the passages that have no vector yet: incremental, one transaction per batch.
+"""Embed the passages that have no vector yet, and their sentences: incremental, one
+transaction per batch.
 
 Passages are rebuilt when their segments change (ingest.store.search), which deletes their
-vectors (a trigger, migration m110); this step embeds whatever has none, so a second run does
-nothing and a killed run resumes where it stopped.
+vectors (triggers, migrations m110 and m170); this step embeds whatever has none, so a second
+run does nothing and a killed run resumes where it stopped. The sentences are cut as search
+places its hits (ingest.search.hybrid.passage_sentences), so a hit by meaning is placed with
+stored vectors alone.
 """
 
 from __future__ import annotations
@@ -18,7 +21,8 @@ BATCH = 64
 
 @dataclass
 class EmbedReport:
-    embedded: int = 0
+    embedded: int = 0  # passages given a vector
+    sentences: int = 0  # sentences given a vector (of passages missing them)
     seconds: float = 0.0
     unavailable: str | None = None  # why nothing could be embedded (the model is missing)
 
@@ -30,11 +34,13 @@ def embed_passages(
     import time
 
     from ingest import embed
+    from ingest.search.hybrid import passage_sentences
     from ingest.store import vectors
 
     report = EmbedReport()
     todo = vectors.passages_to_embed(db, embed.MODEL_ID)
-    if not todo:
+    sentence_todo = vectors.passages_without_sentences(db, embed.MODEL_ID)
+    if not todo and not sentence_todo:
         return report
     started = time.perf_counter()
     try:
@@ -42,6 +48,7 @@ def embed_passages(
     except embed.EmbeddingsUnavailable as error:
         report.unavailable = str(error)
         return report
+    total = len(todo) + len(sentence_todo)
     for start in range(0, len(todo), BATCH):
         batch = todo[start : start + BATCH]
         matrix = encoder.encode([text for _, _, text in batch])
@@ -52,6 +59,18 @@ def embed_passages(
         )
         report.embedded += len(batch)
         if progress:
-            progress(report.embedded, len(todo))
+            progress(report.embedded, total)
+    for start in range(0, len(sentence_todo), BATCH):
+        batch = sentence_todo[start : start + BATCH]
+        cut = [[sentence for _, sentence in passage_sentences(text)] for _, _, text in batch]
+        matrix = encoder.encode([sentence for sentences in cut for sentence in sentences])
+        rows, first = [], 0
+        for (pid, _, _), sentences in zip(batch, cut, strict=True):
+            rows.append((pid, matrix[first : first + len(sentences)]))
+            first += len(sentences)
+        vectors.save_sentence_vectors(db, embed.MODEL_ID, rows)
+        report.sentences += first
+        if progress:
+            progress(len(todo) + start + len(batch), total)
     report.seconds = time.perf_counter() - started
     return report

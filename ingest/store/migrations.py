@@ -676,6 +676,29 @@ def m160_related_moments(db: sqlite_utils.Database) -> None:
     )
 
 
+def m170_sentence_vectors(db: sqlite_utils.Database) -> None:
+    """Each passage's sentence vectors (`sentence_vectors`): a hit by meaning lands on its
+    sentence nearest the query with one dot product per sentence, where embedding the
+    sentences at query time cost about 10 ms each. `count` is how many sentences
+    ingest.search.hybrid.passage_sentences cut the passage into when they were embedded; a
+    rebuilt passage loses its row (the trigger), and the next `tag` or `run` embeds it again,
+    as it does the passages of archives made before this table.
+    """
+    db.executescript(
+        """
+        CREATE TABLE sentence_vectors (
+            passage_id INTEGER PRIMARY KEY,     -- passages.id
+            model TEXT NOT NULL,                -- ingest.embed.MODEL_ID
+            count INTEGER NOT NULL,             -- sentences, in the passage's order
+            vectors BLOB NOT NULL               -- int8 rows with float32 scales (ingest.embed.int8)
+        );
+        CREATE TRIGGER passages_sentence_vectors_delete AFTER DELETE ON passages BEGIN
+            DELETE FROM sentence_vectors WHERE passage_id = old.id;
+        END;
+        """
+    )
+
+
 MIGRATIONS: list[Migration] = [
     m001_shows_and_episodes,
     m002_segments,
@@ -693,6 +716,7 @@ MIGRATIONS: list[Migration] = [
     m120_tag_evidence,
     m130_topic_mentions,
     m160_related_moments,
+    m170_sentence_vectors,
 ]
 
 

@@ -56,9 +56,10 @@ def save_vectors(
     return len(values)
 
 
-def has_table(conn: sqlite3.Connection) -> bool:
+def has_table(conn: sqlite3.Connection, name: str = "passage_vectors") -> bool:
+    """Whether the database has the table (a read-only archive may predate it)."""
     row = conn.execute(
-        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'passage_vectors'"
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", [name]
     ).fetchone()
     return row is not None
 
@@ -86,3 +87,52 @@ def load_matrix(conn: sqlite3.Connection, model: str) -> tuple[np.ndarray, np.nd
     ids = np.fromiter((row[0] for row in rows), dtype=np.int64, count=len(rows))
     matrix = np.frombuffer(b"".join(row[1] for row in rows), dtype=STORED_DTYPE)
     return ids, matrix.reshape(len(rows), -1).astype(np.float32)
+
+
+def passages_without_sentences(db: sqlite_utils.Database, model: str) -> list[tuple[int, str, str]]:
+    """(passage id, episode id, text) of passages whose sentences have no vectors from `model`."""
+    return [
+        tuple(row)
+        for row in db.execute(
+            "SELECT p.id, p.episode_id, p.text FROM passages p"
+            " LEFT JOIN sentence_vectors s ON s.passage_id = p.id AND s.model = ?"
+            " WHERE s.passage_id IS NULL ORDER BY p.id",
+            [model],
+        ).fetchall()
+    ]
+
+
+def save_sentence_vectors(
+    db: sqlite_utils.Database, model: str, rows: Iterable[tuple[int, np.ndarray]]
+) -> int:
+    """Store (passage id, one row per sentence) in one transaction, int8; return the count.
+    As with passage vectors, a passage deleted meanwhile is skipped."""
+    from ingest.embed import int8
+
+    values = [(passage_id, model, len(matrix), int8.pack(matrix)) for passage_id, matrix in rows]
+    with transaction(db):
+        db.conn.executemany(
+            "INSERT OR REPLACE INTO sentence_vectors (passage_id, model, count, vectors)"
+            " SELECT ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM passages WHERE id = ?1)",
+            values,
+        )
+        db.execute("DELETE FROM sentence_vectors WHERE model != ?", [model])
+    return len(values)
+
+
+def sentence_matrices(
+    conn: sqlite3.Connection, model: str, passage_ids: Iterable[int]
+) -> dict[int, np.ndarray]:
+    """Each listed passage's stored sentence vectors (float32, one row per sentence); a
+    passage with none stored is left out."""
+    from ingest.embed import int8
+
+    ids = list(passage_ids)
+    if not ids or not has_table(conn, "sentence_vectors"):
+        return {}
+    rows = conn.execute(
+        "SELECT passage_id, count, vectors FROM sentence_vectors WHERE model = ?"
+        f" AND passage_id IN ({','.join('?' * len(ids))})",
+        [model, *ids],
+    ).fetchall()
+    return {passage_id: int8.unpack(blob, count) for passage_id, count, blob in rows if count}
