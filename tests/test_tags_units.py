@@ -234,3 +234,12 @@ def test_show_notes_alone_can_tag_a_topic_the_transcript_only_hints_at():
     # The evidence names the notes sentence, not the title or the whole notes.
     assert result.reason == "named in the show notes"
     assert result.notes_quote.startswith("Why their optional reverse interview")
+
+
+def test_labels_with_words_counts_labels_whose_topic_is_named_in_the_input():
+    from bench.tag_eval import EvalCase, labels_with_words
+
+    taxonomy = load_taxonomy()
+    named = EvalCase("a", "a", {"onboarding"}, [], notes="Ninety days of onboarding new hires")
+    unnamed = EvalCase("b", "b", {"onboarding", "retention"}, [], notes="A chat about weather")
+    assert labels_with_words([named, unnamed], taxonomy) == (1, 3)
