@@ -207,6 +207,23 @@ def evaluate(cases: Sequence[EvalCase], taxonomy: Taxonomy, scorer: Scorer) -> S
     return scores
 
 
+def labels_with_words(cases: Sequence[EvalCase], taxonomy: Taxonomy) -> tuple[int, int]:
+    """(labels whose topic has a term said in the case's notes or transcript, all labels): an
+    upper bound on the recall any tagger reaching a topic through its words can have. The
+    embeddings scorer can find a paraphrase outside it, rarely."""
+    from ingest.tags.lexical import LexicalScorer
+
+    lexical = LexicalScorer(taxonomy)
+    topics = taxonomy.by_slug()
+    found = total = 0
+    for case in cases:
+        text = "\n".join([case.notes, *(s.text for s in case.segments)])
+        for slug in case.topics:
+            total += 1
+            found += lexical.says_a_term(text, topics[slug])
+    return found, total
+
+
 def tag_case(case: EvalCase, taxonomy: Taxonomy, scorer: Scorer):
     """The TopicResults the tagger gives a case, as `podarchive tag` would store them."""
     return score_topics(case.segments, taxonomy.topics, scorer, notes=case.notes)

@@ -33,6 +33,7 @@ from bench.tag_eval import (  # noqa: E402
     WORDS_PER_SECOND,
     evaluate,
     halves,
+    labels_with_words,
     load_eval_set,
     long_conversation_cases,
     recruiting_notes_cases,
@@ -88,6 +89,11 @@ def main() -> int:
             f"{name}: {len(cases)} cases, {sum(len(c.topics) for c in cases)} labels"
             for name, cases in sets.items()
         )
+    )
+    bounds = {name: labels_with_words(cases, taxonomy) for name, cases in sets.items()}
+    print(
+        "labels with a word of their topic in the input (a bound on recall by words): "
+        + ", ".join(f"{name} {found}/{total}" for name, (found, total) in bounds.items())
     )
     print(f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
     print(f"{'scorer':<12} {'set':<15} {'P':>5} {'R':>5} {'F1':>5}   tp  fp  fn  tags/case")

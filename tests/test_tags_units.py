@@ -136,6 +136,21 @@ def test_a_topic_with_a_context_counts_only_where_the_context_is_said(scorer_nam
     assert score_topics(hiring, [topic], scorer)[0].moments
 
 
+@pytest.mark.parametrize("scorer_name", sorted(SCORERS))
+def test_a_topic_list_line_takes_its_context_from_the_whole_notes(scorer_name):
+    """A line of a topic list names a subject in a few words; the notes around it say whether
+    the episode is about hiring."""
+    taxonomy = load_taxonomy()
+    topic = taxonomy.by_slug()["recruiting-technology-and-ai"]
+    scorer = get_scorer(scorer_name, taxonomy)
+    line = "The power of AI automation and chatbots"
+    hiring = f"Our guest leads talent acquisition for a large retailer.\n\n{line}"
+    software = f"Our guest maintains a database engine and its build system.\n\n{line}"
+    found = score_topics([], [topic], scorer, notes=hiring)[0]
+    assert found.tagged and found.notes_quote == line
+    assert not score_topics([], [topic], scorer, notes=software)[0].tagged
+
+
 def test_taxonomy_context_is_part_of_a_topic_definition_only_when_given():
     parsed = parse_taxonomy(
         "topics:\n  - slug: x\n" + OK + "    context: [hiring]\n  - slug: y\n" + OK, Path("t.yaml")
@@ -219,3 +234,12 @@ def test_show_notes_alone_can_tag_a_topic_the_transcript_only_hints_at():
     # The evidence names the notes sentence, not the title or the whole notes.
     assert result.reason == "named in the show notes"
     assert result.notes_quote.startswith("Why their optional reverse interview")
+
+
+def test_labels_with_words_counts_labels_whose_topic_is_named_in_the_input():
+    from bench.tag_eval import EvalCase, labels_with_words
+
+    taxonomy = load_taxonomy()
+    named = EvalCase("a", "a", {"onboarding"}, [], notes="Ninety days of onboarding new hires")
+    unnamed = EvalCase("b", "b", {"onboarding", "retention"}, [], notes="A chat about weather")
+    assert labels_with_words([named, unnamed], taxonomy) == (1, 3)

@@ -97,6 +97,12 @@ class LexicalScorer:
         key = (topic.name, tuple(topic.phrases), tuple(topic.keywords))
         return _query(key, self.common)
 
+    def says_a_term(self, text: str, topic: Topic) -> bool:
+        """Whether `text` says any term of the topic (a keyword, an example phrase or a word
+        pair of one), however weakly weighted."""
+        counts = _ngrams(content_stems(text))
+        return any(counts.get(stems) for stems in self.query(topic))
+
     def raw_score(self, counts: Counter, length: int, topic: Topic) -> float:
         """BM25 sum over the topic's terms found in a passage's stem n-gram counts."""
         norm = K1 * (1 - B + B * length / AVERAGE_PASSAGE_STEMS)

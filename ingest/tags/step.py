@@ -24,9 +24,10 @@ from ingest.tags.topics import score_topics
 from ingest.taxonomy import Taxonomy
 
 # Part of every episode's input hash: bump it when what tagging stores changes (moments
-# pointed at sentences, show notes read by sentence, evidence kept, passing mentions kept), so
-# each episode is tagged again once.
-TAGGING_VERSION = 4
+# pointed at sentences, show notes read by sentence, evidence kept, passing mentions kept, a
+# notes line's context read from the whole notes and a new notes threshold), so each episode is
+# tagged again once.
+TAGGING_VERSION = 5
 
 
 class ScorerUnavailable(PodarchiveError, RuntimeError):

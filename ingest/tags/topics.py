@@ -9,6 +9,7 @@ from dataclasses import dataclass, field, replace
 from ingest.records import Segment
 from ingest.tags.passages import Passage, group_passages, passage_of, with_bridges
 from ingest.tags.scorer import Scorer
+from ingest.tags.text import in_context
 from ingest.taxonomy import Topic
 
 # Strong windows closer than this (a pause between segments) make one moment.
@@ -128,6 +129,24 @@ def notes_sentences(notes: str) -> list[Passage]:
     ]
 
 
+def score_notes(
+    notes: str, topics: Sequence[Topic], scorer: Scorer
+) -> tuple[list[Passage], list[list[float]]]:
+    """The notes' sentences and their scores, [sentence][topic].
+
+    A topic's context (words one of which must be said for it to count) is looked for in the
+    whole notes, not in each sentence: a line of a recruiting episode's topic list ("the power of
+    automation") names recruiting technology because the notes around it are about hiring,
+    whereas a minute of talk must say so itself."""
+    passages = notes_sentences(notes)
+    if not passages:
+        return [], []
+    free = [replace(topic, context=[]) for topic in topics]
+    said = [in_context(notes, topic.context) for topic in topics]
+    rows = scorer.score(passages, free)
+    return passages, [[s if ok else 0.0 for s, ok in zip(row, said, strict=True)] for row in rows]
+
+
 def score_topics(
     segments: Sequence[Segment], topics: Sequence[Topic], scorer: Scorer, notes: str = ""
 ) -> list[TopicResult]:
@@ -135,8 +154,7 @@ def score_topics(
     each moment at the sentence that carries it."""
     passages = with_bridges(segments, group_passages(segments))
     scores = scorer.score(passages, topics) if passages else []
-    notes_passages = notes_sentences(notes)
-    notes_scores = scorer.score(notes_passages, topics) if notes_passages else []
+    notes_passages, notes_scores = score_notes(notes, topics, scorer)
     # Spoken time, not the span: a long silence or music bed does not dilute a discussion.
     spoken = sum(max(0.0, s.end - s.start) for s in segments)
     results = aggregate(passages, scores, topics, scorer, notes_passages, notes_scores, spoken)
