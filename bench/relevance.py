@@ -301,10 +301,18 @@ SETS = {"sample": build_sample, "brainscience": build_brainscience}
 def _prepare(archive: Archive) -> None:
     db = archive.open_db()
     refresh_passages(db)
-    started = time.perf_counter()
+    started, started_cpu = time.perf_counter(), time.process_time()
     report = embed_passages(db)
-    if report.embedded:
-        print(f"  embedded {report.embedded} passages in {time.perf_counter() - started:.0f} s")
+    if report.embedded or report.sentences:
+        cpu = time.process_time() - started_cpu
+        (speech,) = db.execute(
+            "SELECT total(last) FROM (SELECT max(end) AS last FROM segments GROUP BY episode_id)"
+        ).fetchone()
+        print(
+            f"  embedded {report.embedded} passages and {report.sentences} sentences in"
+            f" {time.perf_counter() - started:.0f} s: {cpu:.0f} s of CPU,"
+            f" {cpu / (speech / 3600):.1f} s per hour of speech"
+        )
     db.conn.close()
 
 
