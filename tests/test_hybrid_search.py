@@ -216,3 +216,33 @@ def test_datasette_search_by_meaning_links_to_the_second(archive):
     assert found[0]["page"].startswith("https://example.com/site/episodes/")
     html = asyncio.run(ds.client.get("/archive/search_by_meaning", params={"q": PARAPHRASE}))
     assert html.status_code == 200 and "open at" in html.text
+
+
+def test_the_cached_vectors_follow_every_change(archive):
+    """A search server keeps the vectors in memory; a vector added, replaced or removed by a
+    later run makes the next search read them again."""
+    import sqlite3
+
+    from ingest import embed
+    from ingest.store import vectors
+
+    reader = sqlite3.connect(archive.db_path)
+    _, before = hybrid._matrix(reader, embed.MODEL_ID)
+    assert hybrid._matrix(reader, embed.MODEL_ID)[1] is before  # unchanged: kept
+    db = archive.open_db()
+    stamps = [vectors.stamp(reader)]
+    first = "(SELECT min(passage_id) FROM passage_vectors)"
+    for change in (
+        f"UPDATE passage_vectors SET vector = vector WHERE passage_id = {first}",
+        "INSERT OR REPLACE INTO passage_vectors"
+        f" SELECT * FROM passage_vectors WHERE passage_id = {first}",
+        f"DELETE FROM passage_vectors WHERE passage_id = {first}",
+    ):
+        with db.conn:
+            db.execute(change)
+        stamps.append(vectors.stamp(reader))
+    assert len(set(stamps)) == len(stamps)
+    _, after = hybrid._matrix(reader, embed.MODEL_ID)
+    assert after is not before and len(after) == len(before) - 1
+    db.conn.close()
+    reader.close()

@@ -15,6 +15,7 @@ still finds it. Without stored vectors or the model, search says so once and run
 from __future__ import annotations
 
 import bisect
+import functools
 import json
 import re
 import sqlite3
@@ -30,11 +31,9 @@ CANDIDATES = 50  # passages taken from each list before fusing
 # A passage holding only some of the query's words (the any-words fallback) is weaker evidence
 # than one holding them all: its rank counts half in the fusion.
 ANY_WORDS_WEIGHT = 0.5
-# A hit is placed at its sentence closest in meaning by the sentence vectors stored with the
-# passage (migration m170). A passage embedded before they were stored has no such vectors:
-# embedding its sentences at query time costs about 10 ms of CPU a sentence, so only the
-# first hit is; the rest land at their first matched word, else at the sentence sharing most
-# of the query's words, else at the passage start.
+# Hits placed by meaning use the sentence vectors stored with each passage (migration m170).
+# A passage without them (embedded before they were stored) costs about 10 ms of CPU a
+# sentence to embed at query time, so only the first hit's are.
 MOMENT_HITS = 1
 # A "sentence" longer than this (a transcript without punctuation) is cut into pieces this long.
 SENTENCE_WORDS = 32
@@ -148,15 +147,13 @@ def _matrix(conn: sqlite3.Connection, model: str):
     key = _database_file(conn)
     if not vectors.has_table(conn):
         return None, None
-    stamp = conn.execute(
-        "SELECT count(*), max(passage_id) FROM passage_vectors WHERE model = ?", [model]
-    ).fetchone()
+    stamp = (model, *vectors.stamp(conn))
     with _MATRIX_LOCK:
         cached = _MATRICES.get(key)
-        if cached and cached[0] == tuple(stamp) and key != ":memory:":
+        if cached and cached[0] == stamp and key != ":memory:":
             return cached[1], cached[2]
         ids, matrix = vectors.load_matrix(conn, model)
-        _MATRICES[key] = (tuple(stamp), ids, matrix)
+        _MATRICES[key] = (stamp, ids, matrix)
     return ids, matrix
 
 
@@ -264,18 +261,30 @@ def _has_stem(word: str, stems: set[str]) -> bool:
 
 
 def _overlap(sentence: str, stems: set[str]) -> int:
-    words = _WORD.findall(sentence.lower())
-    return sum(1 for stem in stems if any(word.startswith(stem) for word in words))
+    """How many of the query's stems begin a word of the sentence."""
+    if not stems:
+        return 0
+    found = _stem_pattern(frozenset(stems)).findall(sentence.lower())
+    return len(set(found))
+
+
+@functools.lru_cache(maxsize=64)
+def _stem_pattern(stems: frozenset[str]) -> re.Pattern:
+    # Longest first, so a stem that is a prefix of another does not hide it.
+    alternatives = "|".join(re.escape(stem) for stem in sorted(stems, key=len, reverse=True))
+    return re.compile(rf"(?<![a-z0-9])(?:{alternatives})")
 
 
 def _place(
     conn: sqlite3.Connection, hits: list[Hit], query_vector, query: str, lexical, all_words: bool
 ) -> None:
     """Put each hit at its best sentence. A hit holding every word of the query stays at the
-    first of them: that is where its answer is said. Every other hit goes to its sentence
-    closest to the query in meaning, by the stored sentence vectors (one dot product each);
-    a passage without them (not yet embedded) has its sentences embedded now if it is among
-    the first MOMENT_HITS, else lands by the query's words."""
+    first of them: that is where its answer is said. The first MOMENT_HITS go to their
+    sentence closest to the query in meaning, by the stored sentence vectors (one dot product
+    each; a passage not yet given them has its sentences embedded now). The others stay at
+    their first matched word, else go to the sentence sharing most of the query's words, else
+    to the one closest in meaning. (bench/relevance.py: placing every hit by meaning landed
+    verbatim and paraphrase answers outside their span more often than the words did.)"""
     from ingest import embed
     from ingest.store import vectors
 
@@ -306,24 +315,28 @@ def _place(
         matrix = stored.get(hit.passage_id)
         if matrix is not None and len(matrix) != len(sentences):
             matrix = None  # cut otherwise when it was embedded: not this text's sentences
-        if matrix is None and n < MOMENT_HITS:
-            matrix = embed.encode([sentence for _, sentence in sentences])
-        if matrix is not None:
+        if n < MOMENT_HITS:
+            if matrix is None:
+                matrix = embed.encode([sentence for _, sentence in sentences])
             best = int((matrix @ query_vector).argmax())
         elif found is not None:
             continue  # already at its first matched word
         else:
             overlaps = [_overlap(sentence, stems) for _, sentence in sentences]
-            if not max(overlaps):
+            if max(overlaps):
+                best = overlaps.index(max(overlaps))
+            elif matrix is not None:
+                best = int((matrix @ query_vector).argmax())
+            else:
                 continue  # at the passage start
-            best = overlaps.index(max(overlaps))
         at, sentence = sentences[best]
-        said = time_at(json.loads(offsets or "[]"), at, start)
+        timed = json.loads(offsets or "[]")
+        said = time_at(timed, at, start)
         if found is not None:
             # The query's words inside that sentence: land on the first of them.
             first = wordtimes.first_match(found.marked)
             if at <= first < at + len(sentence):
-                said = time_at(json.loads(offsets or "[]"), first, said)
+                said = time_at(timed, first, said)
         hit.seconds = max(said - wordtimes.LEAD_SECONDS, 0.0)
         hit.snippet = _marked(sentence, stems)
 

@@ -64,14 +64,25 @@ def has_table(conn: sqlite3.Connection, name: str = "passage_vectors") -> bool:
     return row is not None
 
 
-def coverage(conn: sqlite3.Connection, model: str) -> tuple[int, int]:
-    """(passages with a vector from `model`, passages): whether search by meaning can run."""
+def coverage(conn: sqlite3.Connection, model: str) -> tuple[bool, bool]:
+    """(whether any passage has a vector from `model`, whether there is any passage): whether
+    search by meaning can run. Each is one index probe: counting rows read every vector."""
+    has_passages = conn.execute("SELECT 1 FROM passages LIMIT 1").fetchone() is not None
     if not has_table(conn):
-        return 0, conn.execute("SELECT count(*) FROM passages").fetchone()[0]
+        return False, has_passages
     embedded = conn.execute(
-        "SELECT count(*) FROM passage_vectors WHERE model = ?", [model]
-    ).fetchone()[0]
-    return embedded, conn.execute("SELECT count(*) FROM passages").fetchone()[0]
+        "SELECT 1 FROM passage_vectors WHERE model = ? LIMIT 1", [model]
+    ).fetchone()
+    return embedded is not None, has_passages
+
+
+def stamp(conn: sqlite3.Connection) -> tuple:
+    """What changes whenever a passage vector is added, replaced or removed (the counter that
+    m170's triggers keep): a cached matrix with the same stamp is current. An archive read
+    before m170 has no counter and gives the vectors' count and largest id."""
+    if has_table(conn, "vector_changes"):
+        return tuple(conn.execute("SELECT changes FROM vector_changes").fetchone())
+    return tuple(conn.execute("SELECT count(*), max(passage_id) FROM passage_vectors").fetchone())
 
 
 def load_matrix(conn: sqlite3.Connection, model: str) -> tuple[np.ndarray, np.ndarray]:
