@@ -60,6 +60,7 @@
   function loadSemantic() {
     if (!semantic) {
       semantic = fetchOk(semanticRoot + "index.json", "json").then(function (index) {
+        // A shard that cannot be fetched is left out: the others still answer by meaning.
         var shards = (index.shards || []).map(function (name) {
           var folder = semanticRoot + name + "/";
           return Promise.all([fetchOk(folder + "passages.json", "json"), fetchOk(folder + "vectors.bin", "arrayBuffer")])
@@ -67,17 +68,30 @@
               var numbers = [], seen = {};
               parts[0].passages.forEach(function (p) { numbers.push(seen[p[0]] = (seen[p[0]] === undefined ? 0 : seen[p[0]] + 1)); });
               return { folder: folder, episodes: parts[0].episodes, passages: parts[0].passages, numbers: numbers, vectors: parts[1], texts: {} };
-            });
+            })
+            .catch(function () { return null; });
         });
         return Promise.all([fetchOk(semanticRoot + "vocab.txt", "text"), fetchOk(semanticRoot + "model.bin", "arrayBuffer"), Promise.all(shards)])
           .then(function (parts) {
-            return { model: new window.PodarchiveSemantic.Model(parts[0], parts[1]), shards: parts[2] };
+            var loaded = parts[2].filter(Boolean);
+            if (parts[2].length && !loaded.length) throw new Error("no passage vectors could be fetched");
+            return { model: new window.PodarchiveSemantic.Model(parts[0], parts[1]), shards: loaded };
           });
       });
       semantic.catch(function () { semantic = null; });
     }
     return semantic;
   }
+
+  // A hit by meaning is shown only when its cosine with the query (static vectors) reaches the
+  // floor and is within MEANING_BELOW_BEST of the best hit's: without them every query listed
+  // the ten nearest episodes, related or not ("reverse interview" listed pay ranges). Chosen
+  // on the sample show beside The Changelog (no answer lost, wrong hits per query 9.1 -> 4.9),
+  // checked on Brain Science, held out (no answer lost; 3 of 32 off-topic queries list
+  // anything, 32 without): bench/meaning_floor.py.
+  var MEANING_FLOOR = 0.3;
+  var MEANING_BELOW_BEST = 0.15;
+  function closeEnough(score, best) { return score >= MEANING_FLOOR && score >= best - MEANING_BELOW_BEST; }
 
   // Episodes by their passage closest in meaning to the query, best first.
   function byMeaning(q, topic) {
@@ -94,8 +108,10 @@
           if (!old || old.score < scores[i]) best[episode.url] = { score: scores[i], shard: shard, episode: e, passage: i, data: episode };
         }
       });
-      return Object.keys(best).map(function (url) { return best[url]; })
-        .sort(function (a, b) { return b.score - a.score; }).slice(0, MEANING_SHOWN)
+      var ranked = Object.keys(best).map(function (url) { return best[url]; })
+        .sort(function (a, b) { return b.score - a.score; });
+      var top = ranked.length ? ranked[0].score : 0;
+      return ranked.filter(function (hit) { return closeEnough(hit.score, top); }).slice(0, MEANING_SHOWN)
         .map(function (hit) { hit.model = index.model; hit.query = query; return hit; });
     });
   }
@@ -233,6 +249,17 @@
     return p;
   }
 
+  // A card's sub-results: its paragraphs matched by words, then the moment found by meaning.
+  // Words matched near that moment win: they land on the word itself.
+  function cardHits(data, found) {
+    var hits = data ? paragraphHits(data) : [];
+    var near = found && found.moment;
+    if (near && !hits.some(function (hit) { return Math.abs(hit.seconds - near.seconds) <= 10; })) {
+      hits.push(near);
+    }
+    return hits.slice(0, SUB_RESULTS);
+  }
+
   // A result card: Pagefind's `data` (null for an episode found by meaning only) and the hit
   // by meaning (`found`: its episode and moment, else null).
   function card(data, q, found) {
@@ -245,14 +272,7 @@
     li.appendChild(h);
     var meta = data ? [data.meta && data.meta.show, data.meta && data.meta.date].filter(Boolean).join(" · ") : found.data.meta;
     if (meta) li.appendChild(el("p", "meta", meta));
-    var hits = data ? paragraphHits(data) : [];
-    var near = found && found.moment;
-    // Words matched near the moment found by meaning win: they land on the word itself. And
-    // within a card the words said come first: the moment by meaning follows them.
-    if (near && !hits.some(function (hit) { return Math.abs(hit.seconds - near.seconds) <= 10; })) {
-      hits.push(near);
-    }
-    hits = hits.slice(0, SUB_RESULTS);
+    var hits = cardHits(data, found);
     if (!hits.length) {  // the words are in the title or show notes only
       li.appendChild(excerpt(data.excerpt));
       return li;
@@ -292,6 +312,7 @@
     var mine = ++latest;
     if (!q && !topic) { list.replaceChildren(); status.textContent = ""; return Promise.resolve(); }
     status.textContent = "Searching…";
+    form.setAttribute("data-state", "searching");
     var meaning = q && !isExact(q) && semanticRoot && window.PodarchiveSemantic;
     var words = load()
       .then(function (pf) { return pf.search(q || null, topic ? { filters: { topic: [topic] } } : {}); });
@@ -316,7 +337,7 @@
       // Every result's data is asked for at once; cards appear in rank order as it arrives,
       // the first without waiting for the other nineteen.
       var pending = search.results.slice(0, SHOWN).map(function (r) {
-        return r.data().then(function (data) { return card(data, q); });
+        return r.data().then(function (data) { return { li: card(data, q) }; });
       });
       list.replaceChildren();
       return inOrder(pending, mine).then(function () {
@@ -327,11 +348,14 @@
     });
   }
 
-  // Cards (promises of them) appended in order, each as soon as it and those before it are in.
-  function inOrder(pending, mine) {
-    return pending.reduce(function (shown, next) {
-      return shown.then(function () { return next; }).then(function (item) {
-        if (mine === latest && item) list.appendChild(item);
+  // Cards (promises of entries: {li, ...}) appended in order, each as soon as it and those
+  // before it are in; the entries shown are pushed onto `shown`.
+  function inOrder(pending, mine, shown) {
+    return pending.reduce(function (done, next) {
+      return done.then(function () { return next; }).then(function (item) {
+        if (mine !== latest || !item) return;
+        list.appendChild(item.li);
+        if (shown) shown.push(item);
       });
     }, Promise.resolve());
   }
@@ -340,56 +364,139 @@
 
   // By words and by meaning: Pagefind's episodes and the static model's, fused by reciprocal
   // rank (as ingest/search/hybrid.py fuses passages). Search by meaning failing leaves words.
+  // On a fresh page the meaning (model and vectors) comes in well after the words: the word
+  // results are shown as they come, and the meaning then joins them (see `join`).
   var RRF_K = 60;
   function hybrid(q, topic, words, mine) {
-    var lexical = words.then(function (search) {
-      return Promise.all(search.results.slice(0, SHOWN).map(function (r) { return r.data(); }))
-        .then(function (data) { return { total: search.results.length, data: data }; });
-    });
-    var semanticHits = byMeaning(q, topic).catch(function () { return null; });
-    return Promise.all([lexical, semanticHits]).then(function (parts) {
+    var meaning = { hits: undefined };  // undefined while it is coming; null when unavailable
+    var semanticHits = byMeaning(q, topic).catch(function () { return null; })
+      .then(function (hits) { meaning.hits = hits; return hits; });
+    return words.then(function (search) {
       if (mine !== latest) return null;
-      var entries = {}, keys = [];
-      function entry(key) {
-        if (!entries[key]) { entries[key] = { score: 0 }; keys.push(key); }
-        return entries[key];
-      }
-      parts[0].data.forEach(function (data, i) {
-        var e = entry(pageKey(data.url));
-        e.data = data; e.lex = i + 1; e.score += 1 / (RRF_K + i + 1);
+      var total = search.results.length;
+      var pending = search.results.slice(0, SHOWN).map(function (r, i) {
+        return r.data().then(function (data) { return { key: pageKey(data.url), data: data, lex: i + 1 }; });
       });
-      (parts[1] || []).forEach(function (hit, i) {
-        var e = entry(pageKey(base + hit.data.url));
-        e.found = hit; e.sem = i + 1; e.score += 1 / (RRF_K + i + 1);
-      });
-      var ranked = keys.map(function (k) { return entries[k]; })
-        .sort(function (a, b) { return b.score - a.score || (a.lex || 1e9) - (b.lex || 1e9); })
-        .slice(0, SHOWN);
-      var pending = ranked.map(function (e) {
-        var placed = e.found ? moment(e.found, q).catch(function () { return null; }) : Promise.resolve(null);
-        return placed.then(function (near) {
-          if (e.found) e.found.moment = near;
-          if (!e.data && !near) return null;  // found by meaning, but its sentences are missing
-          return card(e.data || null, q, e.found);
+      if (meaning.hits !== undefined || !total) {  // one list, fused, as soon as both are in
+        if (!total) status.textContent = "Searching by meaning…";
+        return semanticHits.then(function (hits) {
+          return Promise.all(pending).then(function (lexical) { return fused(q, lexical, total, hits, mine); });
         });
-      });
+      }
+      var shown = [];
       list.replaceChildren();
-      return inOrder(pending, mine).then(function () {
-        var total = list.children.length;
-        var note = parts[1] === null ? " (by words only: search by meaning is unavailable)"
-          : parts[0].total ? ", " + parts[0].total + " with every word" : ", none with every word";
-        finish(mine, total === 0 ? "No episodes match." : plural(total, "episode") + " by words and meaning" + note);
+      status.textContent = plural(total, "episode") + " with every word; searching by meaning…";
+      var cards = pending.map(function (p) {
+        return p.then(function (e) { e.li = card(e.data, q); return e; });
       });
+      return inOrder(cards, mine, shown)
+        .then(function () { return semanticHits; })
+        .then(function (hits) { return join(q, shown, total, hits, mine); });
     });
   }
 
+  // Fused scores: each episode's reciprocal ranks by words (`lex`) and by meaning summed.
+  function fuse(lexical, hits) {
+    var entries = {}, keys = [];
+    lexical.forEach(function (e) {
+      entries[e.key] = e; keys.push(e.key);
+      e.score = 1 / (RRF_K + e.lex);
+    });
+    (hits || []).forEach(function (hit, i) {
+      var key = pageKey(base + hit.data.url);
+      var e = entries[key];
+      if (!e) { e = entries[key] = { key: key, score: 0 }; keys.push(key); }
+      e.found = hit; e.sem = i + 1; e.score += 1 / (RRF_K + i + 1);
+    });
+    return keys.map(function (k) { return entries[k]; })
+      .sort(function (a, b) { return b.score - a.score || (a.lex || 1e9) - (b.lex || 1e9); });
+  }
+
+  // A hit by meaning's moment (null when its sentences are missing), set on the hit.
+  function place(e, q) {
+    if (!e.found) return Promise.resolve(null);
+    return moment(e.found, q).catch(function () { return null; })
+      .then(function (near) { e.found.moment = near; return near; });
+  }
+
+  // Both lists in: one list in fused order, each card as soon as it and those before it are in.
+  function fused(q, lexical, total, hits, mine) {
+    if (mine !== latest) return null;
+    var pending = fuse(lexical, hits).slice(0, SHOWN).map(function (e) {
+      return place(e, q).then(function (near) {
+        if (!e.data && !near) return null;  // found by meaning, but its sentences are missing
+        e.li = card(e.data || null, q, e.found);
+        return e;
+      });
+    });
+    list.replaceChildren();
+    return inOrder(pending, mine).then(function () { finishHybrid(mine, total, hits); });
+  }
+
+  // The meaning joins word results already shown, without moving them: a shown episode also
+  // found by meaning gains its moment in place, and an episode found by meaning alone is
+  // inserted above the first shown card that fuses below it (never above the first card, which
+  // holds every word: reciprocal rank puts a word hit first too).
+  function join(q, shown, total, hits, mine) {
+    if (mine !== latest) return null;
+    var ranked = fuse(shown, hits).filter(function (e) { return e.found; });
+    return Promise.all(ranked.map(function (e) { return place(e, q); })).then(function () {
+      if (mine !== latest) return;
+      var order = shown.slice();
+      ranked.forEach(function (e) {
+        if (!e.found.moment) return;
+        if (e.li) {  // shown: its moment by meaning added, if the card has room for it
+          var hits = cardHits(e.data, e.found);
+          if (hits.indexOf(e.found.moment) < 0) return;
+          var li = card(e.data, q, e.found);
+          list.replaceChild(li, e.li);
+          e.li = li;
+          return;
+        }
+        var at = order.length;
+        for (var k = 1; k < order.length; k++) if (order[k].score < e.score) { at = k; break; }
+        if (at >= SHOWN) return;
+        e.li = card(null, q, e.found);
+        list.insertBefore(e.li, at < order.length ? order[at].li : null);
+        order.splice(at, 0, e);
+      });
+      finishHybrid(mine, total, hits);
+    });
+  }
+
+  function finishHybrid(mine, total, hits) {
+    var count = list.children.length;
+    var note = hits === null ? " (by words only: search by meaning is unavailable)"
+      : total ? ", " + total + " with every word" : ", none with every word";
+    finish(mine, count === 0 ? "No episodes match." : plural(count, "episode") + " by words and meaning" + note);
+  }
+
+  // Fetched before the first search, as the page opens: Pagefind and every shard's entry and
+  // metadata (small), and the model and vectors by meaning (most of the bytes) once a search
+  // by meaning is near: a query in the address, or the box focused or typed in. On a fresh
+  // page these loads were most of the wait for the first result.
+  function noop() {}
+  function warmMeaning() {
+    if (semanticRoot && window.PodarchiveSemantic && !isExact(input.value)) loadSemantic().catch(noop);
+  }
+  load().catch(noop);
+
   form.addEventListener("submit", function (event) { event.preventDefault(); clearTimeout(timer); run(); });
-  input.addEventListener("input", function () { clearTimeout(timer); timer = setTimeout(run, 250); });
+  input.addEventListener("input", function () {
+    clearTimeout(timer);
+    timer = setTimeout(run, 250);
+    warmMeaning();
+    // Pagefind fetches the index chunks of the words typed so far while the pause runs out.
+    var q = input.value.trim();
+    if (q) load().then(function (pf) { return pf.preload(q, select.value ? { filters: { topic: [select.value] } } : {}); }).catch(noop);
+  });
+  input.addEventListener("focus", warmMeaning);
   select.addEventListener("change", function () { clearTimeout(timer); run(); });
 
   var params = new URLSearchParams(window.location.search);
   input.value = params.get("q") || "";
   var topic = params.get("topic") || "";
   if (topic && Array.prototype.some.call(select.options, function (o) { return o.value === topic; })) select.value = topic;
+  if (input.value) warmMeaning();
   if (input.value || select.value) run();
 })();
