@@ -34,6 +34,18 @@ from ingest.sitegen.render import templates_dir  # noqa: E402
 from ingest.sitegen.step import STATIC_FILES  # noqa: E402
 
 
+def count_pages(site: Path) -> None:
+    """Page counts in the manifest of a site built before it listed them (from each shard's
+    own pagefind-entry.json)."""
+    manifest = site / "pagefind" / "shards.json"
+    data = json.loads(manifest.read_text())
+    if "pages" not in data:
+        folders = [site / "pagefind" / name for name in data["shards"]]
+        entries = [json.loads((f / "pagefind-entry.json").read_text()) for f in folders]
+        data["pages"] = [sum(x["page_count"] for x in e["languages"].values()) for e in entries]
+        manifest.write_text(json.dumps(data, indent=1) + "\n")
+
+
 def copied(site: Path, copies: int, into: Path) -> Path:
     """The site with each search shard listed `copies` times (see the module's docstring)."""
     shutil.rmtree(into, ignore_errors=True)
@@ -53,6 +65,8 @@ def copied(site: Path, copies: int, into: Path) -> Path:
                 )
                 names.append(twin)
         data[key] = names
+        if "pages" in data:  # in the same order: the originals, then each round of copies
+            data["pages"] = data["pages"] * copies
         manifest.unlink()  # a hard link to the original: replaced, not written through
         manifest.write_text(json.dumps(data, indent=1) + "\n")
     return into
@@ -71,6 +85,7 @@ def main() -> None:
         target = site / "static" / name
         target.unlink(missing_ok=True)  # never write through a hard link of a copy
         shutil.copyfile(templates_dir() / "static" / name, target)
+    count_pages(site)
     if args.copies > 1:
         site = copied(site, args.copies, args.keep / f"site-x{args.copies}")
     figures: dict = {

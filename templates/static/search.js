@@ -23,26 +23,55 @@
 
   // The index is in shards (see ingest/sitegen/search.py): the first is loaded, the others
   // merged into it, and Pagefind then searches them as one (results sorted by score).
+  // The last shards listed, about FIRST_PASS_PAGES episodes, are also loaded on their own (a
+  // second Pagefind: the module under another URL, with its own worker) and searched first. A
+  // word said in every episode costs Pagefind time in proportion to the pages that hold it
+  // (about 7 s at 10,000 synthetic episodes on a loaded machine), so the first results come
+  // from those shards while the whole archive is searched; the rest then join (`joinWords`).
+  var FIRST_PASS_PAGES = 250;
+  var firstPass = null;
+  function pagefindOver(shards, tag) {
+    return import(bundle + shards[0] + "/pagefind.js" + tag).then(function (module) {
+      return module.options({ baseUrl: base })
+        .then(function () {
+          return Promise.all(shards.slice(1).map(function (name) {
+            return module.mergeIndex(bundle + name + "/", { baseUrl: base });
+          }));
+        })
+        .then(function () { return module; });
+    });
+  }
+
+  // The first pass's shards: the last listed, until FIRST_PASS_PAGES pages; none when they
+  // would be most of the archive anyway (or the manifest does not count pages).
+  function firstShards(manifest) {
+    var shards = manifest.shards, pages = manifest.pages;
+    if (!pages || pages.length !== shards.length) return [];
+    var total = pages.reduce(function (a, b) { return a + b; }, 0);
+    var picked = [], count = 0;
+    for (var i = shards.length - 1; i >= 0 && count < FIRST_PASS_PAGES; i--) {
+      picked.unshift(shards[i]);
+      count += pages[i];
+    }
+    return count * 2 <= total ? picked : [];
+  }
+
   function load() {
     if (!pagefind) {
-      pagefind = fetch(bundle + "shards.json")
+      var manifest = fetch(bundle + "shards.json")
         .then(function (response) {
           if (!response.ok) throw new Error("no search index (" + response.status + ")");
           return response.json();
         })
         .then(function (manifest) {
-          var shards = manifest.shards || [];
-          if (!shards.length) throw new Error("the search index is empty");
-          return import(bundle + shards[0] + "/pagefind.js").then(function (module) {
-            return module.options({ baseUrl: base })
-              .then(function () {
-                return Promise.all(shards.slice(1).map(function (name) {
-                  return module.mergeIndex(bundle + name + "/", { baseUrl: base });
-                }));
-              })
-              .then(function () { return module; });
-          });
+          if (!(manifest.shards || []).length) throw new Error("the search index is empty");
+          return manifest;
         });
+      pagefind = manifest.then(function (m) { return pagefindOver(m.shards, ""); });
+      firstPass = manifest.then(function (m) {
+        var few = firstShards(m);
+        return few.length ? pagefindOver(few, "?first") : null;
+      }).catch(function () { return null; });  // the whole archive's search still answers
       pagefind.catch(function () { pagefind = null; });  // a later search tries again
     }
     return pagefind;
@@ -314,9 +343,12 @@
     status.textContent = "Searching…";
     form.setAttribute("data-state", "searching");
     var meaning = q && !isExact(q) && semanticRoot && window.PodarchiveSemantic;
-    var words = load()
-      .then(function (pf) { return pf.search(q || null, topic ? { filters: { topic: [topic] } } : {}); });
-    var done = meaning ? hybrid(q, topic, words, mine) : wordsOnly(q, words, mine);
+    var options = topic ? { filters: { topic: [topic] } } : {};
+    var words = load().then(function (pf) { return pf.search(q || null, options); });
+    var early = firstPass.then(function (pf) { return pf ? pf.search(q || null, options) : null; })
+      .catch(function () { return null; });
+    var first = firstWords(early, words);
+    var done = meaning ? hybrid(q, topic, first, words, mine) : wordsOnly(q, first, words, mine);
     return done.catch(function (error) {
       status.textContent = "Search is unavailable: " + error.message;
     });
@@ -331,20 +363,76 @@
   function plural(n, word) { return n + " " + word + (n === 1 ? "" : "s"); }
 
   // Words only (typed syntax, a topic alone, or no index by meaning): Pagefind's ranking.
-  function wordsOnly(q, words, mine) {
-    return words.then(function (search) {
-      if (mine !== latest || !search) return null;
-      // Every result's data is asked for at once; cards appear in rank order as it arrives,
-      // the first without waiting for the other nineteen.
-      var pending = search.results.slice(0, SHOWN).map(function (r) {
-        return r.data().then(function (data) { return { li: card(data, q) }; });
+  function wordsOnly(q, first, words, mine) {
+    return first.then(function (winner) { return showWords(q, winner, words, mine); }).then(function (shown) {
+      if (!shown) return;
+      var total = shown.total;
+      finish(mine, total === 0 ? "No episodes match."
+        : plural(total, "episode") + (total > SHOWN ? ", showing the best " + SHOWN : ""));
+    });
+  }
+
+  // Whichever word search is in first: the first pass's ({first}) or the whole archive's
+  // ({full}); the first pass only while the archive's is still running.
+  function firstWords(early, words) {
+    var full = words.then(function (search) { return { full: search }; });
+    return Promise.race([
+      early.then(function (search) { return search ? { first: search } : full; }),
+      full,
+    ]);
+  }
+
+  // A search's best SHOWN results as entries (promises): its data, card and rank (`lex`).
+  // Every result's data is asked for at once; cards appear in rank order as it arrives.
+  function entries(search, q) {
+    return search.results.slice(0, SHOWN).map(function (r, i) {
+      return r.data().then(function (data) {
+        return { id: r.id, key: pageKey(data.url), data: data, score: r.score, lex: i + 1, li: card(data, q) };
       });
-      list.replaceChildren();
-      return inOrder(pending, mine).then(function () {
-        var total = search.results.length;
-        finish(mine, total === 0 ? "No episodes match."
-          : plural(total, "episode") + (total > SHOWN ? ", showing the best " + SHOWN : ""));
+    });
+  }
+
+  // The word results on the page as they come: the whole archive's, or the first pass's and
+  // then the archive's joining them. Resolves to {shown: entries in page order, total}.
+  function showWords(q, winner, words, mine) {
+    if (mine !== latest) return null;
+    var shown = [];
+    list.replaceChildren();
+    if (winner.full) {
+      return inOrder(entries(winner.full, q), mine, shown)
+        .then(function () { return { shown: shown, total: winner.full.results.length }; });
+    }
+    status.textContent = "Searching every episode…";
+    return inOrder(entries(winner.first, q), mine, shown)
+      .then(function () { return words; })
+      .then(function (search) { return joinWords(q, search, shown, mine); });
+  }
+
+  // The whole archive's word results join the first pass's without moving them: each new one
+  // is inserted above the first shown card it outscores (a page's score is the same in both:
+  // each shard scores its own pages, and the first pass's shards are the archive's own).
+  function joinWords(q, search, shown, mine) {
+    if (mine !== latest) return null;
+    var byId = {};
+    shown.forEach(function (e) { byId[e.id] = e; e.lex = SHOWN + 1; });
+    var top = search.results.slice(0, SHOWN);
+    var pending = top.map(function (r, i) {
+      if (byId[r.id]) { byId[r.id].lex = i + 1; return Promise.resolve(null); }
+      return r.data().then(function (data) {
+        return { id: r.id, key: pageKey(data.url), data: data, score: r.score, lex: i + 1, li: card(data, q) };
       });
+    });
+    return Promise.all(pending).then(function (news) {
+      if (mine !== latest) return null;
+      var order = shown.slice();
+      news.forEach(function (e) {
+        if (!e) return;
+        var at = order.length;
+        for (var k = 0; k < order.length; k++) if (order[k].score < e.score) { at = k; break; }
+        list.insertBefore(e.li, at < order.length ? order[at].li : null);
+        order.splice(at, 0, e);
+      });
+      return { shown: order, total: search.results.length };
     });
   }
 
@@ -367,31 +455,27 @@
   // On a fresh page the meaning (model and vectors) comes in well after the words: the word
   // results are shown as they come, and the meaning then joins them (see `join`).
   var RRF_K = 60;
-  function hybrid(q, topic, words, mine) {
+  function hybrid(q, topic, first, words, mine) {
     var meaning = { hits: undefined };  // undefined while it is coming; null when unavailable
     var semanticHits = byMeaning(q, topic).catch(function () { return null; })
       .then(function (hits) { meaning.hits = hits; return hits; });
-    return words.then(function (search) {
+    return first.then(function (winner) {
       if (mine !== latest) return null;
-      var total = search.results.length;
-      var pending = search.results.slice(0, SHOWN).map(function (r, i) {
-        return r.data().then(function (data) { return { key: pageKey(data.url), data: data, lex: i + 1 }; });
-      });
-      if (meaning.hits !== undefined || !total) {  // one list, fused, as soon as both are in
-        if (!total) status.textContent = "Searching by meaning…";
+      var full = winner.full;
+      if (full && (meaning.hits !== undefined || !full.results.length)) {
+        // Both in (or no words to show first): one list, fused, once both are in.
+        if (!full.results.length) status.textContent = "Searching by meaning…";
         return semanticHits.then(function (hits) {
-          return Promise.all(pending).then(function (lexical) { return fused(q, lexical, total, hits, mine); });
+          return Promise.all(entries(full, q)).then(function (lexical) {
+            return fused(q, lexical, full.results.length, hits, mine);
+          });
         });
       }
-      var shown = [];
-      list.replaceChildren();
-      status.textContent = plural(total, "episode") + " with every word; searching by meaning…";
-      var cards = pending.map(function (p) {
-        return p.then(function (e) { e.li = card(e.data, q); return e; });
+      return showWords(q, winner, words, mine).then(function (shown) {
+        if (!shown) return null;
+        status.textContent = plural(shown.total, "episode") + " with every word; searching by meaning…";
+        return semanticHits.then(function (hits) { return join(q, shown.shown, shown.total, hits, mine); });
       });
-      return inOrder(cards, mine, shown)
-        .then(function () { return semanticHits; })
-        .then(function (hits) { return join(q, shown, total, hits, mine); });
     });
   }
 
