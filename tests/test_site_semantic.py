@@ -107,7 +107,11 @@ def test_the_build_writes_a_vector_per_passage_and_timed_sentences(built):
     one_medical = next(
         n for n, e in enumerate(data["episodes"]) if e["title"].startswith("One Medical")
     )
-    said = json.loads((shard / "text" / f"{one_medical}.json").read_text())["passages"]
+    files = sorted(
+        (shard / "text").glob(f"{one_medical}-*.json"), key=lambda f: int(f.stem.rsplit("-", 1)[1])
+    )
+    said = [p for f in files for p in json.loads(f.read_text())["passages"]]
+    assert len(said) == sum(1 for p in data["passages"] if p[0] == one_medical)
     sentences = [sentence for passage in said for sentence in passage]
     reverse = next(s for s in sentences if "reverse interview" in s[1])
     assert 100 <= reverse[0] <= 140  # tenths of a second: the line starts at 12.3 s

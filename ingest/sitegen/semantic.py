@@ -7,8 +7,9 @@ in the same shards as the Pagefind index, for search.js to fetch on the first qu
     semantic/<shard>/passages.json   per episode its page, title, show, date and topics; per
                                      passage its episode and start (tenths of a second)
     semantic/<shard>/vectors.bin     per passage a float32 scale, then the int8 vectors
-    semantic/<shard>/text/<n>.json   episode n's passages as sentences with the time each
-                                     starts: fetched only for hits, to place them and quote
+    semantic/<shard>/text/<n>-<k>.json   episode n's passages k*TEXT_PASSAGES.. as sentences
+                                     with the time each starts: fetched only for hits, to
+                                     place them and quote
 
 Passages are the server's (ingest.store.search.window_segments, about 45 s), so a hit here
 and one from `podarchive search` are the same stretch of talk, and each lands at its sentence
@@ -38,6 +39,10 @@ from ingest.sitegen.search import Shard
 
 INDEX_DIR = "semantic"
 INDEX = "index.json"
+# Passages per sentences file: a hit fetches only the file that holds its passage (about 6 KB:
+# a whole 80-minute episode's file was 80 KB, and ten hits' files were most of the margin under
+# the 10 MB budget of the first search by meaning); 14 files per 80-minute episode.
+TEXT_PASSAGES = 8
 REBUILD_MARK = "rebuild"  # in a live shard folder: its rebuild started and has not finished
 
 
@@ -47,7 +52,8 @@ class SemanticIndexError(PodarchiveError, OSError):
 
 
 def shard_ready(site: Path, name: str, model_id: str) -> bool:
-    """Whether the shard's folder is in place, made by `model_id`, and not left mid-rebuild."""
+    """Whether the shard's folder is in place, made by `model_id` in this layout, and not left
+    mid-rebuild."""
     folder = site / INDEX_DIR / name
     if (folder / REBUILD_MARK).exists():
         return False
@@ -55,7 +61,8 @@ def shard_ready(site: Path, name: str, model_id: str) -> bool:
         data = json.loads((site / INDEX_DIR / name / "passages.json").read_bytes())
     except (OSError, ValueError):
         return False
-    return data.get("model") == model_id
+    # Made by this model, in this layout of sentences files (an older layout is rebuilt).
+    return data.get("model") == model_id and data.get("text_passages") == TEXT_PASSAGES
 
 
 def build(
@@ -139,13 +146,22 @@ def _build_shard(db, root: Path, shard: Shard, episodes: list[dict], model) -> N
         )
         starts.extend([number, round(p["start"] * 10)] for p in passages)
         texts.extend(p["text"] for p in passages)
-        body = json.dumps({"passages": [p["said"] for p in passages]}, separators=(",", ":"))
-        (staging / "text" / f"{number}.json").write_text(body, "utf-8")
+        said = [p["said"] for p in passages]
+        for chunk, first in enumerate(range(0, len(said), TEXT_PASSAGES)):
+            body = json.dumps(
+                {"passages": said[first : first + TEXT_PASSAGES]}, separators=(",", ":")
+            )
+            (staging / "text" / f"{number}-{chunk}.json").write_text(body, "utf-8")
     vectors = model.encode(texts) if texts else np.zeros((0, model.dimension), np.float32)
     from ingest.embed.static import MODEL_ID, quantise
 
     (staging / "vectors.bin").write_bytes(quantise(vectors))
-    data = {"model": MODEL_ID, "episodes": listed, "passages": starts}
+    data = {
+        "model": MODEL_ID,
+        "episodes": listed,
+        "passages": starts,
+        "text_passages": TEXT_PASSAGES,
+    }
     (staging / "passages.json").write_text(json.dumps(data, separators=(",", ":")), "utf-8")
     live = root / shard.name
     if live.exists():

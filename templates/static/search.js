@@ -96,7 +96,7 @@
             .then(function (parts) {
               var numbers = [], seen = {};
               parts[0].passages.forEach(function (p) { numbers.push(seen[p[0]] = (seen[p[0]] === undefined ? 0 : seen[p[0]] + 1)); });
-              return { folder: folder, episodes: parts[0].episodes, passages: parts[0].passages, numbers: numbers, vectors: parts[1], texts: {} };
+              return { folder: folder, episodes: parts[0].episodes, passages: parts[0].passages, numbers: numbers, vectors: parts[1], texts: {}, textPassages: parts[0].text_passages };
             })
             .catch(function () { return null; });
         });
@@ -146,12 +146,14 @@
   }
 
   // A hit by meaning lands on its passage's sentence closest to the query (its sentences are
-  // fetched with the rest of the episode's, once).
+  // fetched with those of the few passages around it, ingest/sitegen/semantic.py TEXT_PASSAGES).
   function moment(hit, q) {
     var shard = hit.shard;
-    var texts = shard.texts[hit.episode] || (shard.texts[hit.episode] = fetchOk(shard.folder + "text/" + hit.episode + ".json", "json"));
+    var number = shard.numbers[hit.passage], chunk = Math.floor(number / shard.textPassages);
+    var name = hit.episode + "-" + chunk;
+    var texts = shard.texts[name] || (shard.texts[name] = fetchOk(shard.folder + "text/" + name + ".json", "json"));
     return texts.then(function (text) {
-      var said = text.passages[shard.numbers[hit.passage]] || [];
+      var said = text.passages[number % shard.textPassages] || [];
       var best = null, bestScore = -Infinity;
       // A sentence is scored with the one after it: one short sentence is too few tokens for
       // a bag of them to say what it is about (chosen on the sample show, bench/relevance.py).
