@@ -107,7 +107,11 @@ def test_the_build_writes_a_vector_per_passage_and_timed_sentences(built):
     one_medical = next(
         n for n, e in enumerate(data["episodes"]) if e["title"].startswith("One Medical")
     )
-    said = json.loads((shard / "text" / f"{one_medical}.json").read_text())["passages"]
+    files = sorted(
+        (shard / "text").glob(f"{one_medical}-*.json"), key=lambda f: int(f.stem.rsplit("-", 1)[1])
+    )
+    said = [p for f in files for p in json.loads(f.read_text())["passages"]]
+    assert len(said) == sum(1 for p in data["passages"] if p[0] == one_medical)
     sentences = [sentence for passage in said for sentence in passage]
     reverse = next(s for s in sentences if "reverse interview" in s[1])
     assert 100 <= reverse[0] <= 140  # tenths of a second: the line starts at 12.3 s
@@ -121,6 +125,35 @@ def test_a_build_with_nothing_changed_leaves_the_vectors_alone(built):
     before = vectors.stat().st_mtime_ns
     report = sitegen.build_site(archive.open_db(), archive, BASE_PATH)
     assert report.errors == [] and vectors.stat().st_mtime_ns == before
+
+
+def test_a_shard_whose_rebuild_failed_is_rebuilt_by_the_next_build(tmp_path, monkeypatch):
+    from ingest.sitegen import semantic as site_semantic
+
+    archive = Archive.at(tmp_path)
+    build_sample_archive(archive)
+    db = archive.open_db()
+    assert sitegen.build_site(db, archive, BASE_PATH).errors == []
+    # A title changes: its page and Pagefind shard are redone, but the vectors' rebuild fails.
+    episode_id = db.execute("SELECT id FROM episodes WHERE title LIKE 'One Medical%'").fetchone()[0]
+    db["episodes"].update(episode_id, {"title": "One Medical, retitled"})
+    real = site_semantic.episode_passages
+
+    def failing(db, episode_id):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(site_semantic, "episode_passages", failing)
+    report = sitegen.build_site(db, archive, BASE_PATH)
+    assert any("search by meaning" in error and "disk full" in error for error in report.errors)
+    shard = _shard(archive.site_dir)
+    titles = [e["title"] for e in json.loads((shard / "passages.json").read_text())["episodes"]]
+    assert "One Medical, retitled" not in titles  # the old vectors still answer meanwhile
+    monkeypatch.setattr(site_semantic, "episode_passages", real)
+    report = sitegen.build_site(db, archive, BASE_PATH)
+    assert report.errors == []
+    titles = [e["title"] for e in json.loads((shard / "passages.json").read_text())["episodes"]]
+    assert "One Medical, retitled" in titles
+    assert not (shard / site_semantic.REBUILD_MARK).exists()
 
 
 @pytest.fixture(scope="module")

@@ -14,8 +14,10 @@ Datasette and the command line do (ingest.wordtimes).
 
 A shard is a show's episodes in blocks of `SHARD_EPISODES`, counted from the oldest (as the
 list pages are), each its own Pagefind bundle in `pagefind/<shard>/`, listed in
-`pagefind/shards.json`. The search page loads the first and merges the others in the browser
-(Pagefind's `mergeIndex`: one result list, sorted by score, filters across all). So a new
+`pagefind/shards.json` (with each shard's page count). The search page loads the first and
+merges the others in the browser (Pagefind's `mergeIndex`: one result list, sorted by score,
+filters across all), and searches the last few shards on their own first, so its first results
+do not wait for the whole archive. So a new
 episode re-indexes its show's newest shard only, and Pagefind's memory follows the shard, not
 the archive: one index of 10,000 episodes peaked at 7.6 GB.
 """
@@ -118,7 +120,8 @@ def build_shards(site: Path, shards: Sequence[Shard], rebuild: Iterable[str]) ->
             pages += _build_shard(site, shard)
     root = site / INDEX_DIR
     root.mkdir(parents=True, exist_ok=True)
-    manifest = {"shards": [s.name for s in shards]}
+    # Pages per shard: the search page searches the last few shards on their own first.
+    manifest = {"shards": [s.name for s in shards], "pages": [len(s.pages) for s in shards]}
     write_atomic(root / MANIFEST, json.dumps(manifest, indent=1) + "\n")
     # Gone shards, and what a killed build left (dot-named staging folders).
     keep = {s.name for s in shards} | {MANIFEST}

@@ -23,26 +23,55 @@
 
   // The index is in shards (see ingest/sitegen/search.py): the first is loaded, the others
   // merged into it, and Pagefind then searches them as one (results sorted by score).
+  // The last shards listed, about FIRST_PASS_PAGES episodes, are also loaded on their own (a
+  // second Pagefind: the module under another URL, with its own worker) and searched first. A
+  // word said in every episode costs Pagefind time in proportion to the pages that hold it
+  // (about 7 s at 10,000 synthetic episodes on a loaded machine), so the first results come
+  // from those shards while the whole archive is searched; the rest then join (`joinWords`).
+  var FIRST_PASS_PAGES = 250;
+  var firstPass = null;
+  function pagefindOver(shards, tag) {
+    return import(bundle + shards[0] + "/pagefind.js" + tag).then(function (module) {
+      return module.options({ baseUrl: base })
+        .then(function () {
+          return Promise.all(shards.slice(1).map(function (name) {
+            return module.mergeIndex(bundle + name + "/", { baseUrl: base });
+          }));
+        })
+        .then(function () { return module; });
+    });
+  }
+
+  // The first pass's shards: the last listed, until FIRST_PASS_PAGES pages; none when they
+  // would be most of the archive anyway (or the manifest does not count pages).
+  function firstShards(manifest) {
+    var shards = manifest.shards, pages = manifest.pages;
+    if (!pages || pages.length !== shards.length) return [];
+    var total = pages.reduce(function (a, b) { return a + b; }, 0);
+    var picked = [], count = 0;
+    for (var i = shards.length - 1; i >= 0 && count < FIRST_PASS_PAGES; i--) {
+      picked.unshift(shards[i]);
+      count += pages[i];
+    }
+    return count * 2 <= total ? picked : [];
+  }
+
   function load() {
     if (!pagefind) {
-      pagefind = fetch(bundle + "shards.json")
+      var manifest = fetch(bundle + "shards.json")
         .then(function (response) {
           if (!response.ok) throw new Error("no search index (" + response.status + ")");
           return response.json();
         })
         .then(function (manifest) {
-          var shards = manifest.shards || [];
-          if (!shards.length) throw new Error("the search index is empty");
-          return import(bundle + shards[0] + "/pagefind.js").then(function (module) {
-            return module.options({ baseUrl: base })
-              .then(function () {
-                return Promise.all(shards.slice(1).map(function (name) {
-                  return module.mergeIndex(bundle + name + "/", { baseUrl: base });
-                }));
-              })
-              .then(function () { return module; });
-          });
+          if (!(manifest.shards || []).length) throw new Error("the search index is empty");
+          return manifest;
         });
+      pagefind = manifest.then(function (m) { return pagefindOver(m.shards, ""); });
+      firstPass = manifest.then(function (m) {
+        var few = firstShards(m);
+        return few.length ? pagefindOver(few, "?first") : null;
+      }).catch(function () { return null; });  // the whole archive's search still answers
       pagefind.catch(function () { pagefind = null; });  // a later search tries again
     }
     return pagefind;
@@ -60,24 +89,38 @@
   function loadSemantic() {
     if (!semantic) {
       semantic = fetchOk(semanticRoot + "index.json", "json").then(function (index) {
+        // A shard that cannot be fetched is left out: the others still answer by meaning.
         var shards = (index.shards || []).map(function (name) {
           var folder = semanticRoot + name + "/";
           return Promise.all([fetchOk(folder + "passages.json", "json"), fetchOk(folder + "vectors.bin", "arrayBuffer")])
             .then(function (parts) {
               var numbers = [], seen = {};
               parts[0].passages.forEach(function (p) { numbers.push(seen[p[0]] = (seen[p[0]] === undefined ? 0 : seen[p[0]] + 1)); });
-              return { folder: folder, episodes: parts[0].episodes, passages: parts[0].passages, numbers: numbers, vectors: parts[1], texts: {} };
-            });
+              return { folder: folder, episodes: parts[0].episodes, passages: parts[0].passages, numbers: numbers, vectors: parts[1], texts: {}, textPassages: parts[0].text_passages };
+            })
+            .catch(function () { return null; });
         });
         return Promise.all([fetchOk(semanticRoot + "vocab.txt", "text"), fetchOk(semanticRoot + "model.bin", "arrayBuffer"), Promise.all(shards)])
           .then(function (parts) {
-            return { model: new window.PodarchiveSemantic.Model(parts[0], parts[1]), shards: parts[2] };
+            var loaded = parts[2].filter(Boolean);
+            if (parts[2].length && !loaded.length) throw new Error("no passage vectors could be fetched");
+            return { model: new window.PodarchiveSemantic.Model(parts[0], parts[1]), shards: loaded };
           });
       });
       semantic.catch(function () { semantic = null; });
     }
     return semantic;
   }
+
+  // A hit by meaning is shown only when its cosine with the query (static vectors) reaches the
+  // floor and is within MEANING_BELOW_BEST of the best hit's: without them every query listed
+  // the ten nearest episodes, related or not ("reverse interview" listed pay ranges). Chosen
+  // on the sample show beside The Changelog (no answer lost, wrong hits per query 9.1 -> 4.9),
+  // checked on Brain Science, held out (no answer lost; 3 of 32 off-topic queries list
+  // anything, 32 without): bench/meaning_floor.py.
+  var MEANING_FLOOR = 0.3;
+  var MEANING_BELOW_BEST = 0.15;
+  function closeEnough(score, best) { return score >= MEANING_FLOOR && score >= best - MEANING_BELOW_BEST; }
 
   // Episodes by their passage closest in meaning to the query, best first.
   function byMeaning(q, topic) {
@@ -94,19 +137,23 @@
           if (!old || old.score < scores[i]) best[episode.url] = { score: scores[i], shard: shard, episode: e, passage: i, data: episode };
         }
       });
-      return Object.keys(best).map(function (url) { return best[url]; })
-        .sort(function (a, b) { return b.score - a.score; }).slice(0, MEANING_SHOWN)
+      var ranked = Object.keys(best).map(function (url) { return best[url]; })
+        .sort(function (a, b) { return b.score - a.score; });
+      var top = ranked.length ? ranked[0].score : 0;
+      return ranked.filter(function (hit) { return closeEnough(hit.score, top); }).slice(0, MEANING_SHOWN)
         .map(function (hit) { hit.model = index.model; hit.query = query; return hit; });
     });
   }
 
   // A hit by meaning lands on its passage's sentence closest to the query (its sentences are
-  // fetched with the rest of the episode's, once).
+  // fetched with those of the few passages around it, ingest/sitegen/semantic.py TEXT_PASSAGES).
   function moment(hit, q) {
     var shard = hit.shard;
-    var texts = shard.texts[hit.episode] || (shard.texts[hit.episode] = fetchOk(shard.folder + "text/" + hit.episode + ".json", "json"));
+    var number = shard.numbers[hit.passage], chunk = Math.floor(number / shard.textPassages);
+    var name = hit.episode + "-" + chunk;
+    var texts = shard.texts[name] || (shard.texts[name] = fetchOk(shard.folder + "text/" + name + ".json", "json"));
     return texts.then(function (text) {
-      var said = text.passages[shard.numbers[hit.passage]] || [];
+      var said = text.passages[number % shard.textPassages] || [];
       var best = null, bestScore = -Infinity;
       // A sentence is scored with the one after it: one short sentence is too few tokens for
       // a bag of them to say what it is about (chosen on the sample show, bench/relevance.py).
@@ -233,6 +280,17 @@
     return p;
   }
 
+  // A card's sub-results: its paragraphs matched by words, then the moment found by meaning.
+  // Words matched near that moment win: they land on the word itself.
+  function cardHits(data, found) {
+    var hits = data ? paragraphHits(data) : [];
+    var near = found && found.moment;
+    if (near && !hits.some(function (hit) { return Math.abs(hit.seconds - near.seconds) <= 10; })) {
+      hits.push(near);
+    }
+    return hits.slice(0, SUB_RESULTS);
+  }
+
   // A result card: Pagefind's `data` (null for an episode found by meaning only) and the hit
   // by meaning (`found`: its episode and moment, else null).
   function card(data, q, found) {
@@ -245,14 +303,7 @@
     li.appendChild(h);
     var meta = data ? [data.meta && data.meta.show, data.meta && data.meta.date].filter(Boolean).join(" · ") : found.data.meta;
     if (meta) li.appendChild(el("p", "meta", meta));
-    var hits = data ? paragraphHits(data) : [];
-    var near = found && found.moment;
-    // Words matched near the moment found by meaning win: they land on the word itself. And
-    // within a card the words said come first: the moment by meaning follows them.
-    if (near && !hits.some(function (hit) { return Math.abs(hit.seconds - near.seconds) <= 10; })) {
-      hits.push(near);
-    }
-    hits = hits.slice(0, SUB_RESULTS);
+    var hits = cardHits(data, found);
     if (!hits.length) {  // the words are in the title or show notes only
       li.appendChild(excerpt(data.excerpt));
       return li;
@@ -292,10 +343,14 @@
     var mine = ++latest;
     if (!q && !topic) { list.replaceChildren(); status.textContent = ""; return Promise.resolve(); }
     status.textContent = "Searching…";
+    form.setAttribute("data-state", "searching");
     var meaning = q && !isExact(q) && semanticRoot && window.PodarchiveSemantic;
-    var words = load()
-      .then(function (pf) { return pf.search(q || null, topic ? { filters: { topic: [topic] } } : {}); });
-    var done = meaning ? hybrid(q, topic, words, mine) : wordsOnly(q, words, mine);
+    var options = topic ? { filters: { topic: [topic] } } : {};
+    var words = load().then(function (pf) { return pf.search(q || null, options); });
+    var early = firstPass.then(function (pf) { return pf ? pf.search(q || null, options) : null; })
+      .catch(function () { return null; });
+    var first = firstWords(early, words);
+    var done = meaning ? hybrid(q, topic, first, words, mine) : wordsOnly(q, first, words, mine);
     return done.catch(function (error) {
       status.textContent = "Search is unavailable: " + error.message;
     });
@@ -310,28 +365,87 @@
   function plural(n, word) { return n + " " + word + (n === 1 ? "" : "s"); }
 
   // Words only (typed syntax, a topic alone, or no index by meaning): Pagefind's ranking.
-  function wordsOnly(q, words, mine) {
-    return words.then(function (search) {
-      if (mine !== latest || !search) return null;
-      // Every result's data is asked for at once; cards appear in rank order as it arrives,
-      // the first without waiting for the other nineteen.
-      var pending = search.results.slice(0, SHOWN).map(function (r) {
-        return r.data().then(function (data) { return card(data, q); });
-      });
-      list.replaceChildren();
-      return inOrder(pending, mine).then(function () {
-        var total = search.results.length;
-        finish(mine, total === 0 ? "No episodes match."
-          : plural(total, "episode") + (total > SHOWN ? ", showing the best " + SHOWN : ""));
+  function wordsOnly(q, first, words, mine) {
+    return first.then(function (winner) { return showWords(q, winner, words, mine); }).then(function (shown) {
+      if (!shown) return;
+      var total = shown.total;
+      finish(mine, total === 0 ? "No episodes match."
+        : plural(total, "episode") + (total > SHOWN ? ", showing the best " + SHOWN : ""));
+    });
+  }
+
+  // Whichever word search is in first: the first pass's ({first}) or the whole archive's
+  // ({full}); the first pass only while the archive's is still running.
+  function firstWords(early, words) {
+    var full = words.then(function (search) { return { full: search }; });
+    return Promise.race([
+      early.then(function (search) { return search ? { first: search } : full; }),
+      full,
+    ]);
+  }
+
+  // A search's best SHOWN results as entries (promises): its data, card and rank (`lex`).
+  // Every result's data is asked for at once; cards appear in rank order as it arrives.
+  function entries(search, q) {
+    return search.results.slice(0, SHOWN).map(function (r, i) {
+      return r.data().then(function (data) {
+        return { id: r.id, key: pageKey(data.url), data: data, score: r.score, lex: i + 1, li: card(data, q) };
       });
     });
   }
 
-  // Cards (promises of them) appended in order, each as soon as it and those before it are in.
-  function inOrder(pending, mine) {
-    return pending.reduce(function (shown, next) {
-      return shown.then(function () { return next; }).then(function (item) {
-        if (mine === latest && item) list.appendChild(item);
+  // The word results on the page as they come: the whole archive's, or the first pass's and
+  // then the archive's joining them. Resolves to {shown: entries in page order, total}.
+  function showWords(q, winner, words, mine) {
+    if (mine !== latest) return null;
+    var shown = [];
+    list.replaceChildren();
+    if (winner.full) {
+      return inOrder(entries(winner.full, q), mine, shown)
+        .then(function () { return { shown: shown, total: winner.full.results.length }; });
+    }
+    status.textContent = "Searching every episode…";
+    return inOrder(entries(winner.first, q), mine, shown)
+      .then(function () { return words; })
+      .then(function (search) { return joinWords(q, search, shown, mine); });
+  }
+
+  // The whole archive's word results join the first pass's without moving them: each new one
+  // is inserted above the first shown card it outscores (a page's score is the same in both:
+  // each shard scores its own pages, and the first pass's shards are the archive's own).
+  function joinWords(q, search, shown, mine) {
+    if (mine !== latest) return null;
+    var byId = {};
+    shown.forEach(function (e) { byId[e.id] = e; e.lex = SHOWN + 1; });
+    var top = search.results.slice(0, SHOWN);
+    var pending = top.map(function (r, i) {
+      if (byId[r.id]) { byId[r.id].lex = i + 1; return Promise.resolve(null); }
+      return r.data().then(function (data) {
+        return { id: r.id, key: pageKey(data.url), data: data, score: r.score, lex: i + 1, li: card(data, q) };
+      });
+    });
+    return Promise.all(pending).then(function (news) {
+      if (mine !== latest) return null;
+      var order = shown.slice();
+      news.forEach(function (e) {
+        if (!e) return;
+        var at = order.length;
+        for (var k = 0; k < order.length; k++) if (order[k].score < e.score) { at = k; break; }
+        list.insertBefore(e.li, at < order.length ? order[at].li : null);
+        order.splice(at, 0, e);
+      });
+      return { shown: order, total: search.results.length };
+    });
+  }
+
+  // Cards (promises of entries: {li, ...}) appended in order, each as soon as it and those
+  // before it are in; the entries shown are pushed onto `shown`.
+  function inOrder(pending, mine, shown) {
+    return pending.reduce(function (done, next) {
+      return done.then(function () { return next; }).then(function (item) {
+        if (mine !== latest || !item) return;
+        list.appendChild(item.li);
+        if (shown) shown.push(item);
       });
     }, Promise.resolve());
   }
@@ -340,56 +454,135 @@
 
   // By words and by meaning: Pagefind's episodes and the static model's, fused by reciprocal
   // rank (as ingest/search/hybrid.py fuses passages). Search by meaning failing leaves words.
+  // On a fresh page the meaning (model and vectors) comes in well after the words: the word
+  // results are shown as they come, and the meaning then joins them (see `join`).
   var RRF_K = 60;
-  function hybrid(q, topic, words, mine) {
-    var lexical = words.then(function (search) {
-      return Promise.all(search.results.slice(0, SHOWN).map(function (r) { return r.data(); }))
-        .then(function (data) { return { total: search.results.length, data: data }; });
-    });
-    var semanticHits = byMeaning(q, topic).catch(function () { return null; });
-    return Promise.all([lexical, semanticHits]).then(function (parts) {
+  function hybrid(q, topic, first, words, mine) {
+    var meaning = { hits: undefined };  // undefined while it is coming; null when unavailable
+    var semanticHits = byMeaning(q, topic).catch(function () { return null; })
+      .then(function (hits) { meaning.hits = hits; return hits; });
+    return first.then(function (winner) {
       if (mine !== latest) return null;
-      var entries = {}, keys = [];
-      function entry(key) {
-        if (!entries[key]) { entries[key] = { score: 0 }; keys.push(key); }
-        return entries[key];
-      }
-      parts[0].data.forEach(function (data, i) {
-        var e = entry(pageKey(data.url));
-        e.data = data; e.lex = i + 1; e.score += 1 / (RRF_K + i + 1);
-      });
-      (parts[1] || []).forEach(function (hit, i) {
-        var e = entry(pageKey(base + hit.data.url));
-        e.found = hit; e.sem = i + 1; e.score += 1 / (RRF_K + i + 1);
-      });
-      var ranked = keys.map(function (k) { return entries[k]; })
-        .sort(function (a, b) { return b.score - a.score || (a.lex || 1e9) - (b.lex || 1e9); })
-        .slice(0, SHOWN);
-      var pending = ranked.map(function (e) {
-        var placed = e.found ? moment(e.found, q).catch(function () { return null; }) : Promise.resolve(null);
-        return placed.then(function (near) {
-          if (e.found) e.found.moment = near;
-          if (!e.data && !near) return null;  // found by meaning, but its sentences are missing
-          return card(e.data || null, q, e.found);
+      var full = winner.full;
+      if (full && (meaning.hits !== undefined || !full.results.length)) {
+        // Both in (or no words to show first): one list, fused, once both are in.
+        if (!full.results.length) status.textContent = "Searching by meaning…";
+        return semanticHits.then(function (hits) {
+          return Promise.all(entries(full, q)).then(function (lexical) {
+            return fused(q, lexical, full.results.length, hits, mine);
+          });
         });
-      });
-      list.replaceChildren();
-      return inOrder(pending, mine).then(function () {
-        var total = list.children.length;
-        var note = parts[1] === null ? " (by words only: search by meaning is unavailable)"
-          : parts[0].total ? ", " + parts[0].total + " with every word" : ", none with every word";
-        finish(mine, total === 0 ? "No episodes match." : plural(total, "episode") + " by words and meaning" + note);
+      }
+      return showWords(q, winner, words, mine).then(function (shown) {
+        if (!shown) return null;
+        status.textContent = plural(shown.total, "episode") + " with every word; searching by meaning…";
+        return semanticHits.then(function (hits) { return join(q, shown.shown, shown.total, hits, mine); });
       });
     });
   }
 
+  // Fused scores: each episode's reciprocal ranks by words (`lex`) and by meaning summed.
+  function fuse(lexical, hits) {
+    var entries = {}, keys = [];
+    lexical.forEach(function (e) {
+      entries[e.key] = e; keys.push(e.key);
+      e.score = 1 / (RRF_K + e.lex);
+    });
+    (hits || []).forEach(function (hit, i) {
+      var key = pageKey(base + hit.data.url);
+      var e = entries[key];
+      if (!e) { e = entries[key] = { key: key, score: 0 }; keys.push(key); }
+      e.found = hit; e.sem = i + 1; e.score += 1 / (RRF_K + i + 1);
+    });
+    return keys.map(function (k) { return entries[k]; })
+      .sort(function (a, b) { return b.score - a.score || (a.lex || 1e9) - (b.lex || 1e9); });
+  }
+
+  // A hit by meaning's moment (null when its sentences are missing), set on the hit.
+  function place(e, q) {
+    if (!e.found) return Promise.resolve(null);
+    return moment(e.found, q).catch(function () { return null; })
+      .then(function (near) { e.found.moment = near; return near; });
+  }
+
+  // Both lists in: one list in fused order, each card as soon as it and those before it are in.
+  function fused(q, lexical, total, hits, mine) {
+    if (mine !== latest) return null;
+    var pending = fuse(lexical, hits).slice(0, SHOWN).map(function (e) {
+      return place(e, q).then(function (near) {
+        if (!e.data && !near) return null;  // found by meaning, but its sentences are missing
+        e.li = card(e.data || null, q, e.found);
+        return e;
+      });
+    });
+    list.replaceChildren();
+    return inOrder(pending, mine).then(function () { finishHybrid(mine, total, hits); });
+  }
+
+  // The meaning joins word results already shown, without moving them: a shown episode also
+  // found by meaning gains its moment in place, and an episode found by meaning alone is
+  // inserted above the first shown card that fuses below it (never above the first card, which
+  // holds every word: reciprocal rank puts a word hit first too).
+  function join(q, shown, total, hits, mine) {
+    if (mine !== latest) return null;
+    var ranked = fuse(shown, hits).filter(function (e) { return e.found; });
+    return Promise.all(ranked.map(function (e) { return place(e, q); })).then(function () {
+      if (mine !== latest) return;
+      var order = shown.slice();
+      ranked.forEach(function (e) {
+        if (!e.found.moment) return;
+        if (e.li) {  // shown: its moment by meaning added, if the card has room for it
+          var hits = cardHits(e.data, e.found);
+          if (hits.indexOf(e.found.moment) < 0) return;
+          var li = card(e.data, q, e.found);
+          list.replaceChild(li, e.li);
+          e.li = li;
+          return;
+        }
+        var at = order.length;
+        for (var k = 1; k < order.length; k++) if (order[k].score < e.score) { at = k; break; }
+        if (at >= SHOWN) return;
+        e.li = card(null, q, e.found);
+        list.insertBefore(e.li, at < order.length ? order[at].li : null);
+        order.splice(at, 0, e);
+      });
+      finishHybrid(mine, total, hits);
+    });
+  }
+
+  function finishHybrid(mine, total, hits) {
+    var count = list.children.length;
+    var note = hits === null ? " (by words only: search by meaning is unavailable)"
+      : total ? ", " + total + " with every word" : ", none with every word";
+    finish(mine, count === 0 ? "No episodes match." : plural(count, "episode") + " by words and meaning" + note);
+  }
+
+  // Fetched before the first search, as the page opens: Pagefind and every shard's entry and
+  // metadata (small), and the model and vectors by meaning (most of the bytes) once a search
+  // by meaning is near: a query in the address, or the box focused or typed in. On a fresh
+  // page these loads were most of the wait for the first result.
+  function noop() {}
+  function warmMeaning() {
+    if (semanticRoot && window.PodarchiveSemantic && !isExact(input.value)) loadSemantic().catch(noop);
+  }
+  load().catch(noop);
+
   form.addEventListener("submit", function (event) { event.preventDefault(); clearTimeout(timer); run(); });
-  input.addEventListener("input", function () { clearTimeout(timer); timer = setTimeout(run, 250); });
+  input.addEventListener("input", function () {
+    clearTimeout(timer);
+    timer = setTimeout(run, 250);
+    warmMeaning();
+    // Pagefind fetches the index chunks of the words typed so far while the pause runs out.
+    var q = input.value.trim();
+    if (q) load().then(function (pf) { return pf.preload(q, select.value ? { filters: { topic: [select.value] } } : {}); }).catch(noop);
+  });
+  input.addEventListener("focus", warmMeaning);
   select.addEventListener("change", function () { clearTimeout(timer); run(); });
 
   var params = new URLSearchParams(window.location.search);
   input.value = params.get("q") || "";
   var topic = params.get("topic") || "";
   if (topic && Array.prototype.some.call(select.options, function (o) { return o.value === topic; })) select.value = topic;
+  if (input.value) warmMeaning();
   if (input.value || select.value) run();
 })();
