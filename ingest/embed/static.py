@@ -33,7 +33,6 @@ from pathlib import Path
 import numpy as np
 
 from ingest.embed import VOCAB, int8
-from ingest.embed.int8 import pack as quantise  # the layout of the site's shard vectors too
 
 MODEL_ID = "minilm-static-128-v2"  # what the site's vectors were made with
 DIMENSION = 128  # 4 MB for 30,522 tokens: with 300 long episodes' vectors, under 10 MB
@@ -232,7 +231,7 @@ def main() -> None:
     sentences, talk = teacher_text()
     targets = Encoder(threads=2).encode(sentences, batch_size=32)
     rows = fit(distilled, sentences, targets, token_counts(talk))
-    write_atomic(MODEL_FILE, quantise(rows))
+    write_atomic(MODEL_FILE, int8.pack(rows))
     seconds = time.perf_counter() - started
     print(
         f"{MODEL_FILE}: {MODEL_FILE.stat().st_size} bytes,"

@@ -153,9 +153,10 @@ def _build_shard(db, root: Path, shard: Shard, episodes: list[dict], model) -> N
             )
             (staging / "text" / f"{number}-{chunk}.json").write_text(body, "utf-8")
     vectors = model.encode(texts) if texts else np.zeros((0, model.dimension), np.float32)
-    from ingest.embed.static import MODEL_ID, quantise
+    from ingest.embed import int8
+    from ingest.embed.static import MODEL_ID
 
-    (staging / "vectors.bin").write_bytes(quantise(vectors))
+    (staging / "vectors.bin").write_bytes(int8.pack(vectors))
     data = {
         "model": MODEL_ID,
         "episodes": listed,
