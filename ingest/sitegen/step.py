@@ -130,23 +130,26 @@ def build_site(
     for show in data.shows:
         own = [s for s in summaries if s["show_id"] == show["id"]]
         _lists(page, show["url"], "show.html", own, [rows[s["id"]] for s in own], show=show)
+    # Episode id -> the paragraphs its page was rendered from this build: the text download is
+    # made of the same ones (reading and grouping a transcript twice was a fifth of a build).
+    read: dict[str, list[dict]] = {}
+
+    def with_transcript(context: dict) -> dict:
+        episode = site_data.with_transcript(db, context["episode"])
+        read[episode["id"]] = episode["passages"]
+        # The JSON-LD is made from the episode, its show and the base URL (in `common`).
+        return context | {"episode": episode, "ld": _episode_ld(episode, context["show"], base)}
+
     for episode in data.episodes:
         show = shows[episode["show_id"]]
         page(
             episode["url"] + "index.html",
             "episode.html",
-            # The JSON-LD is made from the episode, its show and the base URL (in `common`).
-            complete=lambda context: (
-                context
-                | {
-                    "episode": site_data.with_transcript(db, context["episode"]),
-                    "ld": _episode_ld(context["episode"], context["show"], base),
-                }
-            ),
+            complete=with_transcript,
             episode=episode,
             show=show,
         )
-        _text_download(writer, db, episode, base, version)
+        _text_download(writer, db, episode, base, version, read.pop(episode["id"], None))
     _topic_pages(page, rows, data, summaries)
     _people_pages(page, rows, data, summaries, speaker_store.moments_by_speaker(db))
     page("search/index.html", "search.html", topics=_topic_counts(data))
@@ -288,8 +291,11 @@ def _semantic_index(db, site: Path, shards, data, stale: list[str], report: Buil
         report.errors.append(f"search by meaning: could not build its index ({error})")
 
 
-def _text_download(writer: SiteWriter, db, episode: dict, base: BaseUrl, version: str) -> None:
-    """The episode's transcript as text (see `downloads`), rewritten only when it changed."""
+def _text_download(
+    writer: SiteWriter, db, episode: dict, base: BaseUrl, version: str, paragraphs=None
+) -> None:
+    """The episode's transcript as text (see `downloads`), rewritten only when it changed;
+    `paragraphs` are its passages when already read."""
     text_file = next((f for f in episode["transcript_files"] if f["ext"] == "txt"), None)
     if text_file is None:
         return
@@ -298,7 +304,9 @@ def _text_download(writer: SiteWriter, db, episode: dict, base: BaseUrl, version
     digest = content_hash(version, "transcript.txt", json.dumps(inputs))
     if writer.unchanged(text_file["url"], digest):
         return
-    paragraphs = site_data.passages(site_store.segments_of(db, episode["id"]), word_times=False)
+    if paragraphs is None:
+        segments = site_store.segments_of(db, episode["id"])
+        paragraphs = site_data.passages(segments, word_times=False)
     writer.write(text_file["url"], digest, downloads.transcript_text(episode, paragraphs, base))
 
 
@@ -412,6 +420,7 @@ def _people_pages(
         for person in data.people
     ]
     page("people/index.html", "people.html", people=people)
+    by_id = {episode["id"]: episode for episode in data.episodes}  # once, not once a person
     for person in data.people:
         number = person["person_id"]
         _lists(
@@ -422,14 +431,14 @@ def _people_pages(
             keys[number],
             front={"episode_count": len(appearances[number])},
             person=person | {"shows": hosting[number]},
-            moments=_moments_said(said.get(person["name"], []), data.episodes),
+            moments=_moments_said(said.get(person["name"], []), by_id),
         )
 
 
-def _moments_said(found: list[dict], episodes: list[dict]) -> list[dict]:
+def _moments_said(found: list[dict], by_id: dict[str, dict]) -> list[dict]:
     """A person's own topic moments (they speak the line each starts on), best first, with
-    their episode's title and page, quoting that line (once, with all the topics it carries)."""
-    by_id = {episode["id"]: episode for episode in episodes}
+    their episode's title and page (`by_id`: the site's episodes by id), quoting that line
+    (once, with all the topics it carries)."""
     moments = []
     for row in found:
         episode = by_id.get(row["episode_id"])
