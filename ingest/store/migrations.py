@@ -676,6 +676,14 @@ def m160_related_moments(db: sqlite_utils.Database) -> None:
     )
 
 
+def m165_segments_by_time(db: sqlite_utils.Database) -> None:
+    """Each episode's segments by start time: a site build finds the line every topic moment
+    of the archive starts on (its speaker, its quote) by a search of this index, where the
+    (episode_id, idx) key made it scan and sort the episode's segments (60,000 moments at
+    10,000 episodes)."""
+    db.execute("CREATE INDEX IF NOT EXISTS segments_episode_start ON segments(episode_id, start)")
+
+
 MIGRATIONS: list[Migration] = [
     m001_shows_and_episodes,
     m002_segments,
@@ -693,6 +701,7 @@ MIGRATIONS: list[Migration] = [
     m120_tag_evidence,
     m130_topic_mentions,
     m160_related_moments,
+    m165_segments_by_time,
 ]
 
 
