@@ -122,6 +122,7 @@ def line(name: str, report) -> None:
         f" {report.quote_seconds:.2f} s, {report.sentences_embedded} sentences embedded);"
         f" {report.episodes_remade} episode list(s) made, {report.lists_updated} older list(s)"
         f" updated, {report.topics_remade} topic list(s) made, {report.vectors_read:,} vectors"
+        f" read from SQLite, {report.vectors_cached:,} from the copy beside it"
     )
 
 

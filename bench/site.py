@@ -12,6 +12,7 @@ result < 1 s (median of 10 queries).
     python bench/site.py --episodes 10000 --keep /tmp/bench-site-10k   # generated once, reused
     python bench/site.py --episodes 300 --minutes 80 --skip-passages   # the budget by meaning:
                                      # 300 long episodes, < 10 MB before the first result, < 1 s
+    python bench/site.py --episodes 10000 --keep /tmp/bench-site-10k --html-only  # pages only
 """
 
 from __future__ import annotations
@@ -424,6 +425,11 @@ def main() -> None:
     parser.add_argument(
         "--minutes", type=int, default=40, help="Length of each synthetic episode (new archives)."
     )
+    parser.add_argument(
+        "--html-only",
+        action="store_true",
+        help="Only the HTML: full, no-change and one-new-episode builds (no index, no browser).",
+    )
     args = parser.parse_args()
 
     root = args.keep or Path(tempfile.mkdtemp(prefix="bench-site-"))
@@ -442,6 +448,15 @@ def main() -> None:
     )
 
     step(figures, "full_html", HTML_BUILD, root)
+    if args.html_only:
+        step(figures, "noop_rebuild_html", HTML_BUILD, root)
+        add_episodes(archive, db["episodes"].count + 1, 1)
+        step(figures, "one_new_episode_html", HTML_BUILD, root)
+        figures["load_after"] = os.getloadavg()
+        print(json.dumps(figures, indent=1))
+        if not args.keep:
+            shutil.rmtree(root, ignore_errors=True)
+        return
     # The pages are there: this indexes every shard (and rewrites no page).
     step(figures, "index_all_shards", FULL_BUILD, root)
     figures["index_all_shards"]["size_mb"] = round(folder_mb(archive.site_dir / "pagefind"), 1)

@@ -21,6 +21,7 @@ import pytest
 from ingest import embed, wordtimes
 from ingest.archive import Archive
 from ingest.records import Episode, Segment, Show, Transcript
+from ingest.related import cache as vector_cache
 from ingest.related import nearest
 from ingest.related.step import update_related
 from ingest.search.index import embed_passages
@@ -331,6 +332,8 @@ def test_incremental_lists_equal_lists_made_from_scratch(tmp_path, monkeypatch):
     _synthetic(db, 5, 6, rng, first=12)
     added = update_related(db)
     assert added.episodes_remade == 5 and added.lists_updated > 0
+    # Only the new episodes' vectors are read from SQLite; the rest from the copy beside it.
+    assert (added.vectors_read, added.vectors_cached) == (5 * 6, 12 * 6)
     # One episode is re-embedded (new passages and vectors), another loses its passages.
     changed, gone = ids[3], ids[7]
     assert {changed, gone} <= {row[1] for row in _lists(db)}
@@ -347,6 +350,22 @@ def test_incremental_lists_equal_lists_made_from_scratch(tmp_path, monkeypatch):
     assert scratch.episodes_remade == 16
     assert _lists(db) == kept
     assert update_related(db).vectors_read == 0
+
+    # A torn copy is no copy; an episode whose vectors changed behind the triggers' back (the
+    # stale mark cleared) is read again all the same.
+    copy = tmp_path / "a" / vector_cache.FOLDER / vector_cache.NAME
+    copy.write_bytes(copy.read_bytes()[: copy.stat().st_size // 2])
+    with db.conn:
+        db.execute("INSERT OR IGNORE INTO related_stale SELECT episode_id FROM passage_vectors")
+    torn = update_related(db)
+    assert (torn.vectors_read, torn.vectors_cached) == (16 * 6, 0) and _lists(db) == kept
+    with db.conn:
+        db.execute("DELETE FROM passage_vectors WHERE episode_id = ?", [ids[5]])
+        db.execute("DELETE FROM related_stale")
+        db.execute("INSERT INTO related_stale VALUES (?)", [ids[0]])
+    behind = update_related(db)
+    assert (behind.vectors_read, behind.vectors_cached) == (6, 14 * 6)
+    assert ids[5] not in {row[0] for row in _lists(db)}
 
 
 # --- in Chromium: the link plays the other episode there, words marked; screenshots, axe ----

@@ -640,3 +640,74 @@ def test_build_of_one_show(archive, episodes, mp3):
     assert not (archive.site_dir / "shows" / other["id"]).exists()
     assert any(rel.startswith(f"shows/{other['id']}/") for rel in report.removed)
     assert "Elsewhere" not in (archive.site_dir / "index.html").read_text()
+
+
+def test_episodes_made_in_two_processes_are_the_ones_made_in_one(archive, episodes, monkeypatch):
+    """A large build makes its episode pages and text downloads in forked workers (each with
+    its own connection); the files and what the build records of them are the same."""
+    from ingest.sitegen import episodes as site_episodes
+
+    def files(site):
+        return {
+            str(p.relative_to(site)): p.read_bytes()
+            for p in site.rglob("*")
+            if p.is_file() and p.name != ".build-manifest.json"
+        }
+
+    first = build(archive)
+    one = files(archive.site_dir)
+    manifest = json.loads((archive.site_dir / ".build-manifest.json").read_text())["outputs"]
+    for path in archive.site_dir.rglob("*"):
+        if path.is_file():
+            path.unlink()
+    forks = []
+    real_pool = site_episodes.multiprocessing.get_context("fork").Pool
+    monkeypatch.setattr(site_episodes, "PARALLEL_FROM", 1)
+    monkeypatch.setattr(
+        site_episodes.multiprocessing.get_context("fork"),
+        "Pool",
+        lambda *a, **k: forks.append(a) or real_pool(*a, **k),
+    )
+    second = build(archive)
+    assert forks, "the episodes were not made in worker processes"
+    assert files(archive.site_dir) == one
+    assert sorted(second.written) == sorted(first.written)
+    again = json.loads((archive.site_dir / ".build-manifest.json").read_text())["outputs"]
+    assert again == manifest
+
+
+def test_feeds_are_paged_as_archives_a_new_episode_leaves_alone(archive, episodes, monkeypatch):
+    """RFC 5005 archived feeds: feed.xml holds the newest episodes and links to fixed pages
+    of older ones (each an fh:archive linking back to the feed), which reach every episode
+    once; a new episode rewrites the feed, not the archive pages."""
+    monkeypatch.setattr(site_feed, "FEED_PAGE_ITEMS", 2)
+    add_weekly_episodes(archive, 7)  # 10 episodes: the feed holds 2, four pages the other 8
+    build(archive, base_url="https://example.com/ttm/")
+    site, atom = archive.site_dir, "{http://www.w3.org/2005/Atom}"
+    db = archive.open_db()
+    every = {row[0] for row in db.execute("SELECT guid FROM episodes")}
+
+    def walk(prefix):
+        seen, path, documents = [], site / f"{prefix}feed.xml", 0
+        while path is not None:
+            channel = ET.parse(path).getroot().find("channel")
+            links = {a.get("rel"): a.get("href") for a in channel.findall(f"{atom}link")}
+            archived = channel.find("{http://purl.org/syndication/history/1.0}archive")
+            assert (archived is not None) == (documents > 0), path
+            if documents:
+                assert links["current"] == f"https://example.com/ttm/{prefix}feed.xml"
+            assert links["self"] == "https://example.com/ttm/" + str(path.relative_to(site))
+            seen += [item.findtext("guid") for item in channel.findall("item")]
+            older = links.get("prev-archive")
+            path = site / older.removeprefix("https://example.com/ttm/") if older else None
+            documents += 1
+        return seen, documents
+
+    for prefix in ("", "shows/talk-talent-to-me/"):
+        seen, documents = walk(prefix)
+        assert sorted(seen) == sorted(every) and documents == 5, prefix
+    (eleventh,) = add_weekly_episodes(archive, 1, first=11)
+    report = build(archive, base_url="https://example.com/ttm/")
+    assert {"feed.xml", "shows/talk-talent-to-me/feed.xml"} <= set(report.written)
+    assert not [rel for rel in report.written if "feed/" in rel]
+    assert sorted(walk("")[0]) == sorted(every | {eleventh["guid"]})

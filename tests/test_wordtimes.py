@@ -43,3 +43,27 @@ def test_the_link_lands_where_matched_words_stand_side_by_side():
     assert search.first_match(text) == len("One week later, a ")
     assert search.first_match(f"only {m}week{e} here") == len("only ")
     assert search.first_match("no match") == -1
+
+
+def test_lines_timed_together_are_timed_as_one_by_one():
+    """decode_all (a whole transcript in numpy) gives decode's floats for every line: stored
+    starts that fit, stored ones that do not, none, Unicode spaces, empty and backwards lines,
+    and times whose hundredths sit on a half (where round(x, 2) must be matched exactly)."""
+    import random
+
+    rng = random.Random(5)
+    pieces = ["a", "bb", "Ünï", "x\u00a0y", "", " ", "\t", "d\x1ce", "😀z", "\u3000", "\u3001"]
+    lines = [(None, "a b c", 0.005, 0.065), (None, "one two", 2.675, 2.675 + 1e-12)]
+    for _ in range(2000):
+        text = " " * rng.randint(0, 2) + " ".join(rng.choices(pieces, k=rng.randint(0, 15)))
+        start = rng.choice([rng.uniform(0, 5000), rng.randint(0, 500) / 200])
+        end = start + rng.choice([rng.uniform(0, 10), -1.0, 0.0, rng.randint(0, 40) / 200])
+        count = len(text.split())
+        stored = None
+        if count and rng.random() < 0.3:  # fitting, or one start too many
+            stored = wordtimes.encode([start + 0.1 * k for k in range(count + rng.randint(0, 1))])
+        lines.append((stored, rng.choice([text, text, None]), start, end))
+    expected = [wordtimes.decode(stored, text, start, end) for stored, text, start, end in lines]
+    assert wordtimes.decode_all(lines) == expected
+    assert sum(map(len, expected)) > 5000
+    assert wordtimes.decode_all([]) == []

@@ -104,6 +104,8 @@ class Vectors:
         order = [self.index[name] for name in [*first, *then] if name in self.index]
         if not order:
             return Vectors([], [], self.matrix[:0])
+        if order == list(range(len(self.names))):  # as they are: no copy of the matrix
+            return self
         rows = np.concatenate([np.arange(self.starts[k], self.ends[k]) for k in order])
         names = [self.names[k] for k in order for _ in range(self.ends[k] - self.starts[k])]
         return Vectors(names, self.ids[rows].tolist(), self.matrix[rows])

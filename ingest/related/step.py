@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ingest.related import cache as vector_cache
 from ingest.related import nearest, quotes
 from ingest.related.nearest import FLOOR, Match, TopList, Vectors
 from ingest.store import related as related_store
@@ -32,7 +33,8 @@ class RelatedReport:
     lists_updated: int = 0  # lists of unchanged episodes that a new passage entered
     topics_remade: int = 0
     sentences_embedded: int = 0
-    vectors_read: int = 0
+    vectors_read: int = 0  # from SQLite
+    vectors_cached: int = 0  # from the copy beside the archive (ingest.related.cache)
     seconds: float = 0.0  # in all; of which:
     read_seconds: float = 0.0  # reading the vectors
     quote_seconds: float = 0.0  # embedding the quoted passages' sentences
@@ -54,8 +56,8 @@ def update_related(db) -> RelatedReport:
     if not stale and not topics_changed and set(known) == set(stamps):
         return report  # nothing changed: no vector work
 
-    vectors = Vectors(*related_store.vector_rows(db, embed.MODEL_ID))
-    report.vectors_read = len(vectors.ids)
+    vectors, report.vectors_read, copy_stale = vector_cache.read(db, embed.MODEL_ID, stale)
+    report.vectors_cached = len(vectors.ids) - report.vectors_read
     report.read_seconds = time.perf_counter() - started
     present = set(vectors.names)
     lists = _episode_lists(db)
@@ -102,6 +104,8 @@ def update_related(db) -> RelatedReport:
         stale,
         stamps,
     )
+    if copy_stale:  # after the lists are saved: a copy is never newer than they are
+        vector_cache.write(db, embed.MODEL_ID, vectors)
     report.seconds = time.perf_counter() - started
     return report
 

@@ -115,16 +115,20 @@ def passages(segments: list[tuple], word_times: bool = True) -> list[dict]:
     """Group (start, end, speaker, text[, words]) segments into readable, timestamped
     paragraphs; each keeps `times`, when each of its words is said (ingest.wordtimes), unless
     `word_times` is off (the text download has no use for them, and they are most of the cost)."""
-    result: list[dict] = []
-    current: dict | None = None
+    lines = []
     for start, end, speaker, text, *stored in segments:
         text = (text or "").strip()
-        if not text:
-            continue
-        start, end = float(start), float(end)
-        times = (
-            wordtimes.decode(stored[0] if stored else None, text, start, end) if word_times else []
-        )
+        if text:
+            lines.append((float(start), float(end), speaker, text, stored[0] if stored else None))
+    # Every word of the episode timed at once (most of a page's cost, word by word).
+    timed = (
+        wordtimes.decode_all([(words, text, start, end) for start, end, _, text, words in lines])
+        if word_times
+        else [[] for _ in lines]
+    )
+    result: list[dict] = []
+    current: dict | None = None
+    for (start, end, speaker, text, _), times in zip(lines, timed, strict=True):
         if current is not None and not (
             speaker != current["speaker"]
             or start - current["end"] >= PASSAGE_PAUSE_SECONDS

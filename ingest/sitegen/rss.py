@@ -4,7 +4,8 @@
 made of them, in the Podcasting 2.0 namespace (podcastindex.org/namespace/1.0):
 `podcast:guid`, `podcast:person`, `podcast:transcript` (every format), `podcast:chapters` and
 `podcast:soundbite`. `topics/<slug>/feed.xml` and `people/<slug>/feed.xml` have one item per
-topic moment, linking to the episode at that second.
+topic moment (the newest, see `sitegen.step.MOMENT_FEED_ITEMS`), linking to the episode at
+that second.
 """
 
 from __future__ import annotations
@@ -22,6 +23,12 @@ if TYPE_CHECKING:
 ITUNES_NS = "http://www.itunes.com/dtds/podcast-1.0.dtd"
 PODCAST_NS = "https://podcastindex.org/namespace/1.0"
 ATOM_NS = "http://www.w3.org/2005/Atom"
+# RFC 5005 (Feed Paging and Archiving), section 4: a feed's older items in archive documents.
+HISTORY_NS = "http://purl.org/syndication/history/1.0"
+# Episodes per page of a re-published feed: `feed.xml` holds the newest FEED_PAGE_ITEMS to
+# 2 * FEED_PAGE_ITEMS - 1 and links to the rest (one feed of 10,000 items was made again for
+# every new episode).
+FEED_PAGE_ITEMS = 100
 SITEMAP_NS = "http://www.sitemaps.org/schemas/sitemap/0.9"
 # sitemaps.org: a sitemap file holds at most 50,000 URLs; more go in files a sitemap index lists.
 SITEMAP_MAX_URLS = 50_000
@@ -37,17 +44,29 @@ PERSON_ROLES = frozenset({"host", "co-host", "guest", "cast", "narrator"})
 _NOT_XML_CHAR = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
 
-def rss(data: SiteData, base: BaseUrl, show: dict | None = None) -> bytes:
+def rss(
+    data: SiteData,
+    base: BaseUrl,
+    show: dict | None = None,
+    episodes: list[dict] | None = None,
+    links: dict[str, str | None] | None = None,
+    archived: bool = False,
+) -> bytes:
     """RSS 2.0 of the archived episodes (of `show`, else of every show), newest first,
-    pointing at the site's own copies."""
+    pointing at the site's own copies: all of them, or the page `episodes` of a paged feed
+    with its RFC 5005 `links` (rel -> site path: current, prev-archive, next-archive) and,
+    for an archive page, `fh:archive`."""
     single = show or (data.shows[0] if len(data.shows) == 1 else None)
-    episodes = [e for e in data.episodes if show is None or e["show_id"] == show["id"]]
-    self_url = base.full(show["url"] + "feed.xml" if show else "feed.xml")
+    if episodes is None:
+        episodes = [e for e in data.episodes if show is None or e["show_id"] == show["id"]]
+    links = {rel: href for rel, href in (links or {}).items() if href}
+    current = show["url"] + "feed.xml" if show else "feed.xml"
+    self_url = base.full(links.get("self") or current)
     people = {p["person_id"]: p for p in data.people}
     out = [
         XML_DECLARATION,
         f'<rss version="2.0" xmlns:itunes="{ITUNES_NS}" xmlns:podcast="{PODCAST_NS}"'
-        f' xmlns:atom="{ATOM_NS}">',
+        f' xmlns:atom="{ATOM_NS}"' + (f' xmlns:fh="{HISTORY_NS}">' if archived else ">"),
         "  <channel>",
         _element(2, "title", single["title"] if single else "Podcast archive"),
         _element(2, "link", base.full(show["url"]) if show else base.absolute),
@@ -55,6 +74,12 @@ def rss(data: SiteData, base: BaseUrl, show: dict | None = None) -> bytes:
         _element(2, "language", single["language"] if single else "en"),
         _empty(2, "atom:link", {"href": self_url, "rel": "self", "type": "application/rss+xml"}),
     ]
+    for rel in ("current", "prev-archive", "next-archive"):
+        if rel in links:
+            attributes = {"href": base.full(links[rel]), "rel": rel, "type": "application/rss+xml"}
+            out.append(_empty(2, "atom:link", attributes))
+    if archived:
+        out.append("    <fh:archive />")
     if single and single["image_url"]:
         out.append(_empty(2, "itunes:image", {"href": single["image_url"]}))
     if single and single["author"]:

@@ -7,8 +7,9 @@ whose hash changed since the last build (see `files`). URLs are fixed by this la
     episodes/<slug>/                 one folder per episode (Datasette links here with #t=SECONDS)
     shows/<id>/, topics/, topics/<slug>/, people/, people/<slug>/, search/, 404.html
     audio/<show>/<episode>.<ext>, transcripts/<show>/<episode>.{vtt,srt,json,txt}
-    feed.xml, sitemap.xml, robots.txt, static/, pagefind/
-    shows/<id>/feed.xml, topics/<slug>/feed.xml, people/<slug>/feed.xml, shows.opml
+    feed.xml, feed/N.xml, sitemap.xml, robots.txt, static/, pagefind/
+    shows/<id>/feed.xml, shows/<id>/feed/N.xml, topics/<slug>/feed.xml, people/<slug>/feed.xml,
+    shows.opml
 """
 
 from __future__ import annotations
@@ -22,21 +23,27 @@ from urllib.parse import urlencode
 
 from ingest.archive import Archive
 from ingest.feeds.opml import write_opml
+from ingest.fileio import write_atomic
 from ingest.related.step import RelatedReport, update_related
 from ingest.sitegen import data as site_data
 from ingest.sitegen import downloads
+from ingest.sitegen import episodes as site_episodes
 from ingest.sitegen import render as site_render
 from ingest.sitegen import rss as site_feed
 from ingest.sitegen import search as site_search
 from ingest.sitegen import semantic as site_semantic
 from ingest.sitegen.files import SiteWriter, content_hash
 from ingest.sitegen.urls import BaseUrl, paginate
-from ingest.store import site as site_store
+from ingest.store import related as related_store
 from ingest.store import speakers as speaker_store
 from ingest.timecode import clock
 
 STATIC_FILES = ("site.css", "site.js", "search.js", "semantic.js", "favicon.svg")
 PERSON_MOMENTS = 12  # topic moments a person page quotes of what they said
+# Items of a topic's or a person's feed of moments: the newest, for following what is new (the
+# host's held every moment of the archive: 60,000 items at 10,000 episodes, made again for
+# each new one); the pages list them all.
+MOMENT_FEED_ITEMS = 100
 TEMPLATE_CACHE = Path(".cache") / "site-templates"  # compiled templates, inside the archive
 
 
@@ -89,6 +96,11 @@ def build_site(
     }
     env.globals.update(common, link=base.link, full=base.full, timestamp=clock)
 
+    def digest_of(template: str, hashed) -> str:
+        return content_hash(
+            version, template, json.dumps([common, hashed], sort_keys=True, default=str)
+        )
+
     def page(rel: str, template: str, complete=None, inputs=None, **context) -> None:
         """Render `template` to `rel` unless its inputs hash as last time.
 
@@ -97,10 +109,7 @@ def build_site(
         `inputs`, when given, is hashed instead of `context`: a smaller stand-in that changes
         whenever the context does (episode rows by their digests).
         """
-        hashed = context if inputs is None else inputs
-        digest = content_hash(
-            version, template, json.dumps([common, hashed], sort_keys=True, default=str)
-        )
+        digest = digest_of(template, context if inputs is None else inputs)
         if writer.unchanged(rel, digest):
             return
         try:
@@ -130,55 +139,67 @@ def build_site(
     for show in data.shows:
         own = [s for s in summaries if s["show_id"] == show["id"]]
         _lists(page, show["url"], "show.html", own, [rows[s["id"]] for s in own], show=show)
+
+    def make_episode(db, job: site_episodes.Job) -> site_episodes.Done:
+        """The episode's page and text download, as due: one reading of its transcript
+        (reading and grouping it twice was a fifth of a build)."""
+        done = site_episodes.Done()
+        try:
+            episode = site_data.with_transcript(db, job.episode)
+            if job.text:  # first: a page that fails to render does not take it along
+                rel, _ = job.text
+                _write(site, rel, downloads.transcript_text(episode, episode["passages"], base))
+                done.written.append(job.text)
+            if job.page:
+                rel, _ = job.page
+                # The JSON-LD is made from the episode, its show and the base URL (`common`).
+                ld = _episode_ld(episode, job.show, base)
+                html = env.get_template("episode.html").render(
+                    canonical=_canonical(rel), episode=episode, show=job.show, ld=ld
+                )
+                _write(site, rel, html)
+                done.written.append(job.page)
+        except Exception as error:  # one bad page never stops the build
+            made = {rel for rel, _ in done.written}
+            due = [rel for rel, _ in filter(None, (job.page, job.text))]
+            done.failed = [rel for rel in due if rel not in made]
+            done.errors.append(f"{done.failed[0]}: could not render ({error})")
+        return done
+
+    jobs = []
     for episode in data.episodes:
         show = shows[episode["show_id"]]
-        page(
-            episode["url"] + "index.html",
-            "episode.html",
-            # The JSON-LD is made from the episode, its show and the base URL (in `common`).
-            complete=lambda context: (
-                context
-                | {
-                    "episode": site_data.with_transcript(db, context["episode"]),
-                    "ld": _episode_ld(context["episode"], context["show"], base),
-                }
-            ),
-            episode=episode,
-            show=show,
-        )
-        _text_download(writer, db, episode, base, version)
+        rel = episode["url"] + "index.html"
+        digest = digest_of("episode.html", {"episode": episode, "show": show})
+        due = None if writer.unchanged(rel, digest) else (rel, digest)
+        text = _text_due(writer, episode, base, version)
+        if due or text:
+            jobs.append(site_episodes.Job(episode, show, due, text))
+    db_file = related_store.database_file(db)
+    for done in site_episodes.make_all(jobs, make_episode, db, db_file):
+        for rel, digest in done.written:
+            writer.current[rel] = digest
+            writer.written.append(rel)
+        for rel in done.failed:
+            writer.current[rel] = writer.previous.get(rel, "")
+        report.errors.extend(done.errors)
     _topic_pages(page, rows, data, summaries)
     _people_pages(page, rows, data, summaries, speaker_store.moments_by_speaker(db))
     page("search/index.html", "search.html", topics=_topic_counts(data))
     page("404.html", "404.html")
 
-    # The feed and sitemap are made of what the episode pages were made of: their hashes (plus
-    # the shows, topics and people) stand in for rebuilding 1,000 items to compare them.
-    inputs = json.dumps(
-        [
-            common,
-            data.shows,
-            data.topics,
-            data.people,
-            [writer.current.get(e["url"] + "index.html") for e in data.episodes],
-        ],
-        sort_keys=True,
-        default=str,
-    )
-    digest = content_hash(version, "feed.xml", inputs)
-    if not writer.unchanged("feed.xml", digest):
-        writer.write("feed.xml", digest, site_feed.rss(data, base))
+    # The feeds are made of what the episode pages were made of: their hashes (plus the
+    # shows, hashed once, and the people they credit) stand in for rebuilding their items.
+    shared = content_hash(json.dumps([common, data.shows], sort_keys=True, default=str))
+    _episode_feeds(writer, data, base, version, shared, None)
     # The sitemaps are cheap to make and hashed as made: which files there are depends on the
     # page count.
     for rel, content in site_feed.sitemaps(data, base).items():
         digest = content_hash(version, rel, content)
         if not writer.unchanged(rel, digest):
             writer.write(rel, digest, content)
-    for show in data.shows:  # each show's own re-published feed, made of the same inputs
-        rel = show["url"] + "feed.xml"
-        digest = content_hash(version, rel, inputs)
-        if not writer.unchanged(rel, digest):
-            writer.write(rel, digest, site_feed.rss(data, base, show))
+    for show in data.shows:  # each show's own re-published feed
+        _episode_feeds(writer, data, base, version, shared, show)
     _moment_feeds(writer, data, base, version)
     opml = write_opml(
         common["site_title"],
@@ -208,28 +229,88 @@ def build_site(
     return report
 
 
+def _episode_feeds(
+    writer: SiteWriter,
+    data: site_data.SiteData,
+    base: BaseUrl,
+    version: str,
+    shared: str,
+    show: dict | None,
+) -> None:
+    """The re-published feed of every show (or of `show`), paged as RFC 5005 archived feeds:
+    `feed.xml` holds the newest episodes and links to `feed/N.xml`, fixed windows of
+    FEED_PAGE_ITEMS counted from the oldest (as the list pages are), so a new episode
+    rewrites `feed.xml` only, and no file holds the whole archive."""
+    prefix = show["url"] if show else ""
+    episodes = [e for e in data.episodes if show is None or e["show_id"] == show["id"]]
+    layouts = paginate(len(episodes), "", site_feed.FEED_PAGE_ITEMS)
+    by_id = {person["person_id"]: person for person in data.people}
+
+    def rel_of(number: int | None) -> str | None:
+        if number is None or number < 1:
+            return None
+        return prefix + ("feed.xml" if number == layouts[0].number else f"feed/{number}.xml")
+
+    for layout in layouts:
+        end, start = len(episodes) - layout.first + 1, len(episodes) - layout.last
+        items = episodes[start:end]
+        rel = rel_of(layout.number)
+        current = layout.newer_url is None
+        links = {
+            "self": rel,
+            "current": None if current else rel_of(layouts[0].number),
+            "prev-archive": rel_of(layout.number - 1) if layout.older_url else None,
+            "next-archive": rel_of(layout.number + 1)
+            if not current and layout.number + 1 < layouts[0].number
+            else None,
+        }
+        pages = [writer.current.get(e["url"] + "index.html") for e in items]
+        credited = {p["person_id"] for e in items for p in e["people"]}
+        credited |= {p["person_id"] for s in data.shows for p in s["people"]}
+        people = [[n, by_id[n]["href"], by_id[n]["img"]] for n in sorted(credited) if n in by_id]
+        inputs = json.dumps([shared, links, current, pages, people])
+        digest = content_hash(version, rel, inputs)
+        if not writer.unchanged(rel, digest):
+            body = site_feed.rss(data, base, show, items, links, archived=not current)
+            writer.write(rel, digest, body)
+
+
 def _moment_feeds(writer: SiteWriter, data: site_data.SiteData, base: BaseUrl, version: str):
-    """A feed per topic page and per person page: one item per topic moment. A person's are
-    the moments they start saying, where the transcript names its speakers by the episode's
-    credits; elsewhere every moment of the episodes they are credited on."""
+    """A feed per topic page and per person page: one item per topic moment, the newest
+    MOMENT_FEED_ITEMS. A person's are the moments they start saying, where the transcript
+    names its speakers by the episode's credits; elsewhere every moment of the episodes they
+    are credited on. A feed is made only when what it is made of changed (its items' episode
+    pages, by their hashes, and moments)."""
     by_topic: dict[str, list] = defaultdict(list)
     by_person: dict[int, list] = defaultdict(list)
-    for episode in data.episodes:
+    for episode in data.episodes:  # newest first: a feed fills with its newest items
         names = {person["name"] for person in episode["people"]}
         voiced = any(moment["speaker"] in names for moment in episode["moments"])
         for moment in episode["moments"]:
-            by_topic[moment["slug"]].append((episode, moment))
+            if len(by_topic[moment["slug"]]) < MOMENT_FEED_ITEMS:
+                by_topic[moment["slug"]].append((episode, moment))
             for person in episode["people"]:
-                if not voiced or moment["speaker"] == person["name"]:
-                    by_person[person["person_id"]].append((episode, moment))
+                number = person["person_id"]
+                if len(by_person[number]) < MOMENT_FEED_ITEMS and (
+                    not voiced or moment["speaker"] == person["name"]
+                ):
+                    by_person[number].append((episode, moment))
     feeds = [(t["name"], t["url"], by_topic[t["slug"]]) for t in data.topics]
     feeds += [(p["name"], p["url"], by_person[p["person_id"]]) for p in data.people]
     for title, url, moments in feeds:
         rel = url + "feed.xml"
-        body = site_feed.moments_feed(base, title, url, moments)
-        digest = content_hash(version, rel, body.decode("utf-8"))
+        items = [
+            [writer.current.get(episode["url"] + "index.html") or _feed_fields(episode), moment]
+            for episode, moment in moments
+        ]
+        digest = content_hash(version, rel, json.dumps([base.absolute, title, items]))
         if not writer.unchanged(rel, digest):
-            writer.write(rel, digest, body)
+            writer.write(rel, digest, site_feed.moments_feed(base, title, url, moments))
+
+
+def _feed_fields(episode: dict) -> list:
+    """What a moments feed item shows of its episode (when its page has no hash to stand in)."""
+    return [episode[key] for key in ("guid", "url", "title", "rfc822", "summary")]
 
 
 def _search_index(
@@ -288,18 +369,25 @@ def _semantic_index(db, site: Path, shards, data, stale: list[str], report: Buil
         report.errors.append(f"search by meaning: could not build its index ({error})")
 
 
-def _text_download(writer: SiteWriter, db, episode: dict, base: BaseUrl, version: str) -> None:
-    """The episode's transcript as text (see `downloads`), rewritten only when it changed."""
+def _text_due(writer: SiteWriter, episode: dict, base: BaseUrl, version: str):
+    """(site path, input hash) of the episode's transcript as text (see `downloads`) when it
+    must be written again, else None."""
     text_file = next((f for f in episode["transcript_files"] if f["ext"] == "txt"), None)
     if text_file is None:
-        return
+        return None
     header = [episode[key] for key in ("show_title", "title", "date_display", "url")]
     inputs = [header, base.absolute, episode["transcript_digest"]]
     digest = content_hash(version, "transcript.txt", json.dumps(inputs))
     if writer.unchanged(text_file["url"], digest):
-        return
-    paragraphs = site_data.passages(site_store.segments_of(db, episode["id"]), word_times=False)
-    writer.write(text_file["url"], digest, downloads.transcript_text(episode, paragraphs, base))
+        return None
+    return text_file["url"], digest
+
+
+def _write(site: Path, rel: str, text: str) -> None:
+    """One file of the site, atomically (from a worker too: SiteWriter records it after)."""
+    target = site / rel
+    target.parent.mkdir(parents=True, exist_ok=True)
+    write_atomic(target, text.encode("utf-8"))
 
 
 def _site_title(shows: list[dict]) -> str:
@@ -412,6 +500,7 @@ def _people_pages(
         for person in data.people
     ]
     page("people/index.html", "people.html", people=people)
+    by_id = {episode["id"]: episode for episode in data.episodes}  # once, not once a person
     for person in data.people:
         number = person["person_id"]
         _lists(
@@ -422,14 +511,14 @@ def _people_pages(
             keys[number],
             front={"episode_count": len(appearances[number])},
             person=person | {"shows": hosting[number]},
-            moments=_moments_said(said.get(person["name"], []), data.episodes),
+            moments=_moments_said(said.get(person["name"], []), by_id),
         )
 
 
-def _moments_said(found: list[dict], episodes: list[dict]) -> list[dict]:
+def _moments_said(found: list[dict], by_id: dict[str, dict]) -> list[dict]:
     """A person's own topic moments (they speak the line each starts on), best first, with
-    their episode's title and page, quoting that line (once, with all the topics it carries)."""
-    by_id = {episode["id"]: episode for episode in episodes}
+    their episode's title and page (`by_id`: the site's episodes by id), quoting that line
+    (once, with all the topics it carries)."""
     moments = []
     for row in found:
         episode = by_id.get(row["episode_id"])

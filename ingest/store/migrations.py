@@ -676,6 +676,14 @@ def m160_related_moments(db: sqlite_utils.Database) -> None:
     )
 
 
+def m165_segments_by_time(db: sqlite_utils.Database) -> None:
+    """Each episode's segments by start time: a site build finds the line every topic moment
+    of the archive starts on (its speaker, its quote) by a search of this index, where the
+    (episode_id, idx) key made it scan and sort the episode's segments (60,000 moments at
+    10,000 episodes)."""
+    db.execute("CREATE INDEX IF NOT EXISTS segments_episode_start ON segments(episode_id, start)")
+
+
 def m170_sentence_vectors(db: sqlite_utils.Database) -> None:
     """Each passage's sentence vectors (`sentence_vectors`): a hit by meaning lands on its
     sentence nearest the query with one dot product per sentence, where embedding the
@@ -732,6 +740,7 @@ MIGRATIONS: list[Migration] = [
     m120_tag_evidence,
     m130_topic_mentions,
     m160_related_moments,
+    m165_segments_by_time,
     m170_sentence_vectors,
 ]
 

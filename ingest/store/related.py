@@ -30,20 +30,48 @@ def stale_episodes(db: sqlite_utils.Database) -> set[str]:
     return {row[0] for row in db.execute("SELECT episode_id FROM related_stale")}
 
 
-def vector_rows(db: sqlite_utils.Database, model: str) -> tuple[list[str], list[int], np.ndarray]:
-    """(episode of each row, passage id of each row, float16 matrix): every stored vector,
-    grouped by episode (rows of one episode are contiguous), in passage order within it."""
+def vector_rows(
+    db: sqlite_utils.Database, model: str, episodes: Iterable[str] | None = None
+) -> tuple[list[str], list[int], np.ndarray]:
+    """(episode of each row, passage id of each row, float16 matrix): every stored vector (or
+    those of `episodes`), grouped by episode (rows of one episode are contiguous), in passage
+    order within it."""
+    where, params = "model = ?", [model]
+    if episodes is not None:
+        where += " AND episode_id IN (SELECT value FROM json_each(?))"
+        params.append(json.dumps(sorted(episodes)))
     rows = db.execute(
-        "SELECT episode_id, passage_id, vector FROM passage_vectors WHERE model = ?"
+        f"SELECT episode_id, passage_id, vector FROM passage_vectors WHERE {where}"
         " ORDER BY episode_id, passage_id",
-        [model],
+        params,
     ).fetchall()
-    episodes = [row[0] for row in rows]
+    names = [row[0] for row in rows]
     ids = [row[1] for row in rows]
     if not rows:
-        return episodes, ids, np.zeros((0, 0), dtype="<f2")
+        return names, ids, np.zeros((0, 0), dtype="<f2")
     matrix = np.frombuffer(b"".join(row[2] for row in rows), dtype="<f2")
-    return episodes, ids, matrix.reshape(len(rows), -1)
+    return names, ids, matrix.reshape(len(rows), -1)
+
+
+def vector_counts(db: sqlite_utils.Database) -> dict[str, tuple[int, int]]:
+    """Episode id -> (vectors stored, sum of their passage ids), every model: read from the
+    episode index alone (not the million vectors), to tell which episodes a copy of them
+    still holds as they are."""
+    return {
+        row[0]: (row[1], row[2])
+        for row in db.execute(
+            "SELECT episode_id, count(*), sum(passage_id) FROM passage_vectors"
+            " INDEXED BY passage_vectors_episode GROUP BY episode_id"
+        )
+    }
+
+
+def database_file(db: sqlite_utils.Database) -> str:
+    """The file the database lives in ('' in memory)."""
+    for _, name, file in db.execute("PRAGMA database_list"):
+        if name == "main":
+            return file or ""
+    return ""
 
 
 def passages(db: sqlite_utils.Database, ids: Iterable[int]) -> dict[int, tuple]:
