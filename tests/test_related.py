@@ -166,6 +166,7 @@ def test_a_related_moment_links_to_another_episode_inside_its_quoted_sentence(bu
     root, rows, report = built
     archive = Archive.at(root)
     assert report.related.episodes_remade == len(rows)
+    assert report.related.sentences_embedded == 0  # quoted by the stored sentence vectors
     db = archive.open_db()
     by_slug = {row["slug"]: row for row in rows.values()}
     links = 0

@@ -24,7 +24,7 @@ MIN_QUOTE_WORDS = 7
 
 def quote(db, vectors: Vectors, matches: list[Match]) -> int:
     """Fill in the quote, start and end of every match without a quote; return how many
-    sentences were embedded."""
+    sentences had to be embedded (those without stored vectors)."""
     from ingest import embed
 
     todo = [m for m in matches if not m.quote]
@@ -37,15 +37,20 @@ def quote(db, vectors: Vectors, matches: list[Match]) -> int:
         rows = vectors.positions([passage_id])
         return vectors.matrix[rows[0]].astype(np.float32) if rows else None
 
-    texts = [sentence for pid in cut for _, sentence in cut[pid]]
+    # Each target's sentence vectors: stored with its passage (ingest.search.index), else
+    # embedded here (a passage embedded before they were stored, or without the model).
+    sentence_vectors = stored_sentence_vectors(db, cut)
+    missing = [pid for pid in cut if pid not in sentence_vectors]
+    texts = [sentence for pid in missing for _, sentence in cut[pid]]
     try:
         encoded = embed.encode(texts) if texts else np.zeros((0, embed.DIMENSION))
     except embed.EmbeddingsUnavailable:
         encoded = None  # without the model, each card quotes its passage's first sentence
-    rows, position = {}, 0
-    for pid, pieces in cut.items():
-        rows[pid] = (position, position + len(pieces))
-        position += len(pieces)
+    position = 0
+    for pid in missing:
+        if encoded is not None:
+            sentence_vectors[pid] = encoded[position : position + len(cut[pid])]
+        position += len(cut[pid])
     for match in todo:
         row = found.get(match.target)
         pieces = cut.get(match.target) or []
@@ -54,9 +59,8 @@ def quote(db, vectors: Vectors, matches: list[Match]) -> int:
         long_enough = [len(sentence.split()) >= MIN_QUOTE_WORDS for _, sentence in pieces]
         best = long_enough.index(True) if any(long_enough) else 0
         wanted = source_vector(match.source)
-        if encoded is not None and wanted is not None:
-            lo, hi = rows[match.target]
-            scores = encoded[lo:hi] @ wanted
+        if match.target in sentence_vectors and wanted is not None:
+            scores = sentence_vectors[match.target] @ wanted
             if any(long_enough):
                 scores = np.where(long_enough, scores, -np.inf)
             best = int(scores.argmax())
@@ -65,6 +69,15 @@ def quote(db, vectors: Vectors, matches: list[Match]) -> int:
         match.quote = sentence
         match.start, match.end = said(json.loads(offsets or "[]"), at, len(sentence), start, end)
     return len(texts)
+
+
+def stored_sentence_vectors(db, cut: dict[int, list]) -> dict[int, np.ndarray]:
+    """The stored sentence vectors of the passages in `cut` whose count matches its cut."""
+    from ingest import embed
+    from ingest.store import vectors
+
+    found = vectors.sentence_matrices(db.conn, embed.MODEL_ID, cut)
+    return {pid: matrix for pid, matrix in found.items() if len(matrix) == len(cut[pid])}
 
 
 def said(offsets: list, at: int, length: int, start: float, end: float) -> tuple[float, float]:
