@@ -18,7 +18,7 @@ from ingest.records import Segment, Transcript, Word
 from ingest.transcribe import gaps as gap_finder
 from ingest.transcribe import heap, stream
 from ingest.transcribe.base import ProgressCallback, TranscribeOptions
-from ingest.transcribe.hallucinations import split_hallucinations
+from ingest.transcribe.hallucinations import is_loop, split_hallucinations
 
 SAMPLE_RATE = gap_finder.SAMPLE_RATE
 # Re-decoding a gap: greedy, each window not conditioned on the one before (what made Whisper
@@ -204,6 +204,8 @@ class WhisperEngine:
                 temperature=GAP_TEMPERATURES,
                 condition_on_previous_text=False,
             )
+            if is_loop(segments_found):
+                continue  # the gap stays empty: no words beat the same words over and over
             for segment in split_hallucinations(segments_found)[0]:
                 shifted = _shift(segment, start)
                 if shifted.text.strip() and gap_finder.inside(shifted, gap):

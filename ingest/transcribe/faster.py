@@ -21,6 +21,21 @@ from ingest.transcribe.weights import resolve_ct2_model
 SAMPLE_RATE = gap_finder.SAMPLE_RATE
 CHUNK_SECONDS = 30  # what Whisper hears at once; batched pieces are no longer
 MAX_HOTWORDS_CHARS = 300  # Whisper's prompt holds 223 tokens, shared with the previous text
+# faster-whisper options (TranscribeOptions.extra["faster_whisper"]) that BatchedInferencePipeline
+# takes but ignores (faster-whisper 1.2: it decodes each piece once, at the first temperature,
+# unprompted by earlier text): given any, the speech is decoded in one sequence instead.
+SEQUENTIAL_ONLY_OPTIONS = frozenset(
+    {
+        "condition_on_previous_text",
+        "prompt_reset_on_temperature",
+        "compression_ratio_threshold",
+        "log_prob_threshold",
+        "no_speech_threshold",
+        "hallucination_silence_threshold",
+        "max_initial_timestamp",
+        "prefix",
+    }
+)
 
 
 def available_cores() -> int:
@@ -63,7 +78,8 @@ class FasterWhisperTranscriber(WhisperEngine):
 
     def longest_chunk_seconds(self, opts: TranscribeOptions) -> float:
         """Batched, a chunk is decoded as one 30 s piece: longer ones are split at a pause."""
-        return CHUNK_SECONDS if opts.batch_size > 1 else float("inf")
+        batch = batched(opts.batch_size, opts.extra.get("faster_whisper", {}))
+        return CHUNK_SECONDS if batch else float("inf")
 
     def _decode(
         self, audio: np.ndarray, opts: TranscribeOptions, speech_chunks=None, **overrides
@@ -78,9 +94,10 @@ class FasterWhisperTranscriber(WhisperEngine):
             "initial_prompt": opts.initial_prompt or None,
             "hotwords": hotwords(opts.vocabulary),
         }
-        kwargs.update(opts.extra.get("faster_whisper", {}))
+        extra = opts.extra.get("faster_whisper", {})
+        kwargs.update(extra)
         kwargs.update(overrides)
-        if speech_chunks and opts.batch_size > 1:
+        if speech_chunks and batched(opts.batch_size, extra):
             raw, info = self._decode_batched(audio, speech_chunks, opts.batch_size, kwargs)
         elif speech_chunks:
             from faster_whisper.transcribe import restore_speech_timestamps
@@ -124,6 +141,15 @@ class FasterWhisperTranscriber(WhisperEngine):
         )
         raw = (_bounded_by_words(s) for s in raw)
         return restore_speech_timestamps(raw, speech_chunks, SAMPLE_RATE), info
+
+
+def batched(batch_size: int, extra: dict) -> bool:
+    """Whether speech is decoded by the batched pipeline: batches asked for, and no option
+    given that only a sequential decode honours (a temperature list counts: batched, only
+    its first value is used)."""
+    temperature = extra.get("temperature")
+    fallback = isinstance(temperature, (list, tuple)) and len(temperature) > 1
+    return batch_size > 1 and not fallback and not SEQUENTIAL_ONLY_OPTIONS & set(extra)
 
 
 def _bounded_by_words(segment):
