@@ -609,7 +609,9 @@ def test_a_new_episode_changes_only_its_search_shard(archive, episodes, monkeypa
     changed = {rel.split("/")[0] for rel in set(before) ^ set(after)} | {
         rel.split("/")[0] for rel in before if rel in after and before[rel] != after[rel]
     }
-    assert changed == {"talk-talent-to-me-2"}, changed
+    # The list of shards counts each one's pages, so it changes with the shard that grew.
+    assert changed == {"talk-talent-to-me-2", "shards.json"}, changed
+    assert json.loads((index / "shards.json").read_text())["pages"] == [2, 2]
     assert build(archive, search=True).shards_indexed == []  # nothing changed: nothing indexed
     # A shard that is gone (an episode fewer) leaves the manifest and the folder.
     monkeypatch.setattr(site_search, "SHARD_EPISODES", 4)
