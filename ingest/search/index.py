@@ -48,6 +48,7 @@ def embed_passages(
     except embed.EmbeddingsUnavailable as error:
         report.unavailable = str(error)
         return report
+    vectors.drop_other_models(db, embed.MODEL_ID)
     total = len(todo) + len(sentence_todo)
     for start in range(0, len(todo), BATCH):
         batch = todo[start : start + BATCH]

@@ -51,9 +51,15 @@ def save_vectors(
             " SELECT ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM passages WHERE id = ?1)",
             values,
         )
-        # Vectors of another model never compare with this one's: drop them.
-        db.execute("DELETE FROM passage_vectors WHERE model != ?", [model])
     return len(values)
+
+
+def drop_other_models(db: sqlite_utils.Database, model: str) -> None:
+    """Delete vectors another model made: they never compare with this one's. Once per
+    embedding run, not per batch: each delete reads the whole table."""
+    with transaction(db):
+        db.execute("DELETE FROM passage_vectors WHERE model != ?", [model])
+        db.execute("DELETE FROM sentence_vectors WHERE model != ?", [model])
 
 
 def has_table(conn: sqlite3.Connection, name: str = "passage_vectors") -> bool:
@@ -127,7 +133,6 @@ def save_sentence_vectors(
             " SELECT ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM passages WHERE id = ?1)",
             values,
         )
-        db.execute("DELETE FROM sentence_vectors WHERE model != ?", [model])
     return len(values)
 
 
