@@ -300,9 +300,12 @@ def _place(
         )
     }
     placed_by_words = {pid for pid in ids if all_words and pid in lexical}
-    stored = vectors.sentence_matrices(
-        conn, embed.MODEL_ID, [pid for pid in ids if pid not in placed_by_words]
-    )
+    by_meaning = [  # the hits that may be placed by meaning (see above)
+        pid
+        for n, pid in enumerate(ids)
+        if pid not in placed_by_words and (n < MOMENT_HITS or pid not in lexical)
+    ]
+    stored = vectors.sentence_matrices(conn, embed.MODEL_ID, by_meaning)
     stems = _query_stems(query)
     for n, hit in enumerate(hits):
         if hit.passage_id in placed_by_words:
