@@ -176,22 +176,25 @@ def run_one(setting: Setting, model: str, corpus: str, profile: bool = False) ->
     }
 
 
-def wer_difference_interval(
-    ours: dict[str, dict], theirs: dict[str, dict], rounds: int = 10_000
-) -> tuple[float, float]:
-    """A 95% bootstrap interval of WER(ours) - WER(theirs), resampling recordings in pairs:
-    both engines heard the same audio, so the interval reflects which recordings were chosen."""
+def paired_interval(labels, statistic, rounds: int = 10_000) -> tuple[float, float]:
+    """A 95% bootstrap interval of `statistic(picked recordings)`, resampling recordings in
+    pairs: both settings heard the same audio, so the interval reflects which recordings were
+    chosen."""
     rng = random.Random(0)
-    labels = sorted(ours)
-    differences = []
-    for _ in range(rounds):
-        picked = [rng.choice(labels) for _ in labels]
+    labels = sorted(labels)
+    values = sorted(statistic([rng.choice(labels) for _ in labels]) for _ in range(rounds))
+    return values[int(0.025 * rounds)], values[int(0.975 * rounds) - 1]
+
+
+def wer_difference_interval(ours: dict[str, dict], theirs: dict[str, dict]) -> tuple[float, float]:
+    """WER(ours) - WER(theirs), with the 95% interval of paired_interval."""
+
+    def difference(picked):
         words = sum(ours[label]["words"] for label in picked)
-        ours_edits = sum(ours[label]["edits"] for label in picked)
-        theirs_edits = sum(theirs[label]["edits"] for label in picked)
-        differences.append((ours_edits - theirs_edits) / words)
-    differences.sort()
-    return differences[int(0.025 * rounds)], differences[int(0.975 * rounds) - 1]
+        edits = sum(ours[label]["edits"] - theirs[label]["edits"] for label in picked)
+        return edits / words
+
+    return paired_interval(ours, difference)
 
 
 def load_average() -> str:
@@ -310,22 +313,16 @@ COMPARISONS = [
 ]  # fmt: skip
 
 
-def speed_ratio_interval(
-    ours: dict[str, dict], theirs: dict[str, dict], rounds: int = 10_000
-) -> tuple[float, float]:
-    """A 95% bootstrap interval of speed(ours) / speed(theirs), resampling recordings in pairs
-    as the WER interval does: how much the choice of recordings alone moves the ratio."""
-    rng = random.Random(0)
-    labels = sorted(ours)
-    ratios = []
-    for _ in range(rounds):
-        picked = [rng.choice(labels) for _ in labels]
-        audio = sum(ours[label]["audio_seconds"] for label in picked)
-        ours_speed = audio / sum(ours[label]["seconds"] for label in picked)
-        theirs_speed = audio / sum(theirs[label]["seconds"] for label in picked)
-        ratios.append(ours_speed / theirs_speed)
-    ratios.sort()
-    return ratios[int(0.025 * rounds)], ratios[int(0.975 * rounds) - 1]
+def speed_ratio_interval(ours: dict[str, dict], theirs: dict[str, dict]) -> tuple[float, float]:
+    """speed(ours) / speed(theirs), with the 95% interval of paired_interval."""
+
+    def ratio(picked):
+        # The same audio on both sides: the speed ratio is the ratio of their seconds.
+        return sum(theirs[label]["seconds"] for label in picked) / sum(
+            ours[label]["seconds"] for label in picked
+        )
+
+    return paired_interval(ours, ratio)
 
 
 def overall_speed(runs: list[dict]) -> float:
