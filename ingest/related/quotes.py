@@ -68,7 +68,7 @@ def quote(db, vectors: Vectors, matches: list[Match]) -> int:
         at, sentence = pieces[best]
         match.quote = sentence
         match.start, match.end = said(json.loads(offsets or "[]"), at, len(sentence), start, end)
-    return len(texts)
+    return len(texts) if encoded is not None else 0
 
 
 def stored_sentence_vectors(db, cut: dict[int, list]) -> dict[int, np.ndarray]:
