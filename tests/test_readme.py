@@ -20,6 +20,14 @@ README = ROOT / "README.md"
 STOP_SECONDS = 120  # from Ctrl-C to the demo's exit, on a loaded 2-core machine
 
 
+def _hear_ctrl_c() -> None:
+    """In the demo's process, before exec: SIGINT handled as a terminal's shell leaves it.
+    Ignored and blocked signals survive exec, and the test worker's may have been changed by
+    an earlier test in the same process (the demo then never hears Ctrl-C)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+
+
 def _command_after(heading: str) -> str:
     """The one-line shell command in the first code block under a README heading."""
     text = README.read_text()
@@ -71,6 +79,7 @@ def test_readme_demo_command_works_in_a_fresh_virtualenv(tmp_path):
         stderr=subprocess.STDOUT,
         text=True,
         start_new_session=True,  # so Ctrl-C (SIGINT) reaches the whole command line
+        preexec_fn=_hear_ctrl_c,
     )
     output: list[str] = []
     try:
