@@ -11,10 +11,9 @@ spread evenly between the line's start and end.
 from __future__ import annotations
 
 import bisect
+import functools
 import json
 from collections.abc import Iterable, Sequence
-
-import numpy as np
 
 # A search link starts this long before the first matched word, then floors to the second: the
 # player lands 0.5-1.5 s before the words, enough for a word timestamp said a little early.
@@ -134,9 +133,16 @@ def match_time(offsets_json: str | None, marked_text: str | None, start: float |
     return max(offsets[max(index, 0)][1] - LEAD_SECONDS, 0.0)
 
 
-# str.isspace(), the whitespace `str.split()` splits at (none above U+3000).
-# Indexed by code point (any above U+3000 by the last entry): True unless whitespace.
-_IS_WORD = np.array([not chr(code).isspace() for code in range(0x3002)], dtype=bool)
+@functools.cache
+def _is_word():
+    """str.isspace(), the whitespace `str.split()` splits at (none above U+3000), indexed by
+    code point (any above U+3000 by the last entry): True unless whitespace. Built on first
+    use, with NumPy imported then: searching by words from the terminal needs neither."""
+    import numpy as np
+
+    return np.array([not chr(code).isspace() for code in range(0x3002)], dtype=bool)
+
+
 # `round(x, 2)` through `round(x * 100) / 100` is exact (a correctly rounded division of an
 # exact integer) unless x * 100 lies this near a half, where its own rounding could tip it.
 _NEAR_HALF = 1e-6
@@ -176,11 +182,14 @@ def _stored_starts(stored: str | None, stripped: str) -> list[float] | None:
 
 
 def _interpolate_all(texts: list[str], lines: Sequence[tuple], todo: list[int]) -> list[list]:
+    import numpy as np
+
+    is_word = _is_word()
     lengths = np.array([len(text) for text in texts], dtype=np.int64)
     # One text, lines apart by a space: offsets in it, less where each line begins.
     bases = np.concatenate(([0], np.cumsum(lengths + 1)[:-1])).astype(np.int64)
     codes = np.frombuffer(" ".join(texts).encode("utf-32-le"), dtype=np.uint32)
-    word = _IS_WORD[np.minimum(codes, len(_IS_WORD) - 1)]
+    word = is_word[np.minimum(codes, len(is_word) - 1)]
     begins = np.flatnonzero(word & ~np.concatenate(([False], word[:-1])))
     line = np.searchsorted(bases, begins, side="right") - 1
     offsets = (begins - bases[line]).astype(np.float64)
