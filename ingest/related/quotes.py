@@ -16,6 +16,7 @@ import numpy as np
 from ingest.related.nearest import Match, Vectors
 from ingest.search import hybrid
 from ingest.store import related as related_store
+from ingest.store import vectors as vectors_store
 
 # A card quotes a sentence of at least this many words when its passage has one: the nearest
 # sentence in meaning is otherwise often a bare question or a greeting ("Welcome to the show.").
@@ -39,7 +40,9 @@ def quote(db, vectors: Vectors, matches: list[Match]) -> int:
 
     # Each target's sentence vectors: stored with its passage (ingest.search.index), else
     # embedded here (a passage embedded before they were stored, or without the model).
-    sentence_vectors = stored_sentence_vectors(db, cut)
+    sentence_vectors = vectors_store.sentence_matrices(
+        db.conn, embed.MODEL_ID, {pid: len(pieces) for pid, pieces in cut.items()}
+    )
     missing = [pid for pid in cut if pid not in sentence_vectors]
     texts = [sentence for pid in missing for _, sentence in cut[pid]]
     try:
@@ -69,15 +72,6 @@ def quote(db, vectors: Vectors, matches: list[Match]) -> int:
         match.quote = sentence
         match.start, match.end = said(json.loads(offsets or "[]"), at, len(sentence), start, end)
     return len(texts) if encoded is not None else 0
-
-
-def stored_sentence_vectors(db, cut: dict[int, list]) -> dict[int, np.ndarray]:
-    """The stored sentence vectors of the passages in `cut` whose count matches its cut."""
-    from ingest import embed
-    from ingest.store import vectors
-
-    found = vectors.sentence_matrices(db.conn, embed.MODEL_ID, cut)
-    return {pid: matrix for pid, matrix in found.items() if len(matrix) == len(cut[pid])}
 
 
 def said(offsets: list, at: int, length: int, start: float, end: float) -> tuple[float, float]:

@@ -300,24 +300,23 @@ def _place(
         )
     }
     placed_by_words = {pid for pid in ids if all_words and pid in lexical}
-    by_meaning = [  # the hits that may be placed by meaning (see above)
-        pid
+    cut = {pid: passage_sentences(rows[pid][0]) for pid in ids if pid not in placed_by_words}
+    by_meaning = {  # the hits that may be placed by meaning (see above), with their sentences
+        pid: len(cut[pid])
         for n, pid in enumerate(ids)
-        if pid not in placed_by_words and (n < MOMENT_HITS or pid not in lexical)
-    ]
+        if pid in cut and (n < MOMENT_HITS or pid not in lexical)
+    }
     stored = vectors.sentence_matrices(conn, embed.MODEL_ID, by_meaning)
     stems = _query_stems(query)
     for n, hit in enumerate(hits):
         if hit.passage_id in placed_by_words:
             continue  # at the first of the query's words, all of which it holds
-        text, offsets, start = rows[hit.passage_id]
-        sentences = passage_sentences(text)
+        _, offsets, start = rows[hit.passage_id]
+        sentences = cut[hit.passage_id]
         if not sentences:
             continue
         found = lexical.get(hit.passage_id)
         matrix = stored.get(hit.passage_id)
-        if matrix is not None and len(matrix) != len(sentences):
-            matrix = None  # cut otherwise when it was embedded: not this text's sentences
         if n < MOMENT_HITS:
             if matrix is None:
                 matrix = embed.encode([sentence for _, sentence in sentences])

@@ -137,13 +137,14 @@ def save_sentence_vectors(
 
 
 def sentence_matrices(
-    conn: sqlite3.Connection, model: str, passage_ids: Iterable[int]
+    conn: sqlite3.Connection, model: str, counts: dict[int, int]
 ) -> dict[int, np.ndarray]:
-    """Each listed passage's stored sentence vectors (float32, one row per sentence); a
-    passage with none stored is left out."""
+    """The stored sentence vectors (float32, one row per sentence) of each passage in
+    `counts` whose stored count is the one given: the sentences its text is cut into now.
+    A passage with none stored, or cut otherwise when it was embedded, is left out."""
     from ingest.embed import int8
 
-    ids = list(passage_ids)
+    ids = list(counts)
     if not ids or not has_table(conn, "sentence_vectors"):
         return {}
     rows = conn.execute(
@@ -151,4 +152,8 @@ def sentence_matrices(
         f" AND passage_id IN ({','.join('?' * len(ids))})",
         [model, *ids],
     ).fetchall()
-    return {passage_id: int8.unpack(blob, count) for passage_id, count, blob in rows if count}
+    return {
+        passage_id: int8.unpack(blob, count)
+        for passage_id, count, blob in rows
+        if count and count == counts[passage_id]
+    }
