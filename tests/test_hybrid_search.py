@@ -246,3 +246,45 @@ def test_the_cached_vectors_follow_every_change(archive):
     assert after is not before and len(after) == len(before) - 1
     db.conn.close()
     reader.close()
+
+
+def test_a_new_process_maps_the_vectors_from_their_copy(archive):
+    """The first load reads SQLite and leaves a copy beside the archive; the next process maps
+    it and gets the same rows; a change to the vectors or a damaged copy is never read."""
+    import sqlite3
+
+    import numpy as np
+
+    from ingest import embed
+    from ingest.search import matrix_cache
+
+    copies = archive.root / matrix_cache.FOLDER
+    reader = sqlite3.connect(archive.db_path)
+
+    def load_as_a_new_process():
+        hybrid._MATRICES.clear()
+        return hybrid._matrix(reader, embed.MODEL_ID)
+
+    ids, matrix = load_as_a_new_process()
+    assert not isinstance(matrix, np.memmap)
+    [folder] = copies.iterdir()
+    mapped_ids, mapped = load_as_a_new_process()
+    assert isinstance(mapped, np.memmap)
+    assert np.array_equal(mapped_ids, ids) and np.array_equal(mapped, matrix)
+
+    db = archive.open_db()
+    with db.conn:
+        db.execute("DELETE FROM passage_vectors WHERE passage_id = ?", [int(ids[0])])
+    fewer_ids, fewer = load_as_a_new_process()
+    assert not isinstance(fewer, np.memmap) and len(fewer) == len(matrix) - 1
+    assert int(ids[0]) not in fewer_ids.tolist()
+    [current] = copies.iterdir()
+    assert current != folder  # the old stamp's copy is gone
+
+    damaged = current / "matrix.npy"
+    damaged.write_bytes(damaged.read_bytes()[: damaged.stat().st_size // 2])
+    again_ids, again = load_as_a_new_process()
+    assert not isinstance(again, np.memmap) and np.array_equal(again, fewer)
+    assert isinstance(load_as_a_new_process()[1], np.memmap)  # rewritten whole
+    db.conn.close()
+    reader.close()

@@ -142,6 +142,7 @@ def _database_file(conn: sqlite3.Connection) -> str:
 
 
 def _matrix(conn: sqlite3.Connection, model: str):
+    from ingest.search import matrix_cache
     from ingest.store import vectors
 
     key = _database_file(conn)
@@ -152,7 +153,7 @@ def _matrix(conn: sqlite3.Connection, model: str):
         cached = _MATRICES.get(key)
         if cached and cached[0] == stamp and key != ":memory:":
             return cached[1], cached[2]
-        ids, matrix = vectors.load_matrix(conn, model)
+        ids, matrix = matrix_cache.load(conn, model, stamp)
         _MATRICES[key] = (stamp, ids, matrix)
     return ids, matrix
 
