@@ -168,7 +168,8 @@ def test_a_topic_moment_belongs_to_whoever_speaks_the_line_it_starts_on(db):
     _episode(db)
     lines = [(0.0, 4.0, "Rob Stevenson", "What is a reverse interview?"),
              (4.0, 9.0, "Viet Nguyen", "The candidate runs the room."),
-             (9.0, 12.0, None, "Unlabelled words.")]  # fmt: skip
+             (9.0, 12.0, None, "Unlabelled words."),
+             (14.0, 16.0, "Viet Nguyen", "After a pause.")]  # fmt: skip
     for idx, (start, end, speaker, text) in enumerate(lines):
         db.execute(
             "INSERT INTO segments (episode_id, idx, start, end, speaker, text)"
@@ -176,7 +177,8 @@ def test_a_topic_moment_belongs_to_whoever_speaks_the_line_it_starts_on(db):
             [idx, start, end, speaker, text],
         )
     db.execute("INSERT INTO tags (slug, name) VALUES ('reverse', 'Reverse interviews')")
-    for start, score in [(4.5, 0.9), (0.0, 0.5), (10.0, 0.7)]:
+    # Inside a line, at the start of one, in a line no one is named for, in a pause before one.
+    for start, score in [(4.5, 0.9), (0.0, 0.5), (10.0, 0.7), (12.5, 0.3)]:
         db.execute(
             "INSERT INTO topic_moments (episode_id, tag_slug, start, end, score, quote)"
             " VALUES ('e1', 'reverse', ?, ?, ?, 'a quote running on into the next line')",
@@ -184,8 +186,8 @@ def test_a_topic_moment_belongs_to_whoever_speaks_the_line_it_starts_on(db):
         )
     said = store.moments_by_speaker(db)
     assert set(said) == {"Rob Stevenson", "Viet Nguyen"}
-    [viet] = said["Viet Nguyen"]
-    assert (viet["start"], viet["text"]) == (4.5, "The candidate runs the room.")
+    viet = [(moment["start"], moment["text"]) for moment in said["Viet Nguyen"]]
+    assert viet == [(4.5, "The candidate runs the room."), (12.5, "After a pause.")]
     assert said["Rob Stevenson"][0]["text"] == "What is a reverse interview?"
 
 

@@ -218,13 +218,22 @@ def find_episode(db: sqlite_utils.Database, key: str) -> dict | None:
 
 def moments_by_speaker(db: sqlite_utils.Database) -> dict[str, list[dict]]:
     """Topic moments by who speaks the line each starts on (with that line, so a quote never
-    runs on into the next speaker): name -> moments, best first."""
+    runs on into the next speaker): name -> moments, best first.
+
+    A moment's line is the one being said at its start (the last to start by then, if it has
+    not ended), else the next to start. Each is one seek on segments(episode_id, start): a
+    search for the first line ending after the start walked every earlier line of the
+    episode, 4 s of a 10,000-episode build."""
     rows = db.query(
         """
         SELECT m.episode_id, m.tag_slug, m.start, s.speaker, s.text FROM (
-            SELECT tm.id, tm.episode_id, tm.tag_slug, tm.start, tm.score,
-                (SELECT s.id FROM segments s WHERE s.episode_id = tm.episode_id
-                 AND s.end > tm.start ORDER BY s.start LIMIT 1) AS segment_id
+            SELECT tm.id, tm.episode_id, tm.tag_slug, tm.start, tm.score, coalesce(
+                (SELECT CASE WHEN s.end > tm.start THEN s.id END FROM segments s
+                 WHERE s.episode_id = tm.episode_id AND s.start <= tm.start
+                 ORDER BY s.start DESC LIMIT 1),
+                (SELECT s.id FROM segments s
+                 WHERE s.episode_id = tm.episode_id AND s.start > tm.start
+                 ORDER BY s.start LIMIT 1)) AS segment_id
             FROM topic_moments tm) m
         JOIN segments s ON s.id = m.segment_id
         WHERE s.speaker IS NOT NULL ORDER BY m.score DESC, m.id
