@@ -153,7 +153,7 @@ def _matrix(conn: sqlite3.Connection, model: str):
         cached = _MATRICES.get(key)
         if cached and cached[0] == stamp and key != ":memory:":
             return cached[1], cached[2]
-        ids, matrix = matrix_cache.load(conn, model, stamp)
+        ids, matrix = matrix_cache.load(conn, key, model, stamp)
         _MATRICES[key] = (stamp, ids, matrix)
     return ids, matrix
 
