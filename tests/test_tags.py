@@ -190,10 +190,10 @@ def test_bad_episode_is_recorded_and_the_run_goes_on(one_medical, monkeypatch):
 
     real = step.score_topics
 
-    def broken_for_one(segments, topics, scorer, notes=""):
+    def broken_for_one(segments, topics, scorer, **given):
         if any("Fieldstone" in s.text for s in segments):
             raise ValueError("corrupt transcript")
-        return real(segments, topics, scorer, notes=notes)
+        return real(segments, topics, scorer, **given)
 
     monkeypatch.setattr(step, "score_topics", broken_for_one)
     result = tag_archive(db, load_taxonomy())

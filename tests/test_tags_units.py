@@ -1,6 +1,7 @@
 """The parts of tagging that need no database: taxonomy loading, passages, scorers, evaluation."""
 
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -11,7 +12,7 @@ from ingest.tags.keyphrases import extract_keyphrases
 from ingest.tags.lexical import LexicalScorer
 from ingest.tags.passages import MAX_SECONDS, MIN_SECONDS, group_passages, with_bridges
 from ingest.tags.text import content_stems
-from ingest.tags.topics import score_topics
+from ingest.tags.topics import naming_sentence, score_topics
 from ingest.taxonomy import TaxonomyError, load_taxonomy, parse_taxonomy
 
 EVAL_DIR = Path(__file__).parent / "fixtures" / "tag_eval"
@@ -149,6 +150,42 @@ def test_a_topic_list_line_takes_its_context_from_the_whole_notes(scorer_name):
     found = score_topics([], [topic], scorer, notes=hiring)[0]
     assert found.tagged and found.notes_quote == line
     assert not score_topics([], [topic], scorer, notes=software)[0].tagged
+
+
+def test_a_notes_line_names_its_clear_leading_topic_below_the_notes_threshold():
+    """The rule on scores alone: a line's best topic, leading the next by the margin."""
+    scorer = SimpleNamespace(notes_threshold=0.6, notes_lead_threshold=0.48, notes_lead_margin=0.15)
+    rows = [
+        [0.55, 0.30, 0.10],  # topic 0 leads by 0.25
+        [0.50, 0.45, 0.10],  # topics 0 and 1 too close: neither
+        [0.20, 0.20, 0.65],  # topic 2 over the notes threshold, lead or not
+        [0.10, 0.40, 0.05],  # topic 1 leads, but too weakly
+    ]
+    assert naming_sentence(rows, 0, scorer) == 0
+    assert naming_sentence(rows, 1, scorer) is None
+    assert naming_sentence(rows, 2, scorer) == 2
+    assert naming_sentence([[0.2, 0.62, 0.61]], 2, scorer) == 0  # over the threshold: no margin
+
+
+def test_a_short_notes_line_about_one_topic_tags_it_judged_against_every_topic():
+    taxonomy = load_taxonomy()
+    scorer = get_scorer("embeddings", taxonomy)
+    by_slug = taxonomy.by_slug()
+    context = "Our guest leads talent acquisition for a large retailer."
+    clear = "Why engineers quit after a year"  # about retention only, in few words
+    found = score_topics([], [by_slug["retention"]], scorer, notes=f"{context}\n\n{clear}")[0]
+    assert found.tagged and found.notes_quote == clear
+    assert found.notes_score < scorer.notes_threshold  # named by its lead, not its score
+    # A line close to two topics names neither by its lead. Judged against every topic it is
+    # the same whether one topic or all are scored (tagging re-scores only changed topics).
+    shared = "Questions candidates ask the team"
+    notes = f"{context}\n\n{shared}"
+    alone = score_topics(
+        [], [by_slug["reverse-interviews"]], scorer, notes=notes, rivals=taxonomy.topics
+    )[0]
+    every = {r.tag_slug: r for r in score_topics([], taxonomy.topics, scorer, notes=notes)}
+    assert not alone.tagged and not every["reverse-interviews"].tagged
+    assert alone.notes_score == every["reverse-interviews"].notes_score
 
 
 def test_taxonomy_context_is_part_of_a_topic_definition_only_when_given():

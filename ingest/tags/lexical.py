@@ -87,6 +87,10 @@ class LexicalScorer:
     name = "lexical"
     threshold = THRESHOLD
     notes_threshold = NOTES_THRESHOLD
+    # No lower bar for a line's leading topic: keyword scores do not fall short on a short line
+    # the way cosines do.
+    notes_lead_threshold = NOTES_THRESHOLD
+    notes_lead_margin = 0.0
 
     def __init__(self, taxonomy: Taxonomy) -> None:
         # Compared as stems, so "hiring" in the list also covers "hire" and "hires".

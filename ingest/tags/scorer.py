@@ -14,7 +14,9 @@ class Scorer(Protocol):
 
     A passage scoring at least `threshold` discusses the topic; a sentence of the publisher's
     show notes scoring at least `notes_threshold` names it (notes name subjects on purpose,
-    one to a line, and are scored a sentence at a time). A topic's scores may depend
+    one to a line, and are scored a sentence at a time), and so does a sentence whose leading
+    topic scores at least `notes_lead_threshold` and leads the next by `notes_lead_margin`.
+    A topic's scores may depend
     only on the passage text and that topic's definition (plus the taxonomy's common terms),
     so re-scoring one changed topic never changes another's.
     """
@@ -22,6 +24,8 @@ class Scorer(Protocol):
     name: str
     threshold: float
     notes_threshold: float
+    notes_lead_threshold: float
+    notes_lead_margin: float
 
     def __init__(self, taxonomy: Taxonomy) -> None: ...
 

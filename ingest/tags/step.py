@@ -25,9 +25,9 @@ from ingest.taxonomy import Taxonomy
 
 # Part of every episode's input hash: bump it when what tagging stores changes (moments
 # pointed at sentences, show notes read by sentence, evidence kept, passing mentions kept, a
-# notes line's context read from the whole notes and a new notes threshold), so each episode is
-# tagged again once.
-TAGGING_VERSION = 5
+# notes line's context read from the whole notes and a new notes threshold, a notes line's
+# clear leading topic), so each episode is tagged again once.
+TAGGING_VERSION = 6
 
 
 class ScorerUnavailable(PodarchiveError, RuntimeError):
@@ -86,7 +86,7 @@ def tag_archive(
                     scorer = get_scorer(scorer_name, taxonomy)
                 except Exception as exc:
                     raise ScorerUnavailable(str(exc)) from exc
-            results = score_topics(segments, todo, scorer, notes=notes)
+            results = score_topics(segments, todo, scorer, notes=notes, rivals=taxonomy.topics)
             keyphrases = None
             if len(todo) == len(taxonomy.topics):  # the text changed: suggestions may too
                 keyphrases = extract_keyphrases(

@@ -74,7 +74,9 @@ def aggregate(
 ) -> list[TopicResult]:
     """Moments are the windows reaching the scorer's `threshold`; an episode has a topic when
     they cover enough of its `speech_seconds` (`discusses`) or a sentence of its `notes`
-    reaches the scorer's `notes_threshold`.
+    names it (`naming_sentence`). A row of `notes_scores` holds `topics` first, in order, and
+    may go on with the scores of other topics, the rivals a line's leading topic is judged
+    against.
     """
     threshold = scorer.threshold
     results = []
@@ -91,10 +93,9 @@ def aggregate(
                 spans.append([window.start, window.end, column[i]])
         moments = [Moment(topic.slug, a, b, round(score, 4)) for a, b, score in spans]
         seconds = sum(b - a for a, b, _ in spans)
-        notes_column = [row[j] for row in notes_scores]
-        notes_best = max(notes_column, default=0.0)
-        notes_quote = notes[notes_column.index(notes_best)].text if notes_column else ""
-        named = notes_best >= scorer.notes_threshold
+        notes_best = max((row[j] for row in notes_scores), default=0.0)
+        naming = naming_sentence(notes_scores, j, scorer)
+        named = naming is not None
         discussed = discusses(seconds, speech_seconds)
         results.append(
             TopicResult(
@@ -106,11 +107,29 @@ def aggregate(
                 round(min(seconds, speech_seconds), 1),
                 round(min(1.0, seconds / speech_seconds), 4) if speech_seconds else 0.0,
                 round(notes_best, 4),
-                notes_quote if named else "",
+                notes[naming].text if named else "",
                 discussed,
             )
         )
     return results
+
+
+def naming_sentence(notes_scores: Sequence[Sequence[float]], j: int, scorer: Scorer) -> int | None:
+    """The notes sentence that names topic `j`, or None: the best-scoring one when it reaches
+    the scorer's `notes_threshold`, else the best of those whose leading topic is `j` by at
+    least `notes_lead_margin` at `notes_lead_threshold` or more."""
+    best, best_score = None, 0.0
+    for i, row in enumerate(notes_scores):
+        score = row[j]
+        if score <= best_score:
+            continue
+        if score >= scorer.notes_threshold:
+            best, best_score = i, score
+        elif score >= scorer.notes_lead_threshold:
+            runner_up = max((s for k, s in enumerate(row) if k != j), default=0.0)
+            if score - runner_up >= scorer.notes_lead_margin:
+                best, best_score = i, score
+    return best
 
 
 def discusses(seconds: float, duration: float) -> bool:
@@ -148,13 +167,22 @@ def score_notes(
 
 
 def score_topics(
-    segments: Sequence[Segment], topics: Sequence[Topic], scorer: Scorer, notes: str = ""
+    segments: Sequence[Segment],
+    topics: Sequence[Topic],
+    scorer: Scorer,
+    notes: str = "",
+    rivals: Sequence[Topic] = (),
 ) -> list[TopicResult]:
     """Score passages (and windows bridging them) and the notes, decide each topic, and point
-    each moment at the sentence that carries it."""
+    each moment at the sentence that carries it.
+
+    `rivals` are the taxonomy's other topics when only some are re-scored: whether a notes line
+    is clearly about one topic depends on how it scores for all of them."""
     passages = with_bridges(segments, group_passages(segments))
     scores = scorer.score(passages, topics) if passages else []
-    notes_passages, notes_scores = score_notes(notes, topics, scorer)
+    own = {topic.slug for topic in topics}
+    judged = [*topics, *(topic for topic in rivals if topic.slug not in own)]
+    notes_passages, notes_scores = score_notes(notes, judged, scorer)
     # Spoken time, not the span: a long silence or music bed does not dilute a discussion.
     spoken = sum(max(0.0, s.end - s.start) for s in segments)
     results = aggregate(passages, scores, topics, scorer, notes_passages, notes_scores, spoken)
