@@ -210,14 +210,15 @@ BASE_URL = "https://example.com/ttm/"
 HTML_BUILD = (
     "from ingest.sitegen import step as sitegen\n"
     f"r = sitegen.build_site(archive.open_db(), archive, {BASE_URL!r}, search=False)\n"
-    "result = {'written': len(r.written), 'outputs': r.outputs, 'errors': len(r.errors)}"
+    "result = {'written': len(r.written), 'outputs': r.outputs, 'errors': len(r.errors),"
+    " 'phases': r.phases}"
 )
 FULL_BUILD = (
     "from ingest.sitegen import step as sitegen\n"
     f"r = sitegen.build_site(archive.open_db(), archive, {BASE_URL!r}, search=True)\n"
     "result = {'written': len(r.written), 'outputs': r.outputs, 'errors': len(r.errors),"
     " 'html_seconds': r.html_seconds, 'index_seconds': r.index_seconds,"
-    " 'shards_indexed': len(r.shards_indexed)}"
+    " 'shards_indexed': len(r.shards_indexed), 'phases': r.phases}"
 )
 # Pagefind's Python API answers one request per 0.1 s poll, so records cost ~0.1 s each:
 # this indexes one episode's passages and the report extrapolates to the whole archive.

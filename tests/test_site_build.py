@@ -6,6 +6,8 @@ import hashlib
 import json
 import os
 import re
+import sqlite3
+import time
 import xml.etree.ElementTree as ET
 from datetime import UTC, datetime, timedelta
 from html.parser import HTMLParser
@@ -663,19 +665,60 @@ def test_episodes_made_in_two_processes_are_the_ones_made_in_one(archive, episod
         if path.is_file():
             path.unlink()
     forks = []
-    real_pool = site_episodes.multiprocessing.get_context("fork").Pool
+    fork = site_episodes.multiprocessing.get_context("fork")
+    real_process = fork.Process
     monkeypatch.setattr(site_episodes, "PARALLEL_FROM", 1)
-    monkeypatch.setattr(
-        site_episodes.multiprocessing.get_context("fork"),
-        "Pool",
-        lambda *a, **k: forks.append(a) or real_pool(*a, **k),
-    )
+    monkeypatch.setattr(site_episodes, "CHUNK", 1)  # both processes get some
+    monkeypatch.setattr(fork, "Process", lambda *a, **k: forks.append(a) or real_process(*a, **k))
     second = build(archive)
     assert forks, "the episodes were not made in worker processes"
     assert files(archive.site_dir) == one
     assert sorted(second.written) == sorted(first.written)
     again = json.loads((archive.site_dir / ".build-manifest.json").read_text())["outputs"]
     assert again == manifest
+
+
+def _jobs(count: int):
+    from ingest.sitegen.episodes import Job
+
+    return [Job({"id": str(number)}, {}) for number in range(count)]
+
+
+def test_the_build_and_its_worker_share_the_jobs_and_make_each_once(tmp_path, monkeypatch):
+    from ingest.sitegen import episodes as site_episodes
+
+    sqlite3.connect(tmp_path / "archive.db").close()
+    monkeypatch.setattr(site_episodes, "PARALLEL_FROM", 1)
+    monkeypatch.setattr(site_episodes, "CHUNK", 2)
+
+    def make(db, job):
+        time.sleep(0.01)  # long enough that neither process takes every chunk
+        return site_episodes.Done(written=[(job.episode["id"], str(os.getpid()))])
+
+    with site_episodes.making(_jobs(60), make, None, str(tmp_path / "archive.db")) as made:
+        written = [pair for done in made for pair in done.written]
+    assert sorted(rel for rel, _ in written) == sorted(str(n) for n in range(60))
+    makers = {pid for _, pid in written}
+    assert str(os.getpid()) in makers and len(makers) == 2
+
+
+def test_a_worker_that_dies_loses_no_episode(tmp_path, monkeypatch):
+    """The chunk a dead worker took (and any it never sent back) is made by the build."""
+    from ingest.sitegen import episodes as site_episodes
+
+    sqlite3.connect(tmp_path / "archive.db").close()
+    monkeypatch.setattr(site_episodes, "PARALLEL_FROM", 1)
+    monkeypatch.setattr(site_episodes, "CHUNK", 2)
+    build_process = os.getpid()
+
+    def make(db, job):
+        if os.getpid() != build_process:
+            os._exit(1)  # the worker dies on its first job
+        return site_episodes.Done(written=[(job.episode["id"], "")])
+
+    with site_episodes.making(_jobs(30), make, None, str(tmp_path / "archive.db")) as made:
+        written = sorted(rel for done in made for rel, _ in done.written)
+    assert written == sorted(str(n) for n in range(30))
 
 
 def test_feeds_are_paged_as_archives_a_new_episode_leaves_alone(archive, episodes, monkeypatch):

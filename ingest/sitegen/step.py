@@ -17,6 +17,8 @@ from __future__ import annotations
 import json
 import time
 from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlencode
@@ -59,7 +61,19 @@ class BuildReport:
     shards_indexed: list[str] = field(default_factory=list)  # search shards rebuilt
     html_seconds: float = 0.0
     index_seconds: float = 0.0
+    # Seconds of each part of the build, by name (`_timed`): where a large archive's time goes.
+    phases: dict[str, float] = field(default_factory=dict)
     related: RelatedReport | None = None  # the related-moments lists brought up to date
+
+
+@contextmanager
+def _timed(report: BuildReport, phase: str) -> Iterator[None]:
+    started = time.perf_counter()
+    try:
+        yield
+    finally:
+        elapsed = time.perf_counter() - started
+        report.phases[phase] = round(report.phases.get(phase, 0.0) + elapsed, 2)
 
 
 def build_site(
@@ -81,10 +95,12 @@ def build_site(
     site.mkdir(parents=True, exist_ok=True)
     writer = SiteWriter.open(site)
     try:  # the lists the pages show, before their data is read; one failure never stops it
-        report.related = update_related(db)
+        with _timed(report, "related"):
+            report.related = update_related(db)
     except Exception as error:
         report.errors.append(f"related moments: could not update ({error})")
-    data = site_data.load(db, archive, show_id, writer.extra.get("transcripts"))
+    with _timed(report, "load"):
+        data = site_data.load(db, archive, show_id, writer.extra.get("transcripts"))
     writer.extra["transcripts"] = data.transcripts
     report.errors.extend(data.errors)
     common = {
@@ -130,16 +146,6 @@ def build_site(
         except OSError as error:
             report.errors.append(f"{rel}: could not copy {source} ({error})")
 
-    summaries = [site_data.summary(e) for e in data.episodes]
-    # A list row is hashed once; the pages listing it hash its digest (1,000 rows appear on
-    # the home, show, topic and host pages: re-encoding them per page was most of the hashing).
-    rows = {s["id"]: content_hash(json.dumps(s, sort_keys=True)) for s in summaries}
-    _lists(page, "", "index.html", summaries, [rows[s["id"]] for s in summaries], shows=data.shows)
-    shows = {show["id"]: show for show in data.shows}
-    for show in data.shows:
-        own = [s for s in summaries if s["show_id"] == show["id"]]
-        _lists(page, show["url"], "show.html", own, [rows[s["id"]] for s in own], show=show)
-
     def make_episode(db, job: site_episodes.Job) -> site_episodes.Done:
         """The episode's page and text download, as due: one reading of its transcript
         (reading and grouping it twice was a fifth of a build)."""
@@ -166,6 +172,7 @@ def build_site(
             done.errors.append(f"{done.failed[0]}: could not render ({error})")
         return done
 
+    shows = {show["id"]: show for show in data.shows}
     jobs = []
     for episode in data.episodes:
         show = shows[episode["show_id"]]
@@ -175,32 +182,21 @@ def build_site(
         text = _text_due(writer, episode, base, version)
         if due or text:
             jobs.append(site_episodes.Job(episode, show, due, text))
-    db_file = related_store.database_file(db)
-    for done in site_episodes.make_all(jobs, make_episode, db, db_file):
-        for rel, digest in done.written:
+        if due:  # the feeds below hash the pages they link by these; a failure resets it
             writer.current[rel] = digest
-            writer.written.append(rel)
-        for rel in done.failed:
-            writer.current[rel] = writer.previous.get(rel, "")
-        report.errors.extend(done.errors)
-    _topic_pages(page, rows, data, summaries)
-    _people_pages(page, rows, data, summaries, speaker_store.moments_by_speaker(db))
-    page("search/index.html", "search.html", topics=_topic_counts(data))
-    page("404.html", "404.html")
-
-    # The feeds are made of what the episode pages were made of: their hashes (plus the
-    # shows, hashed once, and the people they credit) stand in for rebuilding their items.
-    shared = content_hash(json.dumps([common, data.shows], sort_keys=True, default=str))
-    _episode_feeds(writer, data, base, version, shared, None)
-    # The sitemaps are cheap to make and hashed as made: which files there are depends on the
-    # page count.
-    for rel, content in site_feed.sitemaps(data, base).items():
-        digest = content_hash(version, rel, content)
-        if not writer.unchanged(rel, digest):
-            writer.write(rel, digest, content)
-    for show in data.shows:  # each show's own re-published feed
-        _episode_feeds(writer, data, base, version, shared, show)
-    _moment_feeds(writer, data, base, version)
+    db_file = related_store.database_file(db)
+    # The episode pages are most of a full build: while workers make them, this process makes
+    # every other page and feed (made in turn, the build took the sum of the two).
+    with site_episodes.making(jobs, make_episode, db, db_file) as made:
+        _other_pages(page, writer, data, base, version, common, db, report)
+        with _timed(report, "episodes, waited for"):
+            for done in made:
+                for rel, digest in done.written:
+                    writer.current[rel] = digest
+                    writer.written.append(rel)
+                for rel in done.failed:
+                    writer.current[rel] = writer.previous.get(rel, "")
+                report.errors.extend(done.errors)
     opml = write_opml(
         common["site_title"],
         [
@@ -222,11 +218,58 @@ def build_site(
     report.removed = writer.remove_stale()
     report.html_seconds = time.perf_counter() - started
     if search:
-        _search_index(writer, site, data, version, report, db)
+        with _timed(report, "search index"):
+            _search_index(writer, site, data, version, report, db)
     writer.save()
     report.outputs = len(writer.current)
     report.written = writer.written
     return report
+
+
+def _other_pages(
+    page,
+    writer: SiteWriter,
+    data: site_data.SiteData,
+    base: BaseUrl,
+    version: str,
+    common: dict,
+    db,
+    report: BuildReport,
+) -> None:
+    """Every page but the episodes' (lists, topics, people, search, 404) and every feed,
+    rendered by `page` unless its inputs are unchanged; written by this process alone."""
+    summaries = [site_data.summary(e) for e in data.episodes]
+    # A list row is hashed once; the pages listing it hash its digest (1,000 rows appear on
+    # the home, show, topic and host pages: re-encoding them per page was most of the hashing).
+    rows = {s["id"]: content_hash(json.dumps(s, sort_keys=True)) for s in summaries}
+    with _timed(report, "lists"):
+        keys = [rows[s["id"]] for s in summaries]
+        _lists(page, "", "index.html", summaries, keys, shows=data.shows)
+        for show in data.shows:
+            own = [s for s in summaries if s["show_id"] == show["id"]]
+            _lists(page, show["url"], "show.html", own, [rows[s["id"]] for s in own], show=show)
+    with _timed(report, "topics"):
+        _topic_pages(page, rows, data, summaries)
+    with _timed(report, "people"):
+        said = speaker_store.moments_by_speaker(db)
+        _people_pages(page, rows, data, summaries, said)
+    page("search/index.html", "search.html", topics=_topic_counts(data))
+    page("404.html", "404.html")
+
+    # The feeds are made of what the episode pages were made of: their hashes (plus the
+    # shows, hashed once, and the people they credit) stand in for rebuilding their items.
+    shared = content_hash(json.dumps([common, data.shows], sort_keys=True, default=str))
+    with _timed(report, "feeds"):
+        _episode_feeds(writer, data, base, version, shared, None)
+        # The sitemaps are cheap to make and hashed as made: which files there are depends
+        # on the page count.
+        for rel, content in site_feed.sitemaps(data, base).items():
+            digest = content_hash(version, rel, content)
+            if not writer.unchanged(rel, digest):
+                writer.write(rel, digest, content)
+        for show in data.shows:  # each show's own re-published feed
+            _episode_feeds(writer, data, base, version, shared, show)
+        _moment_feeds(writer, data, base, version)
 
 
 def _episode_feeds(
