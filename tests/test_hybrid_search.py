@@ -197,6 +197,30 @@ def test_embedding_is_incremental(archive, embedded):
     assert db.execute("SELECT count(*) FROM passage_vectors").fetchone()[0] < before
 
 
+def test_a_damaged_vector_is_named_left_out_and_replaced(archive, embedded, caplog):
+    """A vector cut short (a torn write, a hand edit) never stops search: it is logged with its
+    episode, search runs by meaning without it, and the next embedding run replaces it."""
+    _, rows = embedded
+    medical = rows[ONE_MEDICAL]["id"]
+    db = archive.open_db()
+    with db.conn:
+        db.execute(
+            "UPDATE passage_vectors SET vector = substr(vector, 1, 100)"
+            " WHERE passage_id = (SELECT min(passage_id) FROM passage_vectors"
+            " WHERE episode_id = ?)",
+            [medical],
+        )
+    with caplog.at_level("WARNING", logger="ingest.store.vectors"):
+        ranking, hits = search_archive(archive, PARAPHRASE)
+    assert ranking.mode == "hybrid" and hits
+    assert any(medical in record.getMessage() for record in caplog.records)
+    assert embed_passages(db).embedded == 1
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="ingest.store.vectors"):
+        search_archive(archive, PARAPHRASE)
+    assert not caplog.records
+
+
 def test_datasette_search_by_meaning_links_to_the_second(archive):
     ds = make_datasette(archive, base_url="https://example.com/site/")
 

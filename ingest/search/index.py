@@ -38,7 +38,7 @@ def embed_passages(
     from ingest.store import vectors
 
     report = EmbedReport()
-    todo = vectors.passages_to_embed(db, embed.MODEL_ID)
+    todo = vectors.passages_to_embed(db, embed.MODEL_ID, embed.DIMENSION)
     sentence_todo = vectors.passages_without_sentences(db, embed.MODEL_ID)
     if not todo and not sentence_todo:
         return report

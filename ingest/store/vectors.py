@@ -9,7 +9,9 @@ matters (cosines move by about 1e-3).
 
 from __future__ import annotations
 
+import logging
 import sqlite3
+from collections import Counter
 from collections.abc import Iterable
 
 import numpy as np
@@ -19,17 +21,20 @@ from ingest.store.writes import transaction
 
 STORED_DTYPE = np.dtype("<f2")
 
+log = logging.getLogger(__name__)
+
 
 def passages_to_embed(
-    db: sqlite_utils.Database, model: str, limit: int | None = None
+    db: sqlite_utils.Database, model: str, dimension: int, limit: int | None = None
 ) -> list[tuple[int, str, str]]:
-    """(passage id, episode id, text) of passages with no vector from `model`, in id order."""
+    """(passage id, episode id, text) of passages with no whole vector from `model` (none, or
+    a damaged one: not `dimension` values), in id order."""
     sql = (
         "SELECT p.id, p.episode_id, p.text FROM passages p"
         " LEFT JOIN passage_vectors v ON v.passage_id = p.id AND v.model = ?"
-        " WHERE v.passage_id IS NULL ORDER BY p.id"
+        " WHERE v.passage_id IS NULL OR length(v.vector) IS NOT ? ORDER BY p.id"
     )
-    params: list = [model]
+    params: list = [model, dimension * STORED_DTYPE.itemsize]
     if limit:
         sql += " LIMIT ?"
         params.append(limit)
@@ -92,18 +97,43 @@ def stamp(conn: sqlite3.Connection) -> tuple:
 
 
 def load_matrix(conn: sqlite3.Connection, model: str) -> tuple[np.ndarray, np.ndarray]:
-    """(passage ids, float32 matrix with one unit row per passage) of every stored vector."""
+    """(passage ids, float32 matrix with one unit row per passage) of every stored vector.
+    A damaged vector (not the length of the others) is left out and named: search goes on
+    without that passage by meaning, and the next `embed` replaces it."""
     if not has_table(conn):
         return np.zeros(0, dtype=np.int64), np.zeros((0, 0), dtype=np.float32)
     rows = conn.execute(
-        "SELECT passage_id, vector FROM passage_vectors WHERE model = ? ORDER BY passage_id",
+        "SELECT passage_id, vector, episode_id FROM passage_vectors WHERE model = ?"
+        " ORDER BY passage_id",
         [model],
     ).fetchall()
+    rows = _whole(rows)
     if not rows:
         return np.zeros(0, dtype=np.int64), np.zeros((0, 0), dtype=np.float32)
     ids = np.fromiter((row[0] for row in rows), dtype=np.int64, count=len(rows))
     matrix = np.frombuffer(b"".join(row[1] for row in rows), dtype=STORED_DTYPE)
     return ids, matrix.reshape(len(rows), -1).astype(np.float32)
+
+
+def _whole(rows: list) -> list:
+    """The (passage id, vector, episode id) rows whose vector has the length most of them
+    have, each other one logged with its passage and episode."""
+    lengths = Counter(len(row[1] or b"") for row in rows)
+    width = max(lengths, key=lambda n: (lengths[n], n)) if lengths else 0
+    if width == 0 or width % STORED_DTYPE.itemsize:
+        width = 0  # nothing whole to compare with: every row is damaged
+    whole = [row for row in rows if width and len(row[1]) == width]
+    for passage_id, vector, episode_id in rows:
+        if not width or len(vector or b"") != width:
+            log.warning(
+                "episode %s: passage %s has a damaged vector (%d bytes, not %d); left out of"
+                " search by meaning until `podarchive embed` replaces it",
+                episode_id,
+                passage_id,
+                len(vector or b""),
+                width,
+            )
+    return whole
 
 
 def passages_without_sentences(db: sqlite_utils.Database, model: str) -> list[tuple[int, str, str]]:
