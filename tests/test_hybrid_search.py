@@ -137,6 +137,25 @@ def test_without_vectors_search_says_so_once_and_runs_by_words(archive):
     assert not ranking.any_words and "One Medical" in hits[0].episode
 
 
+def test_datasette_says_when_search_by_meaning_ran_by_words(archive):
+    async def page(**params):
+        # A Datasette of its own each time: it serves the archive as immutable.
+        ds = make_datasette(archive, base_url="https://example.com/site/")
+        await ds.invoke_startup()
+        response = await ds.client.get("/archive/search_by_meaning", params=params)
+        assert response.status_code == 200, response.text
+        return response.text
+
+    assert 'class="search-note"' not in asyncio.run(page(q="reverse interview", mode=""))
+    db = archive.open_db()
+    with db.conn:
+        db.execute("DELETE FROM passage_vectors")
+    db.conn.close()
+    html = asyncio.run(page(q="reverse interview", mode=""))
+    assert 'class="search-note"' in html and "Searching by words only" in html
+    assert "One Medical" in html  # and still finds it by its words
+
+
 def test_json_output_for_scripts(archive):
     result = CliRunner().invoke(
         cli, ["--archive", str(archive.root), "search", PARAPHRASE, "--json", "--limit", "3"]

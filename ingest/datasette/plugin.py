@@ -124,7 +124,34 @@ def hybrid_hits(conn, query, mode) -> str:
     if not isinstance(query, str) or not query.strip():
         return json.dumps({"mode": None, "notice": None, "any_words": False, "hits": []})
     mode = mode if mode in hybrid.MODES else "hybrid"
-    return hybrid.search(conn, query, mode=mode, limit=MEANING_HITS).as_json()
+    ranking = hybrid.search(conn, query, mode=mode, limit=MEANING_HITS)
+    _remember_notice(query, mode, ranking.notice)
+    return ranking.as_json()
+
+
+# The notice of each recent search by meaning ("Searching by words only: ..."), for the page
+# that ran it: the SQL function returns rows, and the page is rendered after it in this
+# process. A few are kept, as several searches may be rendered at once.
+_NOTICES: dict[tuple[str, str], str | None] = {}
+_NOTICES_KEPT = 64
+
+
+def _remember_notice(query: str, mode: str, notice: str | None) -> None:
+    _NOTICES.pop((query, mode), None)
+    _NOTICES[(query, mode)] = notice
+    while len(_NOTICES) > _NOTICES_KEPT:
+        del _NOTICES[next(iter(_NOTICES))]
+
+
+def meaning_note(query, mode) -> str | None:
+    """What the search by meaning just run for `query` told its searcher (a fallback to words,
+    some words only), else None; as the page names them (mode empty for the default)."""
+    from ingest.search import hybrid
+
+    if not isinstance(query, str) or not query.strip():
+        return None
+    mode = mode if mode in hybrid.MODES else "hybrid"
+    return _NOTICES.get((query, mode))
 
 
 @hookimpl
@@ -282,7 +309,11 @@ def startup(datasette):
 
 @hookimpl
 def extra_template_vars(datasette):
-    return {"search_note": search_note, "site_url": site_url_of(datasette)}
+    return {
+        "search_note": search_note,
+        "meaning_note": meaning_note,
+        "site_url": site_url_of(datasette),
+    }
 
 
 def _safe_search_args(query_string: bytes) -> bytes:
