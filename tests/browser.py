@@ -67,3 +67,9 @@ def axe_violations(page, impacts=("serious", "critical")) -> list[dict]:
         for v in result["violations"]
         if v["impact"] in impacts
     ]
+
+
+def wait_for_search(page) -> None:
+    """Until the search page has finished its search: the results in their final order (on a
+    fresh page the ones by meaning are shown first, then the fused list replaces them)."""
+    page.wait_for_selector("#search-form[data-state=done]")

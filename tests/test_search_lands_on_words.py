@@ -24,7 +24,7 @@ from ingest.sitegen.server import StaticServer
 from ingest.store import transcripts as transcript_store
 from ingest.transcribe import TranscribeOptions, get_transcriber
 from ingest.transcribe.files import write_transcript
-from tests.browser import screenshot
+from tests.browser import screenshot, wait_for_search
 from tests.site_archive import build_sample_archive
 
 pytestmark = [pytest.mark.browser, pytest.mark.asr, pytest.mark.slow]
@@ -104,8 +104,8 @@ def test_site_search_hits_play_just_before_the_words(archived, browser):
     for phrase in PHRASES:
         said = archived["truth"][phrase]
         page.goto(archived["url"] + "search/?q=" + phrase.replace(" ", "+"))
+        wait_for_search(page)
         card = page.locator("#search-results > li").first
-        card.wait_for()
         assert "One Medical" in card.locator("h3").inner_text(), phrase
         hit = card.locator(".sub-result").first
         # The snippet is the transcript's words, the matched ones marked.
@@ -129,6 +129,6 @@ def test_site_search_hits_play_just_before_the_words(archived, browser):
     screenshot(page, "episode-search-words-desktop")
     phone = browser.new_context(viewport={"width": 390, "height": 844}).new_page()
     phone.goto(archived["url"] + "search/?q=stressful+week")
-    phone.locator("#search-results .sub-result").first.wait_for()
+    wait_for_search(phone)
     screenshot(phone, "search-sub-results-phone")
     assert errors == []

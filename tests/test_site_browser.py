@@ -7,7 +7,7 @@ import pytest
 from ingest.archive import Archive
 from ingest.sitegen import step as sitegen
 from ingest.sitegen.server import StaticServer
-from tests.browser import VIEWPORTS, axe_violations, screenshot
+from tests.browser import VIEWPORTS, axe_violations, screenshot, wait_for_search
 from tests.site_archive import build_sample_archive
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -172,8 +172,8 @@ def test_search_lists_one_medical_first_and_opens_it(site, page):
     page.goto(site["url"] + "search/")
     page.fill("#q", "reverse interview")
     page.press("#q", "Enter")
+    wait_for_search(page)
     first = page.locator("#search-results li h3 a").first
-    first.wait_for()
     assert "One Medical" in first.inner_text()
     jump = page.locator("#search-results li").first.locator("a.jump").first
     assert jump.get_attribute("href").split("#")[1].startswith("t=")
@@ -184,8 +184,8 @@ def test_search_lists_one_medical_first_and_opens_it(site, page):
 
 def test_search_result_jumps_to_the_passage(site, page):
     page.goto(site["url"] + "search/?q=reverse+interview")
+    wait_for_search(page)
     jump = page.locator("#search-results li").first.locator("a.jump").first
-    jump.wait_for()
     target = int(jump.get_attribute("href").rsplit("#t=", 1)[1])
     jump.click()
     _wait_for_time(page, target, tolerance=0.5)
@@ -198,7 +198,7 @@ def test_search_topic_filter(site, page):
     slug = next(s for s, ids in site["tagged"].items() if structured in ids and medical not in ids)
     name = site["topics"][slug]["name"]
     page.goto(site["url"] + "search/?q=interview")
-    page.locator("#search-results li").first.wait_for()
+    wait_for_search(page)
     titles = page.locator("#search-results li h3").all_inner_texts()
     assert any("One Medical" in t for t in titles) and any("Structured" in t for t in titles)
     page.select_option("#topic", name)
@@ -224,7 +224,7 @@ def test_hostile_feed_never_runs_script(site, page):
     for selector in (".people a", ".tags a", ".chapters a"):
         page.hover(selector)
     page.goto(site["url"] + "search/?q=hostile")
-    page.locator("#search-results li").first.wait_for()
+    wait_for_search(page)
     assert "<script>" in page.inner_text("#search-results")  # shown as text
     for url in (site["url"], site["url"] + "topics/", site["url"] + "people/"):
         page.goto(url)
@@ -479,7 +479,7 @@ def test_targets_are_big_enough_and_labels_stay_beside_times(site, browser, size
     )
     assert offsets and min(offsets) >= 0
     tab.goto(site["url"] + "search/?q=reverse+interview")
-    tab.locator("#search-results a.jump").first.wait_for()
+    wait_for_search(tab)
     assert _small_targets(tab) == []
     context.close()
 
@@ -504,7 +504,7 @@ def test_no_serious_accessibility_violations(site, browser, size):
     for name, url in _pages(site).items():
         tab.goto(url)
         if name == "search":
-            tab.locator("#search-results li").first.wait_for()
+            wait_for_search(tab)
         if name == "episode":
             tab.wait_for_selector(".passage button.share")
         screenshot(tab, f"site-{name}-{size}")

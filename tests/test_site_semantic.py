@@ -219,6 +219,39 @@ def test_a_paraphrase_finds_the_reverse_interview_by_meaning(browser, served):
 
 @pytest.mark.slow
 @pytest.mark.browser
+def test_the_meaning_is_shown_while_the_words_are_still_coming(browser, served):
+    """Pagefind held back (its files answered late): the episodes found by meaning are listed
+    at once, each at its moment, and the fused list replaces them once the words are in."""
+    context = browser.new_context()
+    page = context.new_page()
+    page.set_default_timeout(20_000)
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    held: list = []  # Pagefind's requests, answered once the meaning is on the page
+    context.route("**/pagefind/**", lambda route: held.append(route))
+    page.goto(served.url("search/") + "?" + urlencode({"q": "candidates interview the company"}))
+    page.wait_for_selector("#search-results .by-meaning a.jump")
+    assert page.get_attribute("#search-form", "data-state") == "searching"
+    assert "searching the words" in page.inner_text("#search-status")
+    early = [h.inner_text() for h in page.query_selector_all("#search-results h3")]
+    assert any(t.startswith("One Medical") for t in early), early
+    from tests.browser import screenshot
+
+    screenshot(page, "search-meaning-first-desktop")
+    for route in held:
+        route.continue_()
+    context.unroute("**/pagefind/**")
+    page.wait_for_selector("#search-form[data-state=done]")
+    status = page.inner_text("#search-status")
+    assert "by words and meaning" in status and "searching the words" not in status
+    titles = [h.inner_text() for h in page.query_selector_all("#search-results h3")]
+    assert len(titles) == len(set(titles)) and any(t.startswith("One Medical") for t in titles)
+    assert errors == []
+    context.close()
+
+
+@pytest.mark.slow
+@pytest.mark.browser
 def test_a_quoted_query_stays_words_only(browser, served):
     page, fetched = _search(browser, served, '"reverse interview"')
     titles = [h.inner_text() for h in page.query_selector_all("#search-results h3")]

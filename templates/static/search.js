@@ -454,14 +454,21 @@
 
   // By words and by meaning: Pagefind's episodes and the static model's, fused by reciprocal
   // rank (as ingest/search/hybrid.py fuses passages). Search by meaning failing leaves words.
-  // On a fresh page the meaning (model and vectors) comes in well after the words: the word
-  // results are shown as they come, and the meaning then joins them (see `join`).
+  // Whichever half comes in first is shown at once. Words first (a large archive's first
+  // pass): the meaning then joins them without moving them (see `join`). Meaning first (on a
+  // fresh page its files are in before Pagefind has loaded and merged its shards): its
+  // episodes are shown, and the fused list replaces them once the words are in.
   var RRF_K = 60;
   function hybrid(q, topic, first, words, mine) {
     var meaning = { hits: undefined };  // undefined while it is coming; null when unavailable
+    var wordsIn = { done: false };
     var semanticHits = byMeaning(q, topic).catch(function () { return null; })
       .then(function (hits) { meaning.hits = hits; return hits; });
+    semanticHits.then(function (hits) {
+      if (!wordsIn.done && hits && hits.length) meaningFirst(q, hits, mine, wordsIn);
+    });
     return first.then(function (winner) {
+      wordsIn.done = true;
       if (mine !== latest) return null;
       var full = winner.full;
       if (full && (meaning.hits !== undefined || !full.results.length)) {
@@ -479,6 +486,25 @@
         return semanticHits.then(function (hits) { return join(q, shown.shown, shown.total, hits, mine); });
       });
     });
+  }
+
+  // The episodes found by meaning, shown in their order while the words are still coming;
+  // nothing more is added once they are in (the fused list then replaces these).
+  function meaningFirst(q, hits, mine, wordsIn) {
+    var pending = hits.map(function (hit) {
+      return place({ found: hit }, q).then(function (near) {
+        return near ? { li: card(null, q, hit) } : null;
+      });
+    });
+    var shown = 0;
+    return pending.reduce(function (done, next) {
+      return done.then(function () { return next; }).then(function (item) {
+        if (mine !== latest || wordsIn.done || !item) return;
+        if (!shown++) list.replaceChildren();
+        list.appendChild(item.li);
+        status.textContent = plural(shown, "episode") + " close in meaning; searching the words…";
+      });
+    }, Promise.resolve()).catch(noop);
   }
 
   // Fused scores: each episode's reciprocal ranks by words (`lex`) and by meaning summed.
