@@ -332,6 +332,16 @@ _FIRST_BY_MEANING = (
 )
 
 
+# The search finished: both halves in, the fused list shown (on a fresh page the results by
+# meaning come first, and this list replaces them).
+_SEARCH_DONE = (
+    "() => new Promise((done, fail) => { setTimeout(() => fail(new Error("
+    "document.getElementById('search-status').textContent || 'not done')), 60000);"
+    " const check = () => document.getElementById('search-form').dataset.state === 'done' ?"
+    " done(performance.now()) : requestAnimationFrame(check); check(); })"
+)
+
+
 def count_responses(page) -> dict:
     """Bytes of every response the page and its workers receive, by URL, as they come (a
     fresh context each time, so nothing comes from the cache). Pagefind fetches from its
@@ -363,15 +373,15 @@ def searches_on_an_open_page(browser, search_url: str, queries, first_result_js:
 
 def meaning_latency(site: Path) -> dict:
     """Search by meaning in Chromium: per query on a fresh page, the bytes fetched until the
-    first result by meaning is shown and the time to it from navigation; then the same queries
-    typed into an open page."""
+    first result by meaning is shown, the time to it from navigation and the time to the fused
+    list (words and meaning); then the same queries typed into an open page."""
     from playwright.sync_api import sync_playwright
 
     from ingest.sitegen.server import StaticServer
     from tests.browser import launch
 
     server = StaticServer(site, base_path=urlsplit(BASE_URL).path).start()
-    cold, fetched, cpu = [], [], []
+    cold, fetched, cpu, finished = [], [], [], []
     try:
         with sync_playwright() as p:
             browser = launch(p)
@@ -384,6 +394,7 @@ def meaning_latency(site: Path) -> dict:
                 cold.append(page.evaluate(_FIRST_BY_MEANING))
                 cpu.append(chromium_cpu_seconds() - before)
                 fetched.append(sum(sizes.values()))
+                finished.append(page.evaluate(_SEARCH_DONE))
                 context.close()
             warm = searches_on_an_open_page(
                 browser, server.url("search/"), MEANING_QUERIES, _FIRST_BY_MEANING
@@ -398,6 +409,8 @@ def meaning_latency(site: Path) -> dict:
         "fresh_page_median_ms": round(statistics.median(cold)),
         "fresh_page_worst_ms": round(max(cold)),
         "fresh_page_cpu_median_s": round(statistics.median(cpu), 2),
+        "fresh_page_fused_median_ms": round(statistics.median(finished)),
+        "fresh_page_fused_worst_ms": round(max(finished)),
         "open_page_median_ms": round(statistics.median(warm)),
         "open_page_worst_ms": round(max(warm)),
         "model_mb": round((semantic / "model.bin").stat().st_size / 1e6, 2),
