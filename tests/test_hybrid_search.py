@@ -270,7 +270,7 @@ def test_the_cached_vectors_follow_every_change(archive):
     from ingest.store import vectors
 
     reader = sqlite3.connect(archive.db_path)
-    _, before = hybrid._matrix(reader, embed.MODEL_ID)
+    _, before, _ = hybrid._matrix(reader, embed.MODEL_ID)
     assert hybrid._matrix(reader, embed.MODEL_ID)[1] is before  # unchanged: kept
     db = archive.open_db()
     stamps = [vectors.stamp(reader)]
@@ -285,7 +285,7 @@ def test_the_cached_vectors_follow_every_change(archive):
             db.execute(change)
         stamps.append(vectors.stamp(reader))
     assert len(set(stamps)) == len(stamps)
-    _, after = hybrid._matrix(reader, embed.MODEL_ID)
+    _, after, _ = hybrid._matrix(reader, embed.MODEL_ID)
     assert after is not before and len(after) == len(before) - 1
     db.conn.close()
     reader.close()
@@ -306,7 +306,7 @@ def test_a_new_process_maps_the_vectors_from_their_copy(archive):
 
     def load_as_a_new_process():
         hybrid._MATRICES.clear()
-        return hybrid._matrix(reader, embed.MODEL_ID)
+        return hybrid._matrix(reader, embed.MODEL_ID)[:2]
 
     ids, matrix = load_as_a_new_process()
     assert not isinstance(matrix, np.memmap)

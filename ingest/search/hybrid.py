@@ -128,9 +128,10 @@ def lexical_candidates(
     return fallback, bool(fallback)
 
 
-# The stored vectors as one matrix, per database file, reloaded when they change. Datasette
-# answers from several threads; the lock keeps them from loading it twice at once.
-_MATRICES: dict[str, tuple[tuple, object, object]] = {}
+# The stored vectors as one matrix (and, in a large archive, their sign codes: see
+# ingest.search.shortlist), per database file, reloaded when they change. Datasette answers
+# from several threads; the lock keeps them from loading it twice at once.
+_MATRICES: dict[str, tuple] = {}
 _MATRIX_LOCK = threading.Lock()
 
 
@@ -142,20 +143,21 @@ def _database_file(conn: sqlite3.Connection) -> str:
 
 
 def _matrix(conn: sqlite3.Connection, model: str):
+    """(passage ids, float32 matrix, sign codes or None) of the stored vectors."""
     from ingest.search import matrix_cache
     from ingest.store import vectors
 
     key = _database_file(conn)
     if not vectors.has_table(conn):
-        return None, None
+        return None, None, None
     stamp = (model, *vectors.stamp(conn))
     with _MATRIX_LOCK:
         cached = _MATRICES.get(key)
         if cached and cached[0] == stamp and key != ":memory:":
-            return cached[1], cached[2]
-        ids, matrix = matrix_cache.load(conn, key, model, stamp)
-        _MATRICES[key] = (stamp, ids, matrix)
-    return ids, matrix
+            return cached[1:]
+        loaded = matrix_cache.load(conn, key, model, stamp)
+        _MATRICES[key] = (stamp, *loaded)
+    return loaded
 
 
 def semantic_candidates(
@@ -165,18 +167,25 @@ def semantic_candidates(
     import numpy as np
 
     from ingest import embed
+    from ingest.search import shortlist
 
-    ids, matrix = _matrix(conn, embed.MODEL_ID)
+    ids, matrix, codes = _matrix(conn, embed.MODEL_ID)
     if ids is None or not len(ids):
         return []
-    scores = matrix @ query_vector
+    keep = None
     if episodes is not None:
         where, params = _allowed_sql(episodes)
         allowed = [
             r[0] for r in conn.execute(f"SELECT p.id FROM passages p WHERE 1{where}", params)
         ]
         keep = np.isin(ids, np.asarray(allowed, dtype=np.int64))
-        scores = np.where(keep, scores, -np.inf)
+    if codes is not None:
+        rows = shortlist.nearest_rows(codes, query_vector, keep)
+        ids, scores = ids[rows], matrix[rows] @ query_vector
+    else:
+        scores = matrix @ query_vector
+        if keep is not None:
+            scores = np.where(keep, scores, -np.inf)
     count = min(limit, int(np.isfinite(scores).sum()))
     if count <= 0:
         return []
