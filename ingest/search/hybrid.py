@@ -17,6 +17,7 @@ from __future__ import annotations
 import bisect
 import functools
 import json
+import os
 import re
 import sqlite3
 import threading
@@ -28,6 +29,10 @@ from ingest.datasette import fts
 MODES = ("hybrid", "semantic", "lexical")
 RRF_K = 60  # the constant of the RRF paper; larger flattens the head of each list
 CANDIDATES = 50  # passages taken from each list before fusing
+# Without a filter, a query matching more passages than this ranks the most recently indexed
+# this many, as the stored search_transcripts query does: ranking costs about 2 us a match,
+# and a common word matches most of a 30,000-episode archive's 1.7 million passages.
+RANKED_AT_MOST = 20_000
 # A passage holding only some of the query's words (the any-words fallback) is weaker evidence
 # than one holding them all: its rank counts half in the fusion.
 ANY_WORDS_WEIGHT = 0.5
@@ -85,12 +90,25 @@ def is_exact(query: str) -> bool:
     return bool(_SYNTAX.search(query or ""))
 
 
-def any_words_query(query: str) -> str:
-    """The query's content words joined by OR (FTS5), stop words left out ('' if none)."""
+def _content_words(query: str) -> list[str]:
+    """The query's words, stop words left out, each once, quoted for FTS5."""
     from ingest.tags.text import STOP_WORDS
 
     words = [w for w in _WORD.findall((query or "").lower()) if w not in STOP_WORDS]
-    return " OR ".join(f'"{w}"' for w in dict.fromkeys(words))
+    return [f'"{w}"' for w in dict.fromkeys(words)]
+
+
+def any_words_query(query: str) -> str:
+    """The query's content words joined by OR (FTS5), stop words left out ('' if none)."""
+    return " OR ".join(_content_words(query))
+
+
+def content_words_query(query: str) -> str:
+    """Every content word of the query (FTS5's implicit AND), stop words left out ('' if
+    none). BM25 gives a word in every passage almost no weight, yet FTS5 counts the
+    passages holding each word of a query to weigh it: "the" alone costs 80 ms at 30,000
+    episodes."""
+    return " ".join(_content_words(query))
 
 
 def _allowed_sql(episodes: list[str] | None) -> tuple[str, list]:
@@ -105,6 +123,12 @@ def _lexical(
     if not match:
         return []
     where, params = _allowed_sql(episodes)
+    if episodes is None:
+        where = (
+            " AND passages_fts.rowid > coalesce((SELECT rowid FROM passages_fts"
+            " WHERE passages_fts MATCH ? ORDER BY rowid DESC LIMIT 1 OFFSET ?), 0)"
+        )
+        params = [match, RANKED_AT_MOST]
     rows = conn.execute(
         "SELECT p.id, p.episode_id, p.start, p.offsets,"
         " highlight(passages_fts, 0, char(2), char(3)),"
@@ -117,11 +141,19 @@ def _lexical(
 
 
 def lexical_candidates(
-    conn: sqlite3.Connection, query: str, limit: int = CANDIDATES, episodes=None
+    conn: sqlite3.Connection,
+    query: str,
+    limit: int = CANDIDATES,
+    episodes=None,
+    stop_words: bool = True,
 ) -> tuple[list[_Lexical], bool]:
     """BM25-ranked passages holding every word (as typed syntax when it is), else, for plain
-    words, any of them; and whether that any-words fallback ran."""
-    found = _lexical(conn, fts.search_query(query), limit, episodes)
+    words, any of them; and whether that any-words fallback ran. Without `stop_words`, plain
+    words are the query's content words (a query of stop words alone keeps them)."""
+    match = fts.search_query(query)
+    if not stop_words and not is_exact(query):
+        match = content_words_query(query) or match
+    found = _lexical(conn, match, limit, episodes)
     if found or is_exact(query):
         return found, False
     fallback = _lexical(conn, any_words_query(query), limit, episodes)
@@ -164,14 +196,19 @@ def semantic_candidates(
     conn: sqlite3.Connection, query_vector, limit: int = CANDIDATES, episodes=None
 ) -> list[tuple[int, float]]:
     """(passage id, cosine) of the passages closest in meaning, best first."""
+    return _nearest(_searched_vectors(conn, episodes), query_vector, limit)
+
+
+def _searched_vectors(conn: sqlite3.Connection, episodes=None) -> tuple | None:
+    """(ids, matrix, sign codes or None, mask of the rows `episodes` allows or None): what
+    the scan reads, looked up on `conn`, so the scan itself needs no connection."""
     import numpy as np
 
     from ingest import embed
-    from ingest.search import shortlist
 
     ids, matrix, codes = _matrix(conn, embed.MODEL_ID)
     if ids is None or not len(ids):
-        return []
+        return None
     keep = None
     if episodes is not None:
         where, params = _allowed_sql(episodes)
@@ -179,6 +216,17 @@ def semantic_candidates(
             r[0] for r in conn.execute(f"SELECT p.id FROM passages p WHERE 1{where}", params)
         ]
         keep = np.isin(ids, np.asarray(allowed, dtype=np.int64))
+    return ids, matrix, codes, keep
+
+
+def _nearest(searched: tuple | None, query_vector, limit: int) -> list[tuple[int, float]]:
+    import numpy as np
+
+    from ingest.search import shortlist
+
+    if searched is None:
+        return []
+    ids, matrix, codes, keep = searched
     if codes is not None:
         rows = shortlist.nearest_rows(codes, query_vector, keep)
         ids, scores = ids[rows], matrix[rows] @ query_vector
@@ -192,6 +240,26 @@ def semantic_candidates(
     top = np.argpartition(-scores, count - 1)[:count]
     top = top[np.argsort(-scores[top], kind="stable")]
     return [(int(ids[i]), float(scores[i])) for i in top]
+
+
+def _by_meaning(searched: tuple | None, query: str) -> tuple:
+    """(query vector, semantic candidates): the model and the scan, which release the GIL,
+    so this runs beside the words' SQLite query on the other core."""
+    from ingest import embed
+
+    query_vector = embed.encode([query])[0]
+    return query_vector, _nearest(searched, query_vector, CANDIDATES)
+
+
+@functools.cache
+def _meaning_worker():
+    from concurrent.futures import ThreadPoolExecutor
+
+    return ThreadPoolExecutor(max_workers=2, thread_name_prefix="search-by-meaning")
+
+
+# A forked child (the site build's page workers) has none of its parent's threads.
+os.register_at_fork(after_in_child=_meaning_worker.cache_clear)
 
 
 def warm(conn: sqlite3.Connection) -> bool:
@@ -373,8 +441,15 @@ def search(
             notice = f"Searching by words only: {missing}."
             mode = "lexical"
     lexical, any_words = ([], False)
+    meaning = None
+    if mode != "lexical":
+        searched = _searched_vectors(conn, episodes)
+        meaning = _meaning_worker().submit(_by_meaning, searched, query)
     if mode in ("lexical", "hybrid"):
-        lexical, any_words = lexical_candidates(conn, query, max(limit, CANDIDATES), episodes)
+        # Hybrid leaves the stop words to the meaning: the words' half needs only the rest.
+        lexical, any_words = lexical_candidates(
+            conn, query, max(limit, CANDIDATES), episodes, stop_words=mode == "lexical"
+        )
     if mode == "lexical":
         hits = [
             Hit(
@@ -391,10 +466,7 @@ def search(
             notice = "No passage has every word: these have some of them."
         return Ranking(hits, mode, notice, any_words)
 
-    from ingest import embed
-
-    query_vector = embed.encode([query])[0]
-    semantic = semantic_candidates(conn, query_vector, CANDIDATES, episodes)
+    query_vector, semantic = meaning.result()
     by_id = {found.passage_id: found for found in lexical}
     weight = ANY_WORDS_WEIGHT if any_words else 1.0
     fused: dict[int, Hit] = {}
