@@ -192,13 +192,6 @@ def _matrix(conn: sqlite3.Connection, model: str):
     return loaded
 
 
-def semantic_candidates(
-    conn: sqlite3.Connection, query_vector, limit: int = CANDIDATES, episodes=None
-) -> list[tuple[int, float]]:
-    """(passage id, cosine) of the passages closest in meaning, best first."""
-    return _nearest(_searched_vectors(conn, episodes), query_vector, limit)
-
-
 def _searched_vectors(conn: sqlite3.Connection, episodes=None) -> tuple | None:
     """(ids, matrix, sign codes or None, mask of the rows `episodes` allows or None): what
     the scan reads, looked up on `conn`, so the scan itself needs no connection."""
@@ -220,6 +213,7 @@ def _searched_vectors(conn: sqlite3.Connection, episodes=None) -> tuple | None:
 
 
 def _nearest(searched: tuple | None, query_vector, limit: int) -> list[tuple[int, float]]:
+    """(passage id, cosine) of the passages closest in meaning, best first."""
     import numpy as np
 
     from ingest.search import shortlist
