@@ -5,6 +5,9 @@ reciprocal rank (Cormack et al. 2009: score = sum of 1 / (RRF_K + rank)), which 
 calibration between BM25 and cosine scores. Each hit is placed at the sentence that answers
 the query: among the passage's sentences, the one closest in meaning (the first matched word
 when the query's words are in it), so the link lands on what was said, not the passage start.
+The words' list leaves the query's stop words to the meaning and, without a filter, ranks at
+most the RANKED_AT_MOST newest matches; the meaning's list is scanned on a second thread
+meanwhile (ingest.search.shortlist in a large archive).
 
 Typed search syntax ("a phrase", OR, NOT, prefix*) means exact words: those queries run
 lexical whatever the mode. An all-words query that matches nothing is run again as any of
