@@ -92,3 +92,47 @@ def test_topic_filter_spans_shards(sharded, browser):
     )
     found = result_titles(browser, sharded["url"] + f"search/?topic={name}")
     assert set(found) == tagged
+
+
+def test_with_a_first_pass_the_rest_waits_for_the_first_card(sharded, browser):
+    """A large archive's first pass (its newest shards, searched on their own) answers first:
+    the other shards' merge and the files by meaning are fetched only once its first card is
+    shown. The sample show is small, so the page is given a first pass of one shard."""
+    context = browser.new_context()
+    script = {}
+
+    def first_pass_of_two_pages(route):
+        body = route.fetch().text()
+        script["patched"] = "var FIRST_PASS_PAGES = 250;" in body
+        route.fulfill(
+            body=body.replace("var FIRST_PASS_PAGES = 250;", "var FIRST_PASS_PAGES = 2;"),
+            content_type="text/javascript",
+        )
+
+    context.route("**/static/search.js?*", first_pass_of_two_pages)
+    context.add_init_script(
+        "new MutationObserver((changes, observer) => {"
+        " const list = document.getElementById('search-results');"
+        " if (list && list.querySelector('li')) {"
+        " window.firstCardAt = performance.now(); observer.disconnect(); } })"
+        ".observe(document, {childList: true, subtree: true});"
+    )
+    page = context.new_page()
+    page.set_default_timeout(TIMEOUT_MS)
+    page.goto(sharded["url"] + "search/?q=interview")
+    page.wait_for_function("() => document.getElementById('search-form').dataset.state === 'done'")
+    assert script["patched"]
+    first_card = page.evaluate("window.firstCardAt")
+    started = page.evaluate(
+        "() => performance.getEntriesByType('resource').map(e => [e.name, e.startTime])"
+    )
+    newest = sharded["shards"][-1].name
+    oldest = sharded["shards"][0].name
+    first_pass = [t for name, t in started if f"/pagefind/{newest}/pagefind.js?first" in name]
+    whole = [t for name, t in started if name.endswith(f"/pagefind/{oldest}/pagefind.js")]
+    meaning = [t for name, t in started if name.endswith("/semantic/index.json")]
+    assert first_pass and first_pass[0] < first_card
+    assert whole and meaning, started
+    assert min(whole + meaning) >= first_card
+    assert len(page.locator("#search-results li").all()) >= 2  # the rest joined
+    context.close()

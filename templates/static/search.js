@@ -30,6 +30,13 @@
   // from those shards while the whole archive is searched; the rest then join (`joinWords`).
   var FIRST_PASS_PAGES = 250;
   var firstPass = null;
+  // With a first pass, the rest waits for it: the other shards' merge and the files by meaning
+  // (64 MB at 10,000 episodes) are fetched and parsed once the first card is shown, or the page
+  // is idle, or GATE_MS have passed, so they do not slow the first pass down.
+  var GATE_MS = 1500;
+  var openGate;
+  var gate = new Promise(function (resolve) { openGate = resolve; });
+  setTimeout(function () { openGate(); }, GATE_MS);
   function pagefindOver(shards, tag) {
     return import(bundle + shards[0] + "/pagefind.js" + tag).then(function (module) {
       return module.options({ baseUrl: base })
@@ -67,11 +74,12 @@
           if (!(manifest.shards || []).length) throw new Error("the search index is empty");
           return manifest;
         });
-      pagefind = manifest.then(function (m) { return pagefindOver(m.shards, ""); });
       firstPass = manifest.then(function (m) {
         var few = firstShards(m);
         return few.length ? pagefindOver(few, "?first") : null;
       }).catch(function () { return null; });  // the whole archive's search still answers
+      firstPass.then(function (pf) { if (!pf || !latest) openGate(); });
+      pagefind = Promise.all([manifest, gate]).then(function (parts) { return pagefindOver(parts[0].shards, ""); });
       pagefind.catch(function () { pagefind = null; });  // a later search tries again
     }
     return pagefind;
@@ -88,7 +96,7 @@
 
   function loadSemantic() {
     if (!semantic) {
-      semantic = fetchOk(semanticRoot + "index.json", "json").then(function (index) {
+      semantic = gate.then(function () { return fetchOk(semanticRoot + "index.json", "json"); }).then(function (index) {
         // A shard that cannot be fetched is left out: the others still answer by meaning.
         var shards = (index.shards || []).map(function (name) {
           var folder = semanticRoot + name + "/";
@@ -349,6 +357,7 @@
     var words = load().then(function (pf) { return pf.search(q || null, options); });
     var early = firstPass.then(function (pf) { return pf ? pf.search(q || null, options) : null; })
       .catch(function () { return null; });
+    early.then(function (search) { if (!search || !search.results.length) openGate(); });
     var first = firstWords(early, words);
     var done = meaning ? hybrid(q, topic, first, words, mine) : wordsOnly(q, first, words, mine);
     return done.catch(function (error) {
@@ -445,6 +454,7 @@
       return done.then(function () { return next; }).then(function (item) {
         if (mine !== latest || !item) return;
         list.appendChild(item.li);
+        openGate();
         if (shown) shown.push(item);
       });
     }, Promise.resolve());
