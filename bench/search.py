@@ -21,6 +21,12 @@ and the vector scan itself is timed with NumPy over float32 rows and with sqlite
 
     python bench/search.py --hybrid --no-http                # 3,000 episodes
     python bench/search.py --hybrid --no-http --episodes 300  # the command line's 300
+    python bench/search.py --hybrid --no-http --episodes 30000  # a network of shows (issue 19)
+
+Above 400,000 passages (about 7,000 episodes) search by meaning scans the vectors' signs
+first (ingest.search.shortlist): the 30,000-episode archive's 1.7 million passages take that
+path, and the "Vector scan" line beside it is the full float32 scan it replaces. The archive
+of 30,000 episodes takes about 26 minutes to generate and 15 GB of disk.
 """
 
 from __future__ import annotations
