@@ -110,12 +110,6 @@ def test_semantic_mode_ranks_by_meaning_alone(archive):
     assert all(hit.lexical_rank is None and hit.semantic_rank for hit in hits)
 
 
-def test_the_words_half_of_hybrid_leaves_stop_words_to_the_meaning():
-    query = "How do the candidates interview THE company?"
-    assert hybrid.content_words_query(query) == '"candidates" "interview" "company"'
-    assert hybrid.content_words_query("the and of") == ""  # stop words alone: kept as typed
-
-
 def test_an_unfiltered_common_word_ranks_only_the_newest_matches(archive, monkeypatch):
     """As the stored search_transcripts query does: past RANKED_AT_MOST matches, only the
     most recently indexed that many are ranked (a word in most of a large archive's

@@ -5,9 +5,9 @@ reciprocal rank (Cormack et al. 2009: score = sum of 1 / (RRF_K + rank)), which 
 calibration between BM25 and cosine scores. Each hit is placed at the sentence that answers
 the query: among the passage's sentences, the one closest in meaning (the first matched word
 when the query's words are in it), so the link lands on what was said, not the passage start.
-The words' list leaves the query's stop words to the meaning and, without a filter, ranks at
-most the RANKED_AT_MOST newest matches; the meaning's list is scanned on a second thread
-meanwhile (ingest.search.shortlist in a large archive).
+Without a filter the words' list ranks at most the RANKED_AT_MOST newest matches; the
+meaning's list is scanned on a second thread meanwhile (ingest.search.shortlist in a large
+archive).
 
 Typed search syntax ("a phrase", OR, NOT, prefix*) means exact words: those queries run
 lexical whatever the mode. An all-words query that matches nothing is run again as any of
@@ -93,25 +93,12 @@ def is_exact(query: str) -> bool:
     return bool(_SYNTAX.search(query or ""))
 
 
-def _content_words(query: str) -> list[str]:
-    """The query's words, stop words left out, each once, quoted for FTS5."""
+def any_words_query(query: str) -> str:
+    """The query's content words joined by OR (FTS5), stop words left out ('' if none)."""
     from ingest.tags.text import STOP_WORDS
 
     words = [w for w in _WORD.findall((query or "").lower()) if w not in STOP_WORDS]
-    return [f'"{w}"' for w in dict.fromkeys(words)]
-
-
-def any_words_query(query: str) -> str:
-    """The query's content words joined by OR (FTS5), stop words left out ('' if none)."""
-    return " OR ".join(_content_words(query))
-
-
-def content_words_query(query: str) -> str:
-    """Every content word of the query (FTS5's implicit AND), stop words left out ('' if
-    none). BM25 gives a word in every passage almost no weight, yet FTS5 counts the
-    passages holding each word of a query to weigh it: "the" alone costs 80 ms at 30,000
-    episodes."""
-    return " ".join(_content_words(query))
+    return " OR ".join(f'"{w}"' for w in dict.fromkeys(words))
 
 
 def _allowed_sql(episodes: list[str] | None) -> tuple[str, list]:
@@ -144,19 +131,11 @@ def _lexical(
 
 
 def lexical_candidates(
-    conn: sqlite3.Connection,
-    query: str,
-    limit: int = CANDIDATES,
-    episodes=None,
-    stop_words: bool = True,
+    conn: sqlite3.Connection, query: str, limit: int = CANDIDATES, episodes=None
 ) -> tuple[list[_Lexical], bool]:
     """BM25-ranked passages holding every word (as typed syntax when it is), else, for plain
-    words, any of them; and whether that any-words fallback ran. Without `stop_words`, plain
-    words are the query's content words (a query of stop words alone keeps them)."""
-    match = fts.search_query(query)
-    if not stop_words and not is_exact(query):
-        match = content_words_query(query) or match
-    found = _lexical(conn, match, limit, episodes)
+    words, any of them; and whether that any-words fallback ran."""
+    found = _lexical(conn, fts.search_query(query), limit, episodes)
     if found or is_exact(query):
         return found, False
     fallback = _lexical(conn, any_words_query(query), limit, episodes)
@@ -443,10 +422,7 @@ def search(
         searched = _searched_vectors(conn, episodes)
         meaning = _meaning_worker().submit(_by_meaning, searched, query)
     if mode in ("lexical", "hybrid"):
-        # Hybrid leaves the stop words to the meaning: the words' half needs only the rest.
-        lexical, any_words = lexical_candidates(
-            conn, query, max(limit, CANDIDATES), episodes, stop_words=mode == "lexical"
-        )
+        lexical, any_words = lexical_candidates(conn, query, max(limit, CANDIDATES), episodes)
     if mode == "lexical":
         hits = [
             Hit(
