@@ -416,7 +416,7 @@ def run(root: Path, runs: int, http: bool) -> None:
         f"SQLite {sqlite3.sqlite_version}; {runs} runs per query; "
         f"load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} ({os.cpu_count()} cores)"
     )
-    print(f"First request (Datasette counts the immutable tables): {startup * 1000:.0f} ms\n")
+    print(f"First request after start-up: {startup * 1000:.0f} ms\n")
     print(
         "| query | parameters | passages matching | rows | median ms | worst ms"
         " | CPU median ms | HTTP median ms |"

@@ -420,6 +420,28 @@ def test_database_is_immutable_and_no_plugin_writes(ds, archive):
     assert get(live, "/-/databases.json").json()[0]["is_mutable"] is True
 
 
+def test_datasette_starts_on_counts_taken_within_a_budget(archive, monkeypatch):
+    """Datasette would count every table in full before its first answer (48 s at 30,000
+    episodes); it is handed counts instead. A table too big for the budget shows no count
+    on the database page, and its own page still counts it."""
+    from ingest.datasette import counts
+
+    ds = make_datasette(archive, base_url=SITE)
+    handed = ds.databases["archive"].cached_table_counts
+    assert handed["episodes"] == 6 and handed["segments"] > 0
+    page = get(ds, "/archive.json").json()
+    assert {t["name"]: t["count"] for t in page["tables"]}["episodes"] == 6
+
+    monkeypatch.setattr(counts, "COUNT_MS", 0)
+    monkeypatch.setattr(counts, "_STEPS", 1)  # look at the clock at once: every table is big
+    too_big = make_datasette(archive, base_url=SITE)
+    assert set(too_big.databases["archive"].cached_table_counts.values()) == {None}
+    html = get(too_big, "/archive")
+    assert html.status_code == 200 and "Many rows" in html.text
+    table = get(too_big, "/archive/episodes.json", _size=1).json()
+    assert table["filtered_table_rows_count"] == 6
+
+
 def test_site_url_defaults_to_the_archive_configuration(archive):
     (archive.root / "podarchive.toml").write_text('base_url = "https://listen.example/"\n')
     found = rows(make_datasette(archive), "/archive/search_transcripts.json", q="grit")

@@ -102,12 +102,15 @@ def make_datasette(
     if not prepare_database(archive) and not live:
         log.warning("%s is being read by another process: serving it live", archive.db_path)
         live = True
+    from ingest.datasette import counts
+
     path = str(archive.db_path)
     _register_plugin()
     site_url = base_url if base_url is not None else default_site_url(archive)
     return Datasette(
         [path] if live else [],
         immutables=[] if live else [path],
+        inspect_data=None if live else counts.inspect_data(archive.db_path, DATABASE_NAME),
         metadata=load_metadata(site_url),
         settings=SETTINGS | {"default_allow_sql": allow_sql},
         template_dir=str(templates_dir()),
