@@ -31,8 +31,9 @@
   var FIRST_PASS_PAGES = 250;
   var firstPass = null;
   // With a first pass, the rest waits for it: the other shards' merge and the files by meaning
-  // (64 MB at 10,000 episodes) are fetched and parsed once the first card is shown, or the page
-  // is idle, or GATE_MS have passed, so they do not slow the first pass down.
+  // (64 MB at 10,000 episodes) are fetched and parsed once its first card is shown (or it finds
+  // nothing), once it has loaded with no search waiting, or after GATE_MS, whichever is first,
+  // so they do not slow the first pass down (1.2-1.5 s to the first card at 10,000, 0.7 s).
   var GATE_MS = 1500;
   var openGate;
   var gate = new Promise(function (resolve) { openGate = resolve; });
