@@ -14,7 +14,7 @@ Target (issue 6): every query under 100 ms median and 300 ms worst.
 Search by meaning (issue 21), with `--hybrid`: every passage gets a vector (random unit
 vectors, seeded: a brute-force scan costs the same whatever the vectors say; the query is
 embedded for real), then the hybrid stored query is timed through Datasette (warm, as
-`serve` is after its start), `podarchive search` is timed as a user runs it (a new process
+`serve` is after its start; then CLIENTS searching at once), `podarchive search` is timed as a user runs it (a new process
 each time, start-up included) in lexical and hybrid mode and its query alone once started,
 and the vector scan itself is timed with NumPy over float32 rows and with sqlite-vec's vec0
 (through the sqlite3 command-line shell: this Python's sqlite3 cannot load extensions).
@@ -607,6 +607,38 @@ def _time_sqlite_vec(matrix: np.ndarray, runs: int) -> str:
         return f"{statistics.median(reals) * 1000:.0f} ms median ({len(reals)} runs)"
 
 
+# Several people searching by meaning at once, each asking again as soon as answered.
+CLIENTS = 10
+CLIENT_SECONDS = 10.0
+
+
+async def _time_concurrently(ds, clients: int, seconds: float) -> dict:
+    """Requests answered, failed (Datasette's SQL time limit among them) and p50/p99 wall
+    seconds of `search_by_meaning` while `clients` ask in turn through HYBRID_QUERIES."""
+    results: list[tuple[int, float]] = []
+
+    async def client(first: int) -> None:
+        end = time.perf_counter() + seconds
+        turn = first
+        while time.perf_counter() < end:
+            params = HYBRID_QUERIES[turn % len(HYBRID_QUERIES)][1]
+            turn += 1
+            started = time.perf_counter()
+            response = await ds.client.get(
+                "/archive/search_by_meaning.json", params=params | {"_shape": "array"}
+            )
+            results.append((response.status_code, time.perf_counter() - started))
+
+    await asyncio.gather(*(client(n) for n in range(clients)))
+    times = sorted(t for _, t in results)
+    return {
+        "requests": len(results),
+        "failed": sum(1 for status, _ in results if status != 200),
+        "p50": times[len(times) // 2],
+        "p99": times[min(len(times) - 1, int(len(times) * 0.99))],
+    }
+
+
 def run_hybrid(root: Path, runs: int) -> None:
     from ingest.archive import Archive
     from ingest.datasette.serve import make_datasette
@@ -642,9 +674,10 @@ def run_hybrid(root: Path, runs: int) -> None:
                 ds, "/archive/search_by_meaning.json", params, runs
             )
             results.append((label, params, times, rows, cpu))
-        return warm, results
+        together = await _time_concurrently(ds, CLIENTS, CLIENT_SECONDS)
+        return warm, results, together
 
-    warm, results = asyncio.run(measure())
+    warm, results, together = asyncio.run(measure())
     load = os.getloadavg()
     print(
         f"Datasette start-up (model and vectors loaded): {warm:.1f} s; "
@@ -658,6 +691,12 @@ def run_hybrid(root: Path, runs: int) -> None:
             f"| {label} | `{shown}` | {rows} | {statistics.median(times) * 1000:.0f} |"
             f" {max(times) * 1000:.0f} | {statistics.median(cpu) * 1000:.0f} |"
         )
+    print(
+        f"\n{CLIENTS} clients at once for {CLIENT_SECONDS:.0f} s: {together['requests']} requests,"
+        f" {together['failed']} failed (Datasette's SQL time limit is"
+        f" {ds.setting('sql_time_limit_ms')} ms), p50 {together['p50'] * 1000:.0f} ms,"
+        f" p99 {together['p99'] * 1000:.0f} ms"
+    )
     print("\n| podarchive search (new process) | median s | worst s | CPU median s |")
     print("|---|---:|---:|---:|")
     for label, times, cpu in _time_cli(root, max(3, runs // 3)):
