@@ -216,6 +216,28 @@ def test_second_build_rewrites_nothing(archive, episodes):
     assert {p: p.stat().st_mtime_ns for p in stamps} == stamps
 
 
+def test_the_published_scripts_are_copies_of_the_package_files(archive, episodes):
+    """Editing a published script in place (as `cp` or an editor does) leaves the package's
+    own file as it was, and the next build puts the package's version back."""
+    from ingest.sitegen.render import templates_dir
+
+    build(archive, search=False)
+    published = archive.site_dir / "static" / "search.js"
+    source = templates_dir() / "static" / "search.js"
+    original = source.read_bytes()
+    assert published.read_bytes() == original
+    assert not published.samefile(source)
+    with published.open("r+b") as script:  # in place: the same inode
+        script.write(b"/* edited on the server */")
+    assert source.read_bytes() == original
+    again = build(archive, search=False)
+    assert "static/search.js" not in again.written  # its inputs did not change...
+    published.unlink()
+    restored = build(archive, search=False)
+    assert "static/search.js" in restored.written  # ...but a lost copy is made again
+    assert published.read_bytes() == original
+
+
 def add_episode(archive, guid, title, published, guest="Dana Lee", topic="interviewing"):
     """One more transcribed, tagged episode of the test show, hosted by Rob; its row."""
     db = archive.open_db()

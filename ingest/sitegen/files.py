@@ -71,6 +71,15 @@ class SiteWriter:
         self.current[rel] = digest
         self.written.append(rel)
 
+    def copy(self, rel: str, source: Path) -> None:
+        """Put a copy of `source` at `rel`, rewritten when its bytes change. For the package's
+        own files (the site's scripts and styles): a hard link would let an edit of the
+        published copy change the package itself."""
+        payload = source.read_bytes()
+        digest = hashlib.sha256(payload).hexdigest()
+        if not self.unchanged(rel, digest):
+            self.write(rel, digest, payload)
+
     def link(self, rel: str, source: Path) -> None:
         """Put `source` at `rel`: a hard link (no copy of big audio), else a copy."""
         stat = os.stat(source)

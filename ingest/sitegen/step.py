@@ -138,8 +138,7 @@ def build_site(
         writer.write(rel, digest, html)
 
     for name in STATIC_FILES:
-        source = template_dir / "static" / name
-        writer.link(f"static/{name}", source)
+        writer.copy(f"static/{name}", template_dir / "static" / name)
     for rel, source in data.files.items():
         try:
             writer.link(rel, source)
