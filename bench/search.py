@@ -14,10 +14,11 @@ Target (issue 6): every query under 100 ms median and 300 ms worst.
 Search by meaning (issue 21), with `--hybrid`: every passage gets a vector (random unit
 vectors, seeded: a brute-force scan costs the same whatever the vectors say; the query is
 embedded for real), then the hybrid stored query is timed through Datasette (warm, as
-`serve` is after its start; then CLIENTS searching at once), `podarchive search` is timed as a user runs it (a new process
-each time, start-up included) in lexical and hybrid mode and its query alone once started,
-and the vector scan itself is timed with NumPy over float32 rows and with sqlite-vec's vec0
-(through the sqlite3 command-line shell: this Python's sqlite3 cannot load extensions).
+`serve` is after its start; then CLIENTS searching at once), `podarchive search` is timed
+as a user runs it (a new process each time, start-up included) in lexical and hybrid mode
+and its query alone once started, and the vector scan itself is timed with NumPy over
+float32 rows and with sqlite-vec's vec0 (through the sqlite3 command-line shell: this
+Python's sqlite3 cannot load extensions).
 
     python bench/search.py --hybrid --no-http                # 3,000 episodes
     python bench/search.py --hybrid --no-http --episodes 300  # the command line's 300
