@@ -229,6 +229,8 @@ def _by_meaning(searched: tuple | None, query: str) -> tuple:
 
 @functools.cache
 def _meaning_worker():
+    """The threads that search by meaning, shared by every caller (Datasette's SQL threads
+    among them): two, one a core, so concurrent searches queue here rather than crowd."""
     from concurrent.futures import ThreadPoolExecutor
 
     return ThreadPoolExecutor(max_workers=2, thread_name_prefix="search-by-meaning")
