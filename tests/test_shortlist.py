@@ -5,6 +5,7 @@ excludes, and search through it ranks the sample show as the full scan does."""
 from __future__ import annotations
 
 import shutil
+import sqlite3
 
 import numpy as np
 import pytest
@@ -113,13 +114,9 @@ def test_search_through_the_shortlist_ranks_as_the_full_scan(sample_archive, tmp
     assert scored < passages / 2  # the list was cut: not every passage was scored
 
     hybrid._MATRICES.clear()  # a new process maps the copy, codes included
-    _, matrix, mapped = hybrid._matrix(_reader(archive), embed.MODEL_ID)
+    reader = sqlite3.connect(archive.db_path)
+    _, matrix, mapped = hybrid._matrix(reader, embed.MODEL_ID)
+    reader.close()
     assert isinstance(mapped, np.memmap) and mapped.shape[1] == len(matrix)
     _, hybrid_hits = search_archive(archive, query)
     assert hybrid_hits[0].episode.startswith("One Medical")
-
-
-def _reader(archive):
-    import sqlite3
-
-    return sqlite3.connect(archive.db_path)

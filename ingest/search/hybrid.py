@@ -112,13 +112,14 @@ def _lexical(
 ) -> list[_Lexical]:
     if not match:
         return []
-    where, params = _allowed_sql(episodes)
     if episodes is None:
         where = (
             " AND passages_fts.rowid > coalesce((SELECT rowid FROM passages_fts"
             " WHERE passages_fts MATCH ? ORDER BY rowid DESC LIMIT 1 OFFSET ?), 0)"
         )
         params = [match, RANKED_AT_MOST]
+    else:
+        where, params = _allowed_sql(episodes)
     rows = conn.execute(
         "SELECT p.id, p.episode_id, p.start, p.offsets,"
         " highlight(passages_fts, 0, char(2), char(3)),"
