@@ -110,29 +110,6 @@ def test_semantic_mode_ranks_by_meaning_alone(archive):
     assert all(hit.lexical_rank is None and hit.semantic_rank for hit in hits)
 
 
-def test_an_unfiltered_common_word_ranks_only_the_newest_matches(archive, monkeypatch):
-    """As the stored search_transcripts query does: past RANKED_AT_MOST matches, only the
-    most recently indexed that many are ranked (a word in most of a large archive's
-    passages costs its ranking about 2 us a match); a filter ranks all it lets through."""
-    import sqlite3
-
-    conn = sqlite3.connect(archive.db_path)
-    matching = [
-        row[0]
-        for row in conn.execute(
-            "SELECT rowid FROM passages_fts WHERE passages_fts MATCH 'hiring' ORDER BY rowid"
-        )
-    ]
-    assert len(matching) >= 3
-    monkeypatch.setattr(hybrid, "RANKED_AT_MOST", 2)
-    found, _ = hybrid.lexical_candidates(conn, "hiring")
-    assert sorted(f.passage_id for f in found) == matching[-2:]
-    episodes = [row[0] for row in conn.execute("SELECT id FROM episodes")]
-    filtered, _ = hybrid.lexical_candidates(conn, "hiring", episodes=episodes)
-    assert len(filtered) == len(matching)
-    conn.close()
-
-
 def test_a_quoted_phrase_means_exact_words(archive):
     for typed in ('"reverse interview"', "grit OR resilience", "transp*"):
         ranking, hits = search_archive(archive, typed)

@@ -129,6 +129,31 @@ def hybrid_hits(conn, query, mode) -> str:
     return ranking.as_json()
 
 
+# Passages the search_transcripts query lists.
+SEARCH_HITS = 50
+
+
+def passages_found(conn, query, topic, show, date_from, date_to) -> str:
+    """`passages_found(q, topic, show, date_from, date_to)`: ingest.search.lexical's best
+    passages for the search box's text as JSON, [{"id", "bm25", "snippet", "seconds"}], for
+    the stored search_transcripts query to join with episodes."""
+    from ingest.search.lexical import Filters, search_words
+
+    filters = Filters(topic or None, show or None, date_from or None, date_to or None)
+    found = search_words(conn, search_query(query), filters, SEARCH_HITS)
+    return json.dumps(
+        [
+            {
+                "id": hit.passage_id,
+                "bm25": hit.bm25,
+                "snippet": hit.snippet,
+                "seconds": search.match_time(hit.offsets, hit.marked, hit.start),
+            }
+            for hit in found
+        ]
+    )
+
+
 # The notice of each recent search by meaning ("Searching by words only: ..."), for the page
 # that ran it: the SQL function returns rows, and the page is rendered after it in this
 # process. A few are kept, as several searches may be rendered at once.
@@ -158,6 +183,7 @@ def meaning_note(query, mode) -> str | None:
 def prepare_connection(conn, database, datasette):
     site_url = site_url_of(datasette)
     conn.create_function("hybrid_search", 2, lambda q, mode: hybrid_hits(conn, q, mode))
+    conn.create_function("passages_found", 5, lambda *args: passages_found(conn, *args))
     conn.create_function("mmss", 1, format_time, deterministic=True)
     conn.create_function("match_time", 3, search.match_time, deterministic=True)
     conn.create_function("search_query", 1, search_query, deterministic=True)

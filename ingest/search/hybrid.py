@@ -5,9 +5,8 @@ reciprocal rank (Cormack et al. 2009: score = sum of 1 / (RRF_K + rank)), which 
 calibration between BM25 and cosine scores. Each hit is placed at the sentence that answers
 the query: among the passage's sentences, the one closest in meaning (the first matched word
 when the query's words are in it), so the link lands on what was said, not the passage start.
-Without a filter the words' list ranks at most the RANKED_AT_MOST newest matches; the
-meaning's list is scanned on a second thread meanwhile (ingest.search.shortlist in a large
-archive).
+The words' list comes from ingest.search.lexical; the meaning's list is scanned on a second
+thread meanwhile (ingest.search.shortlist in a large archive).
 
 Typed search syntax ("a phrase", OR, NOT, prefix*) means exact words: those queries run
 lexical whatever the mode. An all-words query that matches nothing is run again as any of
@@ -24,18 +23,15 @@ import os
 import re
 import sqlite3
 import threading
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 
 from ingest import wordtimes
 from ingest.datasette import fts
+from ingest.search.lexical import Filters, Match, search_words
 
 MODES = ("hybrid", "semantic", "lexical")
 RRF_K = 60  # the constant of the RRF paper; larger flattens the head of each list
 CANDIDATES = 50  # passages taken from each list before fusing
-# Without a filter, a query matching more passages than this ranks the most recently indexed
-# this many, as the stored search_transcripts query does: ranking costs about 2 us a match,
-# and a common word matches most of a 30,000-episode archive's 1.7 million passages.
-RANKED_AT_MOST = 20_000
 # A passage holding only some of the query's words (the any-words fallback) is weaker evidence
 # than one holding them all: its rank counts half in the fusion.
 ANY_WORDS_WEIGHT = 0.5
@@ -76,18 +72,6 @@ class Ranking:
         )
 
 
-@dataclass
-class _Lexical:
-    passage_id: int
-    episode_id: str
-    start: float
-    offsets: str
-    marked: str
-    snippet: str
-    rank: int = 0
-    extra: dict = field(default_factory=dict)
-
-
 def is_exact(query: str) -> bool:
     """Whether the query is typed search syntax (phrases, operators, prefixes): exact words."""
     return bool(_SYNTAX.search(query or ""))
@@ -101,45 +85,18 @@ def any_words_query(query: str) -> str:
     return " OR ".join(f'"{w}"' for w in dict.fromkeys(words))
 
 
-def _allowed_sql(episodes: list[str] | None) -> tuple[str, list]:
-    if episodes is None:
-        return "", []
-    return " AND p.episode_id IN (SELECT value FROM json_each(?))", [json.dumps(episodes)]
-
-
-def _lexical(
-    conn: sqlite3.Connection, match: str, limit: int, episodes: list[str] | None
-) -> list[_Lexical]:
-    if not match:
-        return []
-    if episodes is None:
-        where = (
-            " AND passages_fts.rowid > coalesce((SELECT rowid FROM passages_fts"
-            " WHERE passages_fts MATCH ? ORDER BY rowid DESC LIMIT 1 OFFSET ?), 0)"
-        )
-        params = [match, RANKED_AT_MOST]
-    else:
-        where, params = _allowed_sql(episodes)
-    rows = conn.execute(
-        "SELECT p.id, p.episode_id, p.start, p.offsets,"
-        " highlight(passages_fts, 0, char(2), char(3)),"
-        " snippet(passages_fts, 0, '<mark>', '</mark>', '…', 32)"
-        " FROM passages_fts JOIN passages p ON p.id = passages_fts.rowid"
-        f" WHERE passages_fts MATCH ?{where} ORDER BY passages_fts.rank LIMIT ?",
-        [match, *params, limit],
-    ).fetchall()
-    return [_Lexical(*row, rank=n) for n, row in enumerate(rows, 1)]
-
-
 def lexical_candidates(
-    conn: sqlite3.Connection, query: str, limit: int = CANDIDATES, episodes=None
-) -> tuple[list[_Lexical], bool]:
+    conn: sqlite3.Connection,
+    query: str,
+    limit: int = CANDIDATES,
+    filters: Filters | None = None,
+) -> tuple[list[Match], bool]:
     """BM25-ranked passages holding every word (as typed syntax when it is), else, for plain
     words, any of them; and whether that any-words fallback ran."""
-    found = _lexical(conn, fts.search_query(query), limit, episodes)
+    found = search_words(conn, fts.search_query(query), filters, limit)
     if found or is_exact(query):
         return found, False
-    fallback = _lexical(conn, any_words_query(query), limit, episodes)
+    fallback = search_words(conn, any_words_query(query), filters, limit)
     return fallback, bool(fallback)
 
 
@@ -175,8 +132,8 @@ def _matrix(conn: sqlite3.Connection, model: str):
     return loaded
 
 
-def _searched_vectors(conn: sqlite3.Connection, episodes=None) -> tuple | None:
-    """(ids, matrix, sign codes or None, mask of the rows `episodes` allows or None): what
+def _searched_vectors(conn: sqlite3.Connection, filters: Filters | None) -> tuple | None:
+    """(ids, matrix, sign codes or None, mask of the rows `filters` allow or None): what
     the scan reads, looked up on `conn`, so the scan itself needs no connection."""
     import numpy as np
 
@@ -186,11 +143,8 @@ def _searched_vectors(conn: sqlite3.Connection, episodes=None) -> tuple | None:
     if ids is None or not len(ids):
         return None
     keep = None
-    if episodes is not None:
-        where, params = _allowed_sql(episodes)
-        allowed = [
-            r[0] for r in conn.execute(f"SELECT p.id FROM passages p WHERE 1{where}", params)
-        ]
+    allowed = filters.passage_ids(conn) if filters else None
+    if allowed is not None:
         keep = np.isin(ids, np.asarray(allowed, dtype=np.int64))
     return ids, matrix, codes, keep
 
@@ -405,10 +359,9 @@ def search(
     query: str,
     mode: str = "hybrid",
     limit: int = 20,
-    episodes: list[str] | None = None,
+    filters: Filters | None = None,
 ) -> Ranking:
-    """Rank passages for `query` (see the module's docstring); `episodes` limits the search
-    to those episode ids (filters by show, topic or date are resolved by the caller)."""
+    """Rank passages for `query` (see the module's docstring) among those passing `filters`."""
     if mode not in MODES:
         raise ValueError(f"unknown search mode {mode!r}: one of {', '.join(MODES)}")
     notice = None
@@ -422,10 +375,10 @@ def search(
     lexical, any_words = ([], False)
     meaning = None
     if mode != "lexical":
-        searched = _searched_vectors(conn, episodes)
+        searched = _searched_vectors(conn, filters)
         meaning = _meaning_worker().submit(_by_meaning, searched, query)
     if mode in ("lexical", "hybrid"):
-        lexical, any_words = lexical_candidates(conn, query, max(limit, CANDIDATES), episodes)
+        lexical, any_words = lexical_candidates(conn, query, max(limit, CANDIDATES), filters)
     if mode == "lexical":
         hits = [
             Hit(

@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass
 
 from ingest.archive import Archive
 from ingest.search import hybrid
+from ingest.search.lexical import Filters
 from ingest.sitegen import urls
 from ingest.timecode import clock
 
@@ -32,36 +33,6 @@ class Found:
     relevance: float
     lexical_rank: int | None
     semantic_rank: int | None
-
-
-def episode_filter(
-    conn: sqlite3.Connection,
-    topic: str | None = None,
-    show: str | None = None,
-    date_from: str | None = None,
-    date_to: str | None = None,
-) -> list[str] | None:
-    """Ids of the episodes passing every filter given (None: no filter)."""
-    if not (topic or show or date_from or date_to):
-        return None
-    rows = conn.execute(
-        """
-        SELECT e.id FROM episodes e
-        WHERE (:show = '' OR e.show_id = :show)
-          AND (:date_from = '' OR e.published >= :date_from)
-          AND (:date_to = '' OR e.published < date(:date_to, '+1 day'))
-          AND (:topic = '' OR e.id IN (
-              SELECT et.episode_id FROM tags t JOIN episode_tags et ON et.tag_slug = t.slug
-              WHERE t.slug = :topic OR lower(t.name) = lower(:topic)))
-        """,
-        {
-            "show": show or "",
-            "topic": topic or "",
-            "date_from": date_from or "",
-            "date_to": date_to or "",
-        },
-    )
-    return [row[0] for row in rows]
 
 
 def describe(conn: sqlite3.Connection, ranking: hybrid.Ranking) -> list[Found]:
@@ -120,8 +91,8 @@ def search_archive(
     try:
         if _has_stale_passages(conn):
             _refresh(archive)
-        episodes = episode_filter(conn, topic=topic, show=show)
-        ranking = hybrid.search(conn, query, mode=mode, limit=limit, episodes=episodes)
+        filters = Filters(topic=topic, show=show)
+        ranking = hybrid.search(conn, query, mode=mode, limit=limit, filters=filters)
         return ranking, describe(conn, ranking)
     except sqlite3.OperationalError as error:
         from ingest.datasette.query import SearchError
@@ -132,14 +103,16 @@ def search_archive(
 
 
 def _has_stale_passages(conn: sqlite3.Connection) -> bool:
+    """Whether passages or their facets are behind the segments, tags and dates."""
     try:
-        return conn.execute("SELECT 1 FROM passages_stale LIMIT 1").fetchone() is not None
-    except sqlite3.OperationalError:  # an archive too old to have passages: migrate it
+        sql = "SELECT 1 FROM passages_stale UNION ALL SELECT 1 FROM passage_facets_stale LIMIT 1"
+        return conn.execute(sql).fetchone() is not None
+    except sqlite3.OperationalError:  # an archive too old to have them: migrate it
         return True
 
 
 def _refresh(archive: Archive) -> None:
-    """Bring the schema and the passages up to date (segments saved since they were built)."""
+    """Bring the schema, the passages and their facets up to date."""
     from ingest.store.search import refresh_passages
 
     db = archive.open_db()

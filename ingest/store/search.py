@@ -23,6 +23,13 @@ from ingest.wordtimes import MATCH_END, MATCH_MARK, first_match, match_time
 PASSAGE_SECONDS = 45.0
 # A tail shorter than this joins the passage before it rather than standing alone.
 MIN_TAIL_SECONDS = 15.0
+# The recent index (passages_recent_fts, migration m180) holds the newest this many passages,
+# once the archive has twice as many; it is trimmed back when it has grown by RECENT_SLACK.
+# Its size balances the two costs of a common word: bm25's count of the passages holding it
+# over the recent index, and over the whole index for a word too rare to have RANKED_AT_MOST
+# matches among the recent (fewer than 10% of the passages at 1.7 million).
+RECENT_PASSAGES = 200_000
+RECENT_SLACK = 50_000
 # Where a match's word is said: ingest.wordtimes (imported without this module's sqlite-utils,
 # which a search on the command line does without); re-exported for the store's callers.
 __all__ = ["MATCH_END", "MATCH_MARK", "first_match", "match_time"]
@@ -78,10 +85,11 @@ def _rebuild_episode(db: sqlite_utils.Database, episode_id: str) -> int:
     columns = ("id", "start", "end", "text", "words")
     rows = window_segments(dict(zip(columns, row, strict=True)) for row in segments)
     db.execute("DELETE FROM passages WHERE episode_id = ?", [episode_id])
+    facets = _facets(db, episode_id)
     db.conn.executemany(
         "INSERT INTO passages"
-        " (episode_id, start, end, first_segment_id, last_segment_id, text, offsets)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?)",
+        " (episode_id, start, end, first_segment_id, last_segment_id, text, offsets, facets)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         [
             (
                 episode_id,
@@ -91,12 +99,21 @@ def _rebuild_episode(db: sqlite_utils.Database, episode_id: str) -> int:
                 r["last_segment_id"],
                 r["text"],
                 r["offsets"],
+                facets,
             )
             for r in rows
         ],
     )
     db.execute("DELETE FROM passages_stale WHERE episode_id = ?", [episode_id])
+    db.execute("DELETE FROM passage_facets_stale WHERE episode_id = ?", [episode_id])
     return len(rows)
+
+
+def _facets(db: sqlite_utils.Database, episode_id: str) -> str:
+    row = db.execute(
+        "SELECT facets FROM episode_facets WHERE episode_id = ?", [episode_id]
+    ).fetchone()
+    return row[0] if row else ""
 
 
 def rebuild_passages(db: sqlite_utils.Database, episode_id: str) -> int:
@@ -111,12 +128,69 @@ def stale_episodes(db: sqlite_utils.Database) -> list[str]:
 
 
 def refresh_passages(db: sqlite_utils.Database) -> list[str]:
-    """Rebuild the passages of every stale episode (one transaction each); return their ids."""
+    """Rebuild the passages of every stale episode (one transaction each), bring the facets
+    and the recent index up to date; return the ids of the episodes rebuilt."""
     done = []
     for episode_id in stale_episodes(db):
         rebuild_passages(db, episode_id)
         done.append(episode_id)
+    refresh_facets(db)
+    trim_recent_index(db)
     return done
+
+
+def refresh_facets(db: sqlite_utils.Database) -> int:
+    """Rewrite the facets of the passages of every episode whose tags, show or date changed
+    (one transaction each; the FTS triggers re-index them); return how many episodes."""
+    stale = [row[0] for row in db.execute("SELECT episode_id FROM passage_facets_stale")]
+    for episode_id in stale:
+        with transaction(db):
+            facets = _facets(db, episode_id)
+            db.execute(
+                "UPDATE passages SET facets = ? WHERE episode_id = ? AND facets != ?",
+                [facets, episode_id, facets],
+            )
+            db.execute("DELETE FROM passage_facets_stale WHERE episode_id = ?", [episode_id])
+    return len(stale)
+
+
+def trim_recent_index(db: sqlite_utils.Database) -> None:
+    """Keep passages_recent_fts the newest RECENT_PASSAGES passages (between that and
+    RECENT_PASSAGES + RECENT_SLACK), or empty while the archive has fewer than twice that."""
+    floor = db.execute("SELECT floor FROM passages_recent").fetchone()[0]
+    large = db.execute(
+        "SELECT 1 FROM passages ORDER BY id DESC LIMIT 1 OFFSET ?", [2 * RECENT_PASSAGES]
+    ).fetchone()
+    wanted = None
+    if large:
+        wanted = db.execute(
+            "SELECT id FROM passages ORDER BY id DESC LIMIT 1 OFFSET ?", [RECENT_PASSAGES - 1]
+        ).fetchone()[0]
+        held = db.execute("SELECT count(*) FROM passages WHERE id >= ?", [floor]).fetchone()[0]
+        if floor <= wanted and held <= RECENT_PASSAGES + RECENT_SLACK:
+            return  # within its slack
+    elif not db.execute("SELECT 1 FROM passages WHERE id >= ? LIMIT 1", [floor]).fetchone():
+        return  # a small archive's empty recent index
+    with transaction(db):
+        if wanted is None:
+            db.execute(
+                "INSERT INTO passages_recent_fts (passages_recent_fts) VALUES ('delete-all')"
+            )
+            db.execute("UPDATE passages_recent SET floor = 9223372036854775807")
+            return
+        if floor < wanted:  # the oldest leave
+            db.execute(
+                "INSERT INTO passages_recent_fts (passages_recent_fts, rowid, text, facets)"
+                " SELECT 'delete', id, text, facets FROM passages WHERE id >= ? AND id < ?",
+                [floor, wanted],
+            )
+        else:  # newly large, or shrunk: the passages from `wanted` up to the floor join
+            db.execute(
+                "INSERT INTO passages_recent_fts (rowid, text, facets)"
+                " SELECT id, text, facets FROM passages WHERE id >= ? AND id < ?",
+                [wanted, floor],
+            )
+        db.execute("UPDATE passages_recent SET floor = ?", [wanted])
 
 
 def prepare_for_serving(db: sqlite_utils.Database) -> bool:
@@ -141,7 +215,7 @@ def episode_slug(conn: sqlite3.Connection, episode_id: str) -> str | None:
 
 def optimize_indexes(db: sqlite_utils.Database) -> None:
     """Merge FTS5 index segments into one b-tree each: fewer pages to read per query."""
-    for table in ("passages_fts", "segments_fts", "episodes_fts"):
+    for table in ("passages_fts", "passages_recent_fts", "segments_fts", "episodes_fts"):
         if db[table].exists():
             with transaction(db):
                 db.execute(f"INSERT INTO {table} ({table}) VALUES ('optimize')")

@@ -17,6 +17,7 @@ import sqlite_utils
 from ingest.errors import PodarchiveError
 from ingest.records import Segment
 from ingest.store import tags as tag_store
+from ingest.store.search import refresh_facets
 from ingest.tags import DEFAULT_SCORER, get_scorer
 from ingest.tags.keyphrases import extract_keyphrases
 from ingest.tags.scorer import Scorer
@@ -109,4 +110,6 @@ def tag_archive(
             result.failed[episode_id] = message
             if progress:
                 progress(episode_id, f"failed: {message}")
+    # The search index's filters by topic (passages' facets) follow the tags just saved.
+    refresh_facets(db)
     return result
