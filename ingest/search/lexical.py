@@ -77,8 +77,6 @@ class Filters:
             if not slugs:
                 return None
             parts.append(" OR ".join(facet_token("t", slug) for slug in slugs))
-        if self.show:
-            parts.append(facet_token("s", self.show))
         if self.date_from or self.date_to:
             days = date_range(self.date_from, self.date_to)
             if days is None:
@@ -86,13 +84,18 @@ class Filters:
             tokens = date_tokens(*days)
             if not tokens:
                 return None
+            if self.show:  # the show's own date tokens: see the episode_facets view
+                tokens = [facet_token("c", self.show) + token for token in tokens]
             parts.append(" OR ".join(tokens))
+        elif self.show:
+            parts.append(facet_token("s", self.show))
         return " AND ".join(f"({part})" for part in parts)
 
 
 def facet_token(kind: str, value: str) -> str:
-    """The facets column's token for a show ("s") or tag ("t") id, as the episode_facets
-    view writes it: hex keeps any id one token, the final 0 keeps porter from stemming it."""
+    """The facets column's token for a show ("s") or tag ("t") id, or the start of a show's
+    date tokens ("c"), as the episode_facets view writes them: hex keeps any id one token,
+    the final 0 keeps porter from stemming it."""
     return f"{kind}{value.encode().hex()}0"
 
 

@@ -750,20 +750,24 @@ def m180_passage_facets_and_recent_index(db: sqlite_utils.Database) -> None:
         ALTER TABLE passages ADD COLUMN facets TEXT NOT NULL DEFAULT '';
 
         -- The facet tokens of each episode: single tokens the porter tokenizer leaves alone
-        -- (hex of the id with a trailing 0, dates as digits after a letter).
+        -- (hex of the id with a trailing 0, dates as digits after a letter). A show's dates
+        -- have tokens of their own (c<show>0y2021...), so a show and a date range are
+        -- counted for bm25 over that show's passages of those dates, not over all of both.
         CREATE VIEW episode_facets AS
-        SELECT e.id AS episode_id,
-            's' || lower(hex(e.show_id)) || '0'
-            || coalesce(
-                ' y' || substr(e.published, 1, 4)
-                || ' m' || substr(e.published, 1, 4) || substr(e.published, 6, 2)
-                || ' d' || substr(e.published, 1, 4) || substr(e.published, 6, 2)
-                || substr(e.published, 9, 2),
-                '')
+        SELECT episode_id,
+            's' || show || '0'
+            || coalesce(' y' || year || ' m' || year || month || ' d' || year || month || day
+                || ' c' || show || '0y' || year
+                || ' c' || show || '0m' || year || month
+                || ' c' || show || '0d' || year || month || day, '')
             || coalesce((
                 SELECT group_concat(' t' || lower(hex(et.tag_slug)) || '0', '')
-                FROM episode_tags et WHERE et.episode_id = e.id), '') AS facets
-        FROM episodes e;
+                FROM episode_tags et WHERE et.episode_id = dated.episode_id), '') AS facets
+        FROM (
+            SELECT e.id AS episode_id, lower(hex(e.show_id)) AS show,
+                substr(e.published, 1, 4) AS year, substr(e.published, 6, 2) AS month,
+                substr(e.published, 9, 2) AS day
+            FROM episodes e) AS dated;
 
         CREATE TABLE passage_facets_stale (episode_id TEXT PRIMARY KEY);
         CREATE TRIGGER episode_tags_facets_insert AFTER INSERT ON episode_tags BEGIN
