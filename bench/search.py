@@ -116,7 +116,7 @@ QUERIES = (
     ("two terms, AND", {"q": "hiring manager"}),
     ("topic filter", {"q": "people", "topic": "sourcing"}),
     # Not one of the queries: a stop word within a topic, ranked among the newest
-    # 20,000 matches of the topic's passages (a sixth of the archive).
+    # 10,000 matches of the topic's passages (a sixth of the archive).
     ("topic filter, stop word (stress)", {"q": "the", "topic": "sourcing"}),
     (
         "show + date range",

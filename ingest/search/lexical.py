@@ -6,8 +6,10 @@ Every search by words runs here: the stored `search_transcripts` query (through 
 Filters are tokens of the `facets` column (migration m180), so a filtered search is the
 user's query on the text column AND the filter's tokens on the facets column, which weighs
 0 in the rank. A query matching more than RANKED_AT_MOST passages ranks the newest that many
-(the highest ids: the most recently indexed), filtered or not: ranking costs about 2 us a
-match, and a common word matches most of a 30,000-episode archive's 1.7 million passages.
+(the highest ids: the most recently indexed), filtered or not: ranking costs about 1.7 us a
+match, and a common word matches most of a 30,000-episode archive's 1.7 million passages
+(bench/search.py: at 20,000, a filtered common word took 75 ms in SQLite alone, and two
+common words 70 ms; at 10,000, 62 and 22 ms).
 When those newest matches all lie in the recent index (passages_recent_fts, the newest
 passages of a large archive), they are ranked there: bm25 counts the passages holding each
 term over the index it ranks in, 80 ms for a stop word over the whole archive.
@@ -21,7 +23,7 @@ import sqlite3
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-RANKED_AT_MOST = 20_000
+RANKED_AT_MOST = 10_000
 # An open end of a date range: no episode is published outside these years.
 FIRST_YEAR, LAST_YEAR = 1900, 2100
 _DATE = re.compile(r"(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?")

@@ -27,7 +27,7 @@ MIN_TAIL_SECONDS = 15.0
 # once the archive has twice as many; it is trimmed back when it has grown by RECENT_SLACK.
 # Its size balances the two costs of a common word: bm25's count of the passages holding it
 # over the recent index, and over the whole index for a word too rare to have RANKED_AT_MOST
-# matches among the recent (fewer than 10% of the passages at 1.7 million).
+# matches among the recent (in fewer than 5% of them).
 RECENT_PASSAGES = 200_000
 RECENT_SLACK = 50_000
 # Where a match's word is said: ingest.wordtimes (imported without this module's sqlite-utils,
