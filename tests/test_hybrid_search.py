@@ -102,6 +102,29 @@ def test_hits_are_placed_by_stored_sentence_vectors(archive, monkeypatch):
     assert line.start - 2 <= stored[0].seconds <= line.end
 
 
+def test_a_topic_filter_limits_both_the_words_and_the_meaning(archive):
+    """The filter reaches both lists: every hit, by words or by meaning, is in an episode
+    with the topic, and the meaning's side still ranks."""
+    import sqlite3
+
+    conn = sqlite3.connect(archive.db_path)
+    slug, titles = conn.execute(
+        "SELECT et.tag_slug, json_group_array(e.title) FROM episode_tags et"
+        " JOIN episodes e ON e.id = et.episode_id JOIN tags t ON t.slug = et.tag_slug"
+        " WHERE t.kind = 'topic' GROUP BY et.tag_slug ORDER BY count(*) DESC LIMIT 1"
+    ).fetchone()
+    episodes = conn.execute("SELECT count(*) FROM episodes").fetchone()[0]
+    conn.close()
+    tagged = set(json.loads(titles))
+    assert 0 < len(tagged) < episodes
+    ranking, hits = search_archive(archive, PARAPHRASE, topic=slug)
+    assert ranking.mode == "hybrid" and hits
+    assert {hit.episode for hit in hits} <= tagged
+    assert any(hit.semantic_rank for hit in hits)
+    _, unfiltered = search_archive(archive, PARAPHRASE)
+    assert {hit.episode for hit in unfiltered} - tagged
+
+
 def test_semantic_mode_ranks_by_meaning_alone(archive):
     query = "how to negotiate pay with a candidate"
     ranking, hits = search_archive(archive, query, mode="semantic")
