@@ -98,6 +98,9 @@ def test_filters_pass_exactly_the_episodes_they_name(db):
     by_name = search_words(conn, "candidate*", Filters(topic=name.upper()))
     assert [m.passage_id for m in by_name] == [m.passage_id for m in by_topic]
     assert search_words(conn, "candidate*", Filters(topic="no-such-topic")) == []
+    # OR binds looser than the filter's AND: the filter still holds for every alternative.
+    either = search_words(conn, "candidate OR the", Filters(topic=slug))
+    assert either and _episodes(conn, either) <= tagged
 
     published = dict(conn.execute("SELECT id, substr(published, 1, 10) FROM episodes"))
     days = sorted(set(published.values()))
@@ -115,8 +118,9 @@ def test_filters_pass_exactly_the_episodes_they_name(db):
     show = conn.execute("SELECT id FROM shows").fetchone()[0]
     assert len(search_words(conn, "candidate*", Filters(show=show))) == len(everything)
     assert search_words(conn, "candidate*", Filters(show="no-such-show")) == []
-    # A user's words never match the facets column, even its very tokens.
-    assert search_words(conn, lexical.facet_token("s", show)) == []
+    # A prefix the user types never reaches the facets column's tokens.
+    assert search_words(conn, lexical.facet_token("s", show)[:5] + "*") == []
+    assert search_words(conn, "y20*") == search_words(conn, "d20*") == []
 
 
 def test_a_tag_saved_after_the_passages_reaches_the_topic_filter(db):

@@ -4,15 +4,16 @@ Every search by words runs here: the stored `search_transcripts` query (through 
 `passages_found` SQL function), the words' side of hybrid search and `podarchive search`.
 
 Filters are tokens of the `facets` column (migration m180), so a filtered search is the
-user's query on the text column AND the filter's tokens on the facets column, which weighs
-0 in the rank. A query matching more than RANKED_AT_MOST passages ranks the newest that many
-(the highest ids: the most recently indexed), filtered or not: ranking costs about 1.7 us a
-match, and a common word matches most of a 30,000-episode archive's 1.7 million passages
-(bench/search.py: at 20,000, a filtered common word took 75 ms in SQLite alone, and two
-common words 70 ms; at 10,000, 62 and 22 ms).
-When those newest matches all lie in the recent index (passages_recent_fts, the newest
-passages of a large archive), they are ranked there: bm25 counts the passages holding each
-term over the index it ranks in, 80 ms for a stop word over the whole archive.
+user's query AND the filter's tokens on the facets column, which weighs 0 in the rank.
+
+A query matching more than RANKED_AT_MOST passages ranks the newest that many (the highest
+ids: the most recently indexed), filtered or not: ranking costs about 1.7 us a match, and a
+common word matches most of a 30,000-episode archive's 1.7 million passages (bench/search.py:
+at 20,000, a filtered common word took 75 ms in SQLite alone, and two common words 70 ms; at
+10,000, 62 and 22 ms). When those newest matches all lie in the recent index
+(passages_recent_fts, the newest passages of a large archive), they are ranked there: bm25
+counts the passages holding each term over the index it ranks in, 80 ms for a stop word over
+the whole archive.
 """
 
 from __future__ import annotations
@@ -97,7 +98,8 @@ class Filters:
 def facet_token(kind: str, value: str) -> str:
     """The facets column's token for a show ("s") or tag ("t") id, or the start of a show's
     date tokens ("c"), as the episode_facets view writes them: hex keeps any id one token,
-    the final 0 keeps porter from stemming it."""
+    the final 0 keeps porter from stemming it. No spoken word is a letter and hex digits, nor
+    a letter and a date's digits (y2021, m202103, d20210315)."""
     return f"{kind}{value.encode().hex()}0"
 
 
@@ -152,13 +154,16 @@ def search_words(
     that pass `filters`, best first."""
     if not words:
         return []
-    match = f"text : ({words})"
+    # A word typed whole never matches a facet token (see facet_token), but a prefix might;
+    # the column filter costs every term's count for bm25 about 40% more, so only a prefix
+    # query has it.
+    match = f"text : ({words})" if "*" in words else words
     if filters:
         facets = filters.facets(conn)
         if facets is None:
             return []
         if facets:
-            match += f" AND facets : ({facets})"
+            match = f"({match}) AND facets : ({facets})"
     recent = _newest_ranked(conn, "passages_recent_fts", match)
     table, floor = "passages_recent_fts", recent
     if recent is None:
