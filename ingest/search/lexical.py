@@ -19,6 +19,7 @@ the whole archive.
 from __future__ import annotations
 
 import calendar
+import json
 import re
 import sqlite3
 from dataclasses import dataclass
@@ -168,15 +169,35 @@ def search_words(
     table, floor = "passages_recent_fts", recent
     if recent is None:
         table, floor = "passages_fts", _newest_ranked(conn, "passages_fts", match) or 0
-    rows = conn.execute(
-        "SELECT p.id, p.episode_id, p.start, p.offsets,"
-        f" highlight({table}, 0, char(2), char(3)),"
-        f" snippet({table}, 0, '<mark>', '</mark>', '…', 32), {table}.rank"
-        f" FROM {table} JOIN passages p ON p.id = {table}.rowid"
-        f" WHERE {table} MATCH ? AND {table}.rowid >= ? ORDER BY {table}.rank LIMIT ?",
+    # The best first, by bm25 alone: FTS5's own ORDER BY rank would count each term's
+    # passages twice when the rank is also read (once for the order, once for the value).
+    best = conn.execute(
+        f"SELECT rowid, bm25({table}, 1.0, 0.0) AS score FROM {table}"
+        f" WHERE {table} MATCH ? AND rowid >= ? ORDER BY score LIMIT ?",
         [match, floor, limit],
     ).fetchall()
-    return [Match(*row, rank=n) for n, row in enumerate(rows, 1)]
+    if not best:
+        return []
+    # Then their snippets: each looked up by rowid, or for a prefix query (which FTS5 would
+    # expand again for every lookup) in one pass over the range they lie in.
+    ids = [rowid for rowid, _ in best]
+    where = f"{table}.rowid IN (SELECT value FROM json_each(?))"
+    params = [match, json.dumps(ids)]
+    if "*" in words:
+        where = f"{table}.rowid BETWEEN ? AND ? AND +{where}"
+        params = [match, min(ids), max(ids), json.dumps(ids)]
+    rows = {
+        row[0]: row
+        for row in conn.execute(
+            "SELECT p.id, p.episode_id, p.start, p.offsets,"
+            f" highlight({table}, 0, char(2), char(3)),"
+            f" snippet({table}, 0, '<mark>', '</mark>', '…', 32)"
+            f" FROM {table} JOIN passages p ON p.id = {table}.rowid"
+            f" WHERE {table} MATCH ? AND {where}",
+            params,
+        )
+    }
+    return [Match(*rows[rowid], score, rank=n) for n, (rowid, score) in enumerate(best, 1)]
 
 
 def _newest_ranked(conn: sqlite3.Connection, table: str, match: str) -> int | None:
