@@ -15,7 +15,7 @@ import pytest
 from bench import phone
 from bench.speech_corpus import sample_recordings
 from bench.wer import edit_distance, normalise
-from ingest.records import Segment
+from ingest.records import Segment, Word
 from ingest.transcribe import TranscribeOptions, get_transcriber
 from ingest.transcribe.faster import batched
 from ingest.transcribe.hallucinations import is_loop, loops, split_hallucinations
@@ -92,3 +92,23 @@ def test_options_the_batched_pipeline_ignores_are_decoded_in_sequence():
     assert not batched(1, {})
     assert not batched(4, {"condition_on_previous_text": True})
     assert not batched(4, {"temperature": [0.0, 0.2, 0.4]})
+
+
+def _timed(text: str, start: float) -> Segment:
+    """A segment with a word every half second, as Whisper times them."""
+    words = [
+        Word(start + n / 2, start + n / 2 + 0.4, f" {w}", 0.9) for n, w in enumerate(text.split())
+    ]
+    return Segment(start=start, end=words[-1].end, text=text, words=words)
+
+
+def test_a_segment_ending_in_a_loop_keeps_the_sentences_before_it():
+    from ingest.transcribe.engine import _without_looped_sentences
+
+    said = "Laura published the salary range in every job listing."
+    ending = _timed(said + " We do." * 12, 0)  # past the words split_sentences cuts at
+    plain = _timed("We do. We publish every range.", 20)
+    kept, dropped = _without_looped_sentences([ending, plain])
+    assert [s.text.strip() for s in kept] == [said, plain.text]
+    assert len(dropped) >= 3 and all(set(s.text.split()) == {"We", "do."} for s in dropped)
+    assert kept[0].end <= dropped[0].start

@@ -18,7 +18,7 @@ from ingest.records import Segment, Transcript, Word
 from ingest.transcribe import gaps as gap_finder
 from ingest.transcribe import heap, stream
 from ingest.transcribe.base import ProgressCallback, TranscribeOptions
-from ingest.transcribe.hallucinations import is_loop, split_hallucinations
+from ingest.transcribe.hallucinations import is_loop, split_hallucinations, split_loops
 
 SAMPLE_RATE = gap_finder.SAMPLE_RATE
 # Re-decoding a gap: greedy, each window not conditioned on the one before (what made Whisper
@@ -121,6 +121,8 @@ class WhisperEngine:
             audio, opts, speech_chunks=chunks if opts.vad else None
         )
         segments, heard.invented = split_hallucinations(segments)
+        segments, looped = _without_looped_sentences(segments)
+        heard.invented = sorted(heard.invented + looped, key=lambda s: s.start)
         heard.segments, heard.gaps, heard.remaining = self.recover_gaps(
             audio, heard.speech, segments, opts, heard.language
         )
@@ -331,6 +333,27 @@ class _Heard:
         self.language = self.language or window.language
         self.engine_settings = self.engine_settings or window.engine_settings
         self.windows += window.windows
+
+
+def _without_looped_sentences(segments: list[Segment]) -> tuple[list[Segment], list[Segment]]:
+    """Segments whose sentences end in a loop ("... every job listing. We do. We do. We do.")
+    keep the sentences before it; (segments kept, sentences dropped). Such a segment
+    compresses like speech, so `split_hallucinations` keeps it; the loop's time, left
+    empty, is decoded again as a gap."""
+    kept: list[Segment] = []
+    dropped: list[Segment] = []
+    for segment in segments:
+        sentences = split_sentences([segment])
+        if len(sentences) <= 1:
+            kept.append(segment)
+            continue
+        speech, looped = split_loops(sentences)
+        if not looped:
+            kept.append(segment)
+            continue
+        kept += speech
+        dropped += looped
+    return kept, dropped
 
 
 def _shift(segment: Segment, offset: float) -> Segment:

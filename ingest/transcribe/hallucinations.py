@@ -17,7 +17,9 @@ say one phrase over and over ("the main, the main, the main..." for 25 s). Whisp
 is the gzip compression ratio of a window's text (above 2.4, decode again hotter), but the
 batched pipeline decodes each piece once and keeps what it got, and a sequential decode that
 loops at every temperature keeps the loop too. A loop is dropped here; its time is then speech
-no segment covers, which gap recovery decodes again on its own (engine.recover_gaps).
+no segment covers, which gap recovery decodes again on its own (engine.recover_gaps). A long
+segment of speech that ends in a loop ("... every job listing. We do. We do. We do.")
+compresses like speech: its sentences are looked at as segments (split_loops).
 """
 
 from __future__ import annotations
@@ -109,3 +111,11 @@ def split_hallucinations(segments: list[Segment]) -> tuple[list[Segment], list[S
     for n, segment in enumerate(segments):
         (dropped if n in looped or is_hallucination(segment) else kept).append(segment)
     return kept, dropped
+
+
+def split_loops(segments: list[Segment]) -> tuple[list[Segment], list[Segment]]:
+    """(segments to keep, segments dropped as loops): `loops` alone, for the sentences of one
+    segment, whose words and no-speech marks belong to the segment they came from."""
+    looped = loops(segments)
+    kept = [s for n, s in enumerate(segments) if n not in looped]
+    return kept, [s for n, s in enumerate(segments) if n in looped]
