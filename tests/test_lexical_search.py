@@ -76,14 +76,14 @@ def test_date_tokens_cover_exactly_the_days_of_a_range():
     )
 
 
-def _episodes(conn, found) -> set[str]:
+def _episodes(found) -> set[str]:
     return {m.episode_id for m in found}
 
 
 def test_filters_pass_exactly_the_episodes_they_name(db):
     conn = db.conn
     everything = search_words(conn, "candidate*")
-    assert len(_episodes(conn, everything)) >= 3
+    assert len(_episodes(everything)) >= 3
     slug, name = conn.execute(
         "SELECT t.slug, t.name FROM tags t JOIN episode_tags et ON et.tag_slug = t.slug"
         " WHERE t.slug NOT LIKE 'kp-%' GROUP BY t.slug ORDER BY count(*) DESC, t.slug LIMIT 1"
@@ -92,15 +92,15 @@ def test_filters_pass_exactly_the_episodes_they_name(db):
         row[0]
         for row in conn.execute("SELECT episode_id FROM episode_tags WHERE tag_slug = ?", [slug])
     }
-    assert 0 < len(tagged) < len(_episodes(conn, everything))
+    assert 0 < len(tagged) < len(_episodes(everything))
     by_topic = search_words(conn, "candidate*", Filters(topic=slug))
-    assert by_topic and _episodes(conn, by_topic) <= tagged
+    assert by_topic and _episodes(by_topic) <= tagged
     by_name = search_words(conn, "candidate*", Filters(topic=name.upper()))
     assert [m.passage_id for m in by_name] == [m.passage_id for m in by_topic]
     assert search_words(conn, "candidate*", Filters(topic="no-such-topic")) == []
     # OR binds looser than the filter's AND: the filter still holds for every alternative.
     either = search_words(conn, "candidate OR the", Filters(topic=slug))
-    assert either and _episodes(conn, either) <= tagged
+    assert either and _episodes(either) <= tagged
 
     published = dict(conn.execute("SELECT id, substr(published, 1, 10) FROM episodes"))
     days = sorted(set(published.values()))
@@ -110,9 +110,7 @@ def test_filters_pass_exactly_the_episodes_they_name(db):
     assert later and earlier
     assert all(published[m.episode_id] >= middle for m in later)
     assert all(published[m.episode_id] <= middle for m in earlier)
-    assert len(_episodes(conn, later) | _episodes(conn, earlier)) == len(
-        _episodes(conn, everything)
-    )
+    assert len(_episodes(later) | _episodes(earlier)) == len(_episodes(everything))
     assert search_words(conn, "candidate*", Filters(date_from="someday")) == []
 
     show = conn.execute("SELECT id FROM shows").fetchone()[0]
@@ -134,7 +132,7 @@ def test_a_tag_saved_after_the_passages_reaches_the_topic_filter(db):
     db.conn.commit()
     assert store_search.refresh_facets(db) == 1
     found = search_words(conn, "the", Filters(topic="Grit test"))
-    assert found and _episodes(conn, found) == {episode}
+    assert found and _episodes(found) == {episode}
     db.execute("DELETE FROM episode_tags WHERE tag_slug = 'grit-test'")
     db.conn.commit()
     store_search.refresh_facets(db)
@@ -214,7 +212,7 @@ def test_the_recent_index_holds_the_newest_passages_and_ranks_as_the_whole(db, m
     assert recent == now[-len(recent) :] and 3 <= len(recent) <= 4
     monkeypatch.setattr(lexical, "RANKED_AT_MOST", 20_000)
     again = search_words(conn, "candidate*")
-    assert len(again) == len(whole) and _episodes(conn, again) == _episodes(conn, whole)
+    assert len(again) == len(whole) and _episodes(again) == _episodes(whole)
 
     # Smaller again than twice its size: emptied.
     monkeypatch.setattr(store_search, "RECENT_PASSAGES", len(now))
