@@ -30,6 +30,8 @@ MIN_TAIL_SECONDS = 15.0
 # matches among the recent (in fewer than 5% of them).
 RECENT_PASSAGES = 200_000
 RECENT_SLACK = 50_000
+# The floor of an empty recent index (migration m180 starts it there): no passage id reaches it.
+EMPTY_FLOOR = 2**63 - 1
 # Where a match's word is said: ingest.wordtimes (imported without this module's sqlite-utils,
 # which a search on the command line does without); re-exported for the store's callers.
 __all__ = ["MATCH_END", "MATCH_MARK", "first_match", "match_time"]
@@ -176,7 +178,7 @@ def trim_recent_index(db: sqlite_utils.Database) -> None:
             db.execute(
                 "INSERT INTO passages_recent_fts (passages_recent_fts) VALUES ('delete-all')"
             )
-            db.execute("UPDATE passages_recent SET floor = 9223372036854775807")
+            db.execute("UPDATE passages_recent SET floor = ?", [EMPTY_FLOOR])
             return
         if floor < wanted:  # the oldest leave
             db.execute(
