@@ -214,7 +214,10 @@ def test_transcript_files_carry_the_speakers(labelled):
     episode = _episode(db, "One Medical")
     stem = archive.transcripts_dir / episode["show_id"] / episode["id"]
     vtt = stem.with_suffix(".vtt").read_text()
-    assert "<v Rob Stevenson>Welcome to" in vtt and "<v Viet Nguyen>" in vtt
+    # The host opens the episode; the words of that first cue differ between CPUs (on one,
+    # tiny.en keeps only the last sentence of the host's introduction).
+    first_voice = vtt.split("<v ", 1)[1].split(">", 1)[0]
+    assert first_voice == "Rob Stevenson" and "<v Viet Nguyen>" in vtt
     srt = stem.with_suffix(".srt").read_text()
     assert "\nRob Stevenson: " in srt and "\nViet Nguyen: " in srt
     document = json.loads(stem.with_suffix(".json").read_text())
