@@ -158,7 +158,8 @@ def search_words(
     # A word typed whole never matches a facet token (see facet_token), but a prefix might;
     # the column filter costs every term's count for bm25 about 40% more, so only a prefix
     # query has it.
-    match = f"text : ({words})" if "*" in words else words
+    prefix = "*" in words
+    match = f"text : ({words})" if prefix else words
     if filters:
         facets = filters.facets(conn)
         if facets is None:
@@ -183,7 +184,7 @@ def search_words(
     ids = [rowid for rowid, _ in best]
     where = f"{table}.rowid IN (SELECT value FROM json_each(?))"
     params = [match, json.dumps(ids)]
-    if "*" in words:
+    if prefix:
         where = f"{table}.rowid BETWEEN ? AND ? AND +{where}"
         params = [match, min(ids), max(ids), json.dumps(ids)]
     rows = {
