@@ -249,7 +249,7 @@ def test_an_archive_made_before_facets_is_migrated_and_searchable(tmp_path):
         " VALUES ('e1', 0, 40, 1, 2, 'a reverse interview with the team')"
     )
     old.conn.commit()
-    assert migrations.migrate(old) == ["m180_passage_facets_and_recent_index"]
+    assert migrations.migrate(old) == ["m180_passage_facets_and_recent_index", "m190_term_counts"]
     conn = old.conn
     filters = Filters(topic="Sourcing", show="s", date_from="2024-05", date_to="2024-05-06")
     found = search_words(conn, '"reverse interview"', filters)

@@ -25,7 +25,13 @@ import sqlite3
 from dataclasses import dataclass
 from datetime import date, timedelta
 
+from ingest.search import bm25
+
 RANKED_AT_MOST = 10_000
+# The highlight (matches between char(2) and char(3)) and snippet of a match, {table} its index.
+MARKS = (
+    "highlight({table}, 0, char(2), char(3)), snippet({table}, 0, '<mark>', '</mark>', '…', 32)"
+)
 # An open end of a date range: no episode is published outside these years.
 FIRST_YEAR, LAST_YEAR = 1900, 2100
 _DATE = re.compile(r"(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?")
@@ -160,12 +166,17 @@ def search_words(
     # query has it.
     prefix = "*" in words
     match = f"text : ({words})" if prefix else words
+    facets = ""
     if filters:
         facets = filters.facets(conn)
         if facets is None:
             return []
         if facets:
             match = f"({match}) AND facets : ({facets})"
+    at_most = min(bm25.FEW_MATCHES, RANKED_AT_MOST)
+    few = bm25.rank_few(conn, words, facets, limit, at_most, MARKS) if not prefix else None
+    if few is not None:
+        return _matches(conn, few)
     recent = _newest_ranked(conn, "passages_recent_fts", match)
     table, floor = "passages_recent_fts", recent
     if recent is None:
@@ -174,7 +185,7 @@ def search_words(
     # passages twice when the rank is also read (once for the order, once for the value).
     best = conn.execute(
         f"SELECT rowid, bm25({table}, 1.0, 0.0) AS score FROM {table}"
-        f" WHERE {table} MATCH ? AND rowid >= ? ORDER BY score LIMIT ?",
+        f" WHERE {table} MATCH ? AND rowid >= ? ORDER BY score, rowid LIMIT ?",
         [match, floor, limit],
     ).fetchall()
     if not best:
@@ -187,18 +198,32 @@ def search_words(
     if prefix:
         where = f"{table}.rowid BETWEEN ? AND ? AND +{where}"
         params = [match, min(ids), max(ids), json.dumps(ids)]
-    rows = {
-        row[0]: row
+    marked = {
+        row[0]: row[1:]
         for row in conn.execute(
-            "SELECT p.id, p.episode_id, p.start, p.offsets,"
-            f" highlight({table}, 0, char(2), char(3)),"
-            f" snippet({table}, 0, '<mark>', '</mark>', '…', 32)"
-            f" FROM {table} JOIN passages p ON p.id = {table}.rowid"
+            f"SELECT {table}.rowid, {MARKS.format(table=table)} FROM {table}"
             f" WHERE {table} MATCH ? AND {where}",
             params,
         )
     }
-    return [Match(*rows[rowid], score, rank=n) for n, (rowid, score) in enumerate(best, 1)]
+    return _matches(conn, [(rowid, score, *marked[rowid]) for rowid, score in best])
+
+
+def _matches(conn: sqlite3.Connection, ranked: list[tuple[int, float, str, str]]) -> list[Match]:
+    """The Match of each (passage id, bm25, highlight, snippet), in their order."""
+    ids = json.dumps([rowid for rowid, *_ in ranked])
+    passages = {
+        row[0]: row[1:]
+        for row in conn.execute(
+            "SELECT id, episode_id, start, offsets FROM passages"
+            " WHERE id IN (SELECT value FROM json_each(?))",
+            [ids],
+        )
+    }
+    return [
+        Match(rowid, *passages[rowid], marked, snippet, score, rank=n)
+        for n, (rowid, score, marked, snippet) in enumerate(ranked, 1)
+    ]
 
 
 def _newest_ranked(conn: sqlite3.Connection, table: str, match: str) -> int | None:

@@ -15,6 +15,7 @@ from collections.abc import Iterable
 import sqlite_utils
 
 from ingest import wordtimes
+from ingest.store.term_counts import refresh_term_counts
 from ingest.store.writes import transaction
 from ingest.wordtimes import MATCH_END, MATCH_MARK, first_match, match_time
 
@@ -130,14 +131,15 @@ def stale_episodes(db: sqlite_utils.Database) -> list[str]:
 
 
 def refresh_passages(db: sqlite_utils.Database) -> list[str]:
-    """Rebuild the passages of every stale episode (one transaction each), bring the facets
-    and the recent index up to date; return the ids of the episodes rebuilt."""
+    """Rebuild the passages of every stale episode (one transaction each), bring the facets,
+    the recent index and the term counts up to date; return the ids of the episodes rebuilt."""
     done = []
     for episode_id in stale_episodes(db):
         rebuild_passages(db, episode_id)
         done.append(episode_id)
     refresh_facets(db)
     trim_recent_index(db)
+    refresh_term_counts(db)
     return done
 
 
