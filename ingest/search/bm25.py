@@ -3,8 +3,8 @@
 bm25 weighs each query word by how many passages hold it, and FTS5 counts those passages over
 the whole index on every query (ingest.store.term_counts): at 30,000 episodes, the question
 "how do candidates interview the company" spent 85 ms counting its three stop words, though
-only 299 passages hold all six words. A query of plain words with at most FEW_MATCHES matches
-is ranked here instead, to FTS5's own scores:
+only 299 passages hold all six words. A query of plain words with few matches for the passages
+holding its words (see ROW_COST) is ranked here instead, to FTS5's own scores:
 
 - its matches are walked in the index without the words that more than half the passages
   hold: they filter little, and their long lists cost the walk most ("the" added 25 ms);
@@ -25,9 +25,13 @@ import math
 import re
 import sqlite3
 
-from ingest.store.term_counts import index_totals, row_tokens, term_counts
+from ingest.store.term_counts import index_totals, row_length, term_counts
 
-FEW_MATCHES = 1_000
+# Walking one passage and ranking it here costs about what FTS5's count of this many passages
+# holding a term does (56 us against 45 ns: bench/search.py at 30,000 episodes), so a query
+# is ranked here while its walk is expected to hold fewer passages than the passages holding
+# its terms, summed, divided by this.
+ROW_COST = 1_200
 K1, B = 1.2, 0.75
 IDF_FLOOR = 1e-6
 # A word in more than this share of the passages is left out of the walk (checked after it).
@@ -53,7 +57,8 @@ def rank_few(
 ) -> list[tuple[int, float, str, str]] | None:
     """(passage id, bm25, highlight, snippet) of the best `limit` passages holding every word
     of `query` and passing `facets` (an FTS5 expression on the facets column, '' for none),
-    best first; None when `query` is not plain words or may match more than `at_most`.
+    best first; None when `query` is not plain words, may match more than `at_most`, or is
+    quicker for FTS5 to rank (see ROW_COST).
     `marks` is the SQL of the highlight and snippet, with the table's name as {table}."""
     words = plain_words(query)
     if words is None:
@@ -72,13 +77,15 @@ def rank_few(
         walked = {term: word for word, term in pairs if counts[term] <= common}
         # As many passages as would hold the walked words if they were said independently.
         expected = rows * math.prod(counts[term] / rows for term in walked)
+        at_most = int(min(at_most, sum(counts[term] for term in set(terms)) / ROW_COST))
         if not walked or expected > at_most:
             return None
         match = " ".join(f'"{word}"' for word in walked.values())
         if facets:
             match = f"({match}) AND facets : ({facets})"
         cursor = conn.execute(
-            "SELECT f.rowid, p.text FROM passages_fts f JOIN passages p ON p.id = f.rowid"
+            "SELECT f.rowid, p.text, d.sz FROM passages_fts f"
+            " JOIN passages p ON p.id = f.rowid JOIN passages_fts_docsize d ON d.id = f.rowid"
             " WHERE passages_fts MATCH ?",
             [match],
         )
@@ -86,7 +93,7 @@ def rank_few(
         cursor.close()  # the rest of the walk is not needed
         if len(found) > at_most:
             return None
-        scratch.add(found)
+        scratch.add([(rowid, text) for rowid, text, _ in found])
         matching = scratch.matching(query)
         if not matching:
             return []
@@ -95,7 +102,7 @@ def rank_few(
             matching,
             [_idf(rows, counts[term]) for term in terms],
             [frequencies[term] for term in terms],
-            row_tokens(conn, matching),
+            {rowid: row_length(size) for rowid, _, size in found},
             tokens / rows,
         )
         best = sorted(scores, key=lambda pair: (pair[1], pair[0]))[:limit]

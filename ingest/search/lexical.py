@@ -29,9 +29,7 @@ from ingest.search import bm25
 
 RANKED_AT_MOST = 10_000
 # The highlight (matches between char(2) and char(3)) and snippet of a match, {table} its index.
-MARKS = (
-    "highlight({table}, 0, char(2), char(3)), snippet({table}, 0, '<mark>', '</mark>', '…', 32)"
-)
+MARKS = "highlight({table}, 0, char(2), char(3)), snippet({table}, 0, '<mark>', '</mark>', '…', 32)"
 # An open end of a date range: no episode is published outside these years.
 FIRST_YEAR, LAST_YEAR = 1900, 2100
 _DATE = re.compile(r"(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?")
@@ -173,8 +171,7 @@ def search_words(
             return []
         if facets:
             match = f"({match}) AND facets : ({facets})"
-    at_most = min(bm25.FEW_MATCHES, RANKED_AT_MOST)
-    few = bm25.rank_few(conn, words, facets, limit, at_most, MARKS) if not prefix else None
+    few = bm25.rank_few(conn, words, facets, limit, RANKED_AT_MOST, MARKS) if not prefix else None
     if few is not None:
         return _matches(conn, few)
     recent = _newest_ranked(conn, "passages_recent_fts", match)

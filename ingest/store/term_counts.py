@@ -5,7 +5,7 @@ index: about 45 ns a passage, 70 ms for "the" at 30,000 episodes (1.7 million pa
 module stores those counts (`passage_term_counts`, migration m190) for the terms in at least
 COUNTED_FROM passages, so ingest.search.bm25 can rank a query's few matches itself; a rarer
 term is counted when searched, in under 0.3 ms. It also reads what FTS5 keeps for each row and
-for the index (the token counts of `passages_fts_docsize` and the averages record).
+for the index (a row's token counts in `passages_fts_docsize`, the averages record).
 
 `refresh_term_counts` counts again (7 s at 30,000 episodes) once the passages written since
 the last count reach RECOUNT_SHARE of the archive; between counts, `term_counts` scales the
@@ -56,15 +56,10 @@ def index_totals(conn: sqlite3.Connection) -> tuple[int, int]:
     return rows, sum(columns)
 
 
-def row_tokens(conn: sqlite3.Connection, ids: list[int]) -> dict[int, int]:
-    """Tokens in all columns of each passage of `ids`: the row length bm25 weighs."""
-    return {
-        rowid: sum(varints(size))
-        for rowid, size in conn.execute(
-            "SELECT id, sz FROM passages_fts_docsize WHERE id IN (SELECT value FROM json_each(?))",
-            [_json_list(ids)],
-        )
-    }
+def row_length(size: bytes) -> int:
+    """Tokens in all columns of a passage, from its passages_fts_docsize record: the row
+    length bm25 weighs."""
+    return sum(varints(size))
 
 
 def term_counts(conn: sqlite3.Connection, terms: list[str], rows: int) -> dict[int, float]:
