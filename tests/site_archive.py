@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -326,3 +328,15 @@ def _add_hostile_episode(archive: Archive, db, show_id: str) -> dict:
             | {"url": "javascript:window.__pwned='chapter'"}
         )
     return row
+
+
+@contextmanager
+def writable_copy(root: Path, tmp_path: Path) -> Iterator:
+    """A copy of the archive at `root` (a module's, built once), its store opened for writing
+    (sqlite-utils), closed after."""
+    shutil.copytree(root, tmp_path / "copy")
+    database = Archive.at(tmp_path / "copy").open_db()
+    try:
+        yield database
+    finally:
+        database.conn.close()

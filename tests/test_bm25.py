@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import random
 import re
-import shutil
 import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -22,6 +21,7 @@ from ingest.store import search as store_search
 from ingest.store import shows as show_store
 from ingest.store import term_counts
 from ingest.store import transcripts as transcript_store
+from tests.site_archive import writable_copy
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpora" / "changelog"
 SHOWS = {"founderstalk": 6, "brainscience": 6}  # folder: episodes taken
@@ -57,10 +57,8 @@ def built(tmp_path_factory) -> Path:
 
 @pytest.fixture
 def db(built, tmp_path):
-    shutil.copytree(built, tmp_path / "copy")
-    database = Archive.at(tmp_path / "copy").open_db()
-    yield database
-    database.conn.close()
+    with writable_copy(built, tmp_path) as database:
+        yield database
 
 
 def _by_fts5(conn: sqlite3.Connection, query: str, limit: int = 50) -> list[tuple]:

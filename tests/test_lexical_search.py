@@ -4,7 +4,6 @@ the recent index of a large archive, and an archive made before either, migrated
 from __future__ import annotations
 
 import random
-import shutil
 from datetime import date, timedelta
 
 import pytest
@@ -14,7 +13,7 @@ from ingest.search import lexical
 from ingest.search.lexical import Filters, date_range, date_tokens, search_words
 from ingest.store import migrations
 from ingest.store import search as store_search
-from tests.site_archive import build_sample_archive
+from tests.site_archive import build_sample_archive, writable_copy
 
 
 @pytest.fixture(scope="module")
@@ -30,11 +29,8 @@ def built(tmp_path_factory):
 
 @pytest.fixture
 def db(built, tmp_path):
-    """A copy of the archive's store, opened (sqlite-utils) for writing."""
-    shutil.copytree(built, tmp_path / "copy")
-    database = Archive.at(tmp_path / "copy").open_db()
-    yield database
-    database.conn.close()
+    with writable_copy(built, tmp_path) as database:
+        yield database
 
 
 def _days(tokens: list[str]) -> set[date]:
