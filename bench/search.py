@@ -449,6 +449,8 @@ def run(root: Path, runs: int, http: bool) -> None:
 
 HYBRID_QUERIES = (
     ("paraphrase", {"q": "how do candidates interview the company", "mode": "hybrid"}),
+    # A question most of whose words are common: 1,175 of 1.7 million passages hold all eight.
+    ("question", {"q": "what do you look for in a candidate", "mode": "hybrid"}),
     ("words", {"q": "hiring manager", "mode": "hybrid"}),
     ("rare term", {"q": RARE_WORD, "mode": "hybrid"}),
     ("semantic only", {"q": "people who leave after a bad first week", "mode": "semantic"}),
