@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import shutil
+import sqlite3
 
 import pytest
 from click.testing import CliRunner
@@ -354,3 +355,17 @@ def test_a_new_process_maps_the_vectors_from_their_copy(archive):
     assert isinstance(load_as_a_new_process()[1], np.memmap)  # rewritten whole
     db.conn.close()
     reader.close()
+
+
+def test_a_search_brings_an_archive_made_before_the_term_counts_up_to_date(archive):
+    db = archive.open_db()
+    for table in ("passage_term_counts", "passage_term_counts_taken"):
+        db.execute(f"DROP TABLE {table}")
+    db.execute("DELETE FROM _migrations WHERE name = 'm190_term_counts'")
+    db.conn.commit()
+    db.conn.close()
+    _, hits = search_archive(archive, PARAPHRASE, mode="lexical")
+    assert hits and hits == search_archive(archive, PARAPHRASE, mode="lexical")[1]
+    conn = sqlite3.connect(archive.db_path)  # not the store, which would migrate it itself
+    assert conn.execute("SELECT count(*) FROM passage_term_counts_taken").fetchone()[0] == 1
+    conn.close()

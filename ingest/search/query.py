@@ -87,28 +87,32 @@ def search_archive(
         from ingest.datasette.query import SearchError
 
         raise SearchError(f"no archive database at {archive.db_path}")
+    filters = Filters(topic=topic, show=show)
     conn = sqlite3.connect(archive.db_path)
     try:
-        if _has_stale_passages(conn):
-            _refresh(archive)
-        filters = Filters(topic=topic, show=show)
-        ranking = hybrid.search(conn, query, mode=mode, limit=limit, filters=filters)
-        return ranking, describe(conn, ranking)
-    except sqlite3.OperationalError as error:
-        from ingest.datasette.query import SearchError
+        for first_try in (True, False):
+            try:
+                if _has_stale_passages(conn):
+                    _refresh(archive)
+                ranking = hybrid.search(conn, query, mode=mode, limit=limit, filters=filters)
+                return ranking, describe(conn, ranking)
+            except sqlite3.OperationalError as error:
+                # A table or column missing: an archive made before a migration the search
+                # reads. Migrated, it is searched once more.
+                if first_try and str(error).startswith("no such"):
+                    _refresh(archive)
+                    continue
+                from ingest.datasette.query import SearchError
 
-        raise SearchError(f"cannot search {archive.db_path}: {error}") from error
+                raise SearchError(f"cannot search {archive.db_path}: {error}") from error
     finally:
         conn.close()
 
 
 def _has_stale_passages(conn: sqlite3.Connection) -> bool:
     """Whether passages or their facets are behind the segments, tags and dates."""
-    try:
-        sql = "SELECT 1 FROM passages_stale UNION ALL SELECT 1 FROM passage_facets_stale LIMIT 1"
-        return conn.execute(sql).fetchone() is not None
-    except sqlite3.OperationalError:  # an archive too old to have them: migrate it
-        return True
+    sql = "SELECT 1 FROM passages_stale UNION ALL SELECT 1 FROM passage_facets_stale LIMIT 1"
+    return conn.execute(sql).fetchone() is not None
 
 
 def _refresh(archive: Archive) -> None:
